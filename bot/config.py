@@ -1,0 +1,93 @@
+"""Settings from the environment (and a ``.env`` file), exactly as CONTRACTS.md lists them.
+
+Workspace settings (``account_settings``) override the ``FLOWPILOT_*`` defaults per workspace;
+see ``bot.services.settings``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.errors import ConfigError
+
+DEFAULT_MODEL = "claude-sonnet-4-5"
+Mode = Literal["run", "serve", "scheduler", "jobs", "doctor", "db", "try", "flows"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    slack_bot_token: SecretStr | None = Field(default=None, alias="SLACK_BOT_TOKEN")
+    slack_app_token: SecretStr | None = Field(default=None, alias="SLACK_APP_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
+    slack_client_id: str | None = Field(default=None, alias="SLACK_CLIENT_ID")
+    slack_client_secret: SecretStr | None = Field(default=None, alias="SLACK_CLIENT_SECRET")
+    slack_api_url: str = Field(default="https://slack.com/api/", alias="SLACK_API_URL")
+    anthropic_api_key: SecretStr | None = Field(default=None, alias="ANTHROPIC_API_KEY")
+    anthropic_base_url: str | None = Field(default=None, alias="ANTHROPIC_BASE_URL")
+    database_url: str = Field(default="sqlite:///flowpilot.db", alias="FLOWPILOT_DATABASE_URL")
+    ai_model: str = Field(default=DEFAULT_MODEL, alias="FLOWPILOT_AI_MODEL")
+    escalation_channel: str | None = Field(default=None, alias="FLOWPILOT_ESCALATION_CHANNEL")
+    nudge_after_minutes: int = Field(default=30, ge=1, alias="FLOWPILOT_NUDGE_AFTER_MINUTES")
+    park_after_minutes: int = Field(default=240, ge=1, alias="FLOWPILOT_PARK_AFTER_MINUTES")
+    abandon_after_days: int = Field(default=7, ge=1, alias="FLOWPILOT_ABANDON_AFTER_DAYS")
+    escalation_sla_minutes: int = Field(
+        default=15, ge=1, alias="FLOWPILOT_ESCALATION_SLA_MINUTES"
+    )
+    flows_dir: str | None = Field(default=None, alias="FLOWPILOT_FLOWS_DIR")
+    secret_key: SecretStr | None = Field(default=None, alias="FLOWPILOT_SECRET_KEY")
+    # Operational knobs beyond the contract (documented in the README).
+    workers: int = Field(default=16, ge=1, le=512, alias="FLOWPILOT_WORKERS")
+    log_level: str = Field(default="INFO", alias="FLOWPILOT_LOG_LEVEL")
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _slash(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return v if v.endswith("/") else v + "/"
+
+    @field_validator("database_url")
+    @classmethod
+    def _db(cls, v: str) -> str:
+        if not v.startswith(("sqlite", "postgresql")):
+            raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
+        return v
+
+    @property
+    def ai_enabled(self) -> bool:
+        key = self.anthropic_api_key
+        return key is not None and bool(key.get_secret_value().strip())
+
+    def require_for(self, mode: Mode) -> None:
+        """Refuse to start a mode whose required values are missing, in one line."""
+        needs: list[tuple[str, object]] = []
+        if mode == "run":
+            needs = [("SLACK_BOT_TOKEN", self.slack_bot_token), ("SLACK_APP_TOKEN", self.slack_app_token)]
+        elif mode == "serve":
+            needs = [("SLACK_SIGNING_SECRET", self.slack_signing_secret)]
+            if not self.slack_client_id:
+                needs.append(("SLACK_BOT_TOKEN", self.slack_bot_token))
+            else:
+                needs.append(("SLACK_CLIENT_SECRET", self.slack_client_secret))
+        elif mode in ("scheduler", "jobs") and not self.slack_client_id:
+            needs = [("SLACK_BOT_TOKEN", self.slack_bot_token)]
+        for name, value in needs:
+            if value is None or (isinstance(value, SecretStr) and not value.get_secret_value()):
+                raise ConfigError(f"{name} is not set: flowpilot {mode} needs it (see README, Configure)")
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings, turning a validation failure into one readable line naming the variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = str(err["loc"][0]) if err.get("loc") else "?"
+        alias = Settings.model_fields[field].alias if field in Settings.model_fields else field
+        raise ConfigError(f"{alias or field} is malformed: {err['msg']}") from None

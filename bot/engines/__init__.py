@@ -1,0 +1,1 @@
+"""Troubleshooting engines: Claude (``claude``) and the offline flow engine (``offline``)."""

@@ -1,0 +1,47 @@
+"""The error tree. Every error carries a message a person can read."""
+
+from __future__ import annotations
+
+
+class FlowPilotError(Exception):
+    """Base of every error we raise on purpose. ``str(err)`` is safe to show a person."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ConfigError(FlowPilotError):
+    """A missing or malformed setting."""
+
+
+class DomainError(FlowPilotError):
+    """A rule of the domain refused the change (illegal transition, bad value)."""
+
+
+class NotAllowedError(DomainError):
+    """The person may not do this to this session."""
+
+
+class EngineError(FlowPilotError):
+    """The troubleshooting engine (Claude or the offline flows) could not produce a turn."""
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class StorageError(FlowPilotError):
+    """The database refused or could not do something."""
+
+
+class NotFoundError(StorageError):
+    """A row we needed is not there (or belongs to another workspace)."""
+
+
+class PsaError(FlowPilotError):
+    """The PSA (ConnectWise, webhook) failed."""
+
+
+class SlackError(FlowPilotError):
+    """Slack refused a call we needed."""

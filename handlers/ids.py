@@ -1,0 +1,67 @@
+"""Every Slack action_id, callback_id and command, named once (CONTRACTS.md).
+
+Old ids must keep working: messages stay in channels for years with their buttons, so a
+rename adds a new id beside the old one rather than replacing it.
+"""
+
+from __future__ import annotations
+
+import re
+
+COMMAND = "/flowpilot"
+
+# Buttons. Each rendered button's action_id is PREFIX or PREFIX + ":" + suffix (unique per
+# block); handlers match the prefix with ``prefixed``.
+ANSWER = "fp_answer"
+ACTION_DONE = "fp_action_done"
+ACTION_SKIP = "fp_action_skip"
+FIX_WORKED = "fp_fix_worked"
+FIX_FAILED = "fp_fix_failed"
+FIX_REJECT = "fp_fix_reject"
+RESOLVE = "fp_resolve"
+ESCALATE = "fp_escalate"
+PARK = "fp_park"
+RESUME = "fp_resume"
+TAKE_OVER = "fp_take_over"
+RATE = "fp_rate"
+# Beyond the contract's table (same fp_ prefix family).
+RETRY = "fp_retry"
+NUDGE_STILL_WORKING = "fp_nudge_ok"
+NUDGE_SNOOZE = "fp_nudge_snooze"
+FEEDBACK = "fp_feedback"
+OPEN_SESSION = "fp_open_session"  # App Home / list links (a url button; acked and ignored)
+
+BUTTON_PREFIXES = (
+    ANSWER, ACTION_DONE, ACTION_SKIP, FIX_WORKED, FIX_FAILED, FIX_REJECT, RESOLVE, ESCALATE,
+    PARK, RESUME, TAKE_OVER, RATE, RETRY, NUDGE_STILL_WORKING, NUDGE_SNOOZE, FEEDBACK,
+    OPEN_SESSION,
+)
+
+# Shortcut and modals.
+SHORTCUT_TROUBLESHOOT = "fp_troubleshoot_message"
+SHORTCUT_NAME = "Troubleshoot this"
+ESCALATE_MODAL = "fp_escalate_modal"
+ESCALATE_REASON = "fp_escalate_reason"
+ESCALATE_TO = "fp_escalate_to"
+ESCALATE_URGENCY = "fp_escalate_urgency"
+RESOLVE_MODAL = "fp_resolve_modal"
+RESOLVE_NOTE = "fp_resolve_note"
+INTAKE_MODAL = "fp_intake_modal"
+INTAKE_PROBLEM = "fp_intake_problem"
+INTAKE_LOG = "fp_intake_log"
+INTAKE_TICKET = "fp_intake_ticket"
+SETTINGS_MODAL = "fp_settings_modal"
+FEEDBACK_MODAL = "fp_feedback_modal"
+FEEDBACK_TEXT = "fp_feedback_text"
+
+MODALS = (ESCALATE_MODAL, RESOLVE_MODAL, INTAKE_MODAL, SETTINGS_MODAL, FEEDBACK_MODAL)
+
+
+def prefixed(prefix: str) -> re.Pattern[str]:
+    """A regex that matches ``prefix`` exactly or followed by ``:anything``."""
+    return re.compile(rf"^{re.escape(prefix)}(:.*)?$")
+
+
+def with_suffix(prefix: str, suffix: str | int) -> str:
+    """A unique action_id for one button of a block (Slack wants them unique per block)."""
+    return f"{prefix}:{suffix}"

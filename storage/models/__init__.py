@@ -1,0 +1,22 @@
+"""The seed's models and their companions. Importing this registers every table."""
+
+from storage.models.accounts import Account, AccountSettings, PsaConnection, Team, User
+from storage.models.events import InboundEvent
+from storage.models.knowledge import DraftTemplate, ScriptTemplate, Tree
+from storage.models.session import AISession
+from storage.models.slack_oauth import bots, installations, oauth_states  # noqa: F401
+from storage.models.session_parts import (
+    AISessionStep,
+    ForkPoint,
+    SessionBranch,
+    SessionFact,
+    SessionHandoff,
+    SessionResolutionOutput,
+    SessionSuggestedFix,
+)
+
+__all__ = [
+    "AISession", "AISessionStep", "Account", "AccountSettings", "DraftTemplate", "ForkPoint",
+    "InboundEvent", "PsaConnection", "ScriptTemplate", "SessionBranch", "SessionFact",
+    "SessionHandoff", "SessionResolutionOutput", "SessionSuggestedFix", "Team", "Tree", "User",
+]
