@@ -13,7 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import ConfigError
 
-DEFAULT_MODEL = "claude-sonnet-4-5"
+DEFAULT_MODEL = "claude-sonnet-5-5"
 Mode = Literal["run", "serve", "scheduler", "jobs", "doctor", "db", "try", "flows"]
 
 
@@ -82,10 +82,10 @@ class Settings(BaseSettings):
                 raise ConfigError(f"{name} is not set: flowpilot {mode} needs it (see README, Configure)")
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(*, env_file: str | None = ".env", **overrides: object) -> Settings:
     """Build settings, turning a validation failure into one readable line naming the variable."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(_env_file=env_file, **overrides)  # type: ignore[arg-type,call-arg]
     except ValidationError as exc:
         err = exc.errors()[0]
         field = str(err["loc"][0]) if err.get("loc") else "?"

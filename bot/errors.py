@@ -44,4 +44,8 @@ class PsaError(FlowPilotError):
 
 
 class SlackError(FlowPilotError):
-    """Slack refused a call we needed."""
+    """Slack refused a call we needed. ``code`` is Slack's error code (``not_in_channel``…)."""
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code

@@ -1,0 +1,132 @@
+"""The composition root: the one place settings, database, Slack client, model client,
+engines, worker pool and the Bolt app are built and wired. Importing it does nothing."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from slack_bolt import App
+from sqlalchemy import Engine, text
+
+from bot.clock import Clock, utcnow
+from bot.config import Settings
+from bot.engines.base import Engine as TurnEngine
+from bot.executor import TrackingExecutor
+from bot.errors import ConfigError, FlowPilotError, SlackError, StorageError
+from bot.metrics import Metrics
+from bot.notify import Notifier, make_web_client
+from bot.services.catalog import FlowCatalog
+from bot.services.container import Services
+from bot.services.turns import TurnRunner
+from storage.db import make_engine, make_session_factory
+from storage.migrate import is_current
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FlowPilot:
+    settings: Settings
+    db: Engine
+    services: Services
+    app: App
+    runner: TurnRunner
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def wait_idle(self, timeout: float = 15.0) -> bool:
+        """True once listeners and turns are both idle (a turn may start from a listener)."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        listeners = self.extras["listeners"]
+        while time.monotonic() < deadline:
+            if listeners.wait_idle(0.05) and self.runner.wait_idle(0.05) and listeners.wait_idle(0):
+                return True
+        return False
+
+    def close(self) -> None:
+        scheduler = self.extras.get("scheduler")
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+        self.runner.shutdown(wait=True)
+        self.db.dispose()
+
+
+def build_engine(settings: Settings) -> TurnEngine:
+    """Claude when a key is set, else the offline flow engine."""
+    if settings.ai_enabled:
+        from bot.engines.claude import ClaudeEngine, make_client
+
+        assert settings.anthropic_api_key is not None
+        client = make_client(settings.anthropic_api_key.get_secret_value(),
+                             base_url=settings.anthropic_base_url)
+        return ClaudeEngine(client, settings.ai_model)
+    raise ConfigError("ANTHROPIC_API_KEY is not set")
+
+
+def build(
+    settings: Settings, *, clock: Clock = utcnow, mode: str = "serve",
+    workers: int | None = None, listener_workers: int = 64,
+) -> FlowPilot:
+    db = make_engine(settings.database_url)
+    factory = make_session_factory(db)
+    client = make_web_client(
+        settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None,
+        settings.slack_api_url,
+    )
+    catalog = FlowCatalog(factory, settings.flows_dir)
+    for problem in catalog.problems:
+        log.warning("flow skipped: %s", problem)
+    if settings.ai_enabled:
+        engine = build_engine(settings)
+    else:
+        from bot.flows.offline import OfflineEngine
+
+        engine = OfflineEngine(catalog.base)
+    svc = Services(
+        settings=settings, factory=factory, clock=clock, notifier=Notifier(client),
+        engine=engine, flows=catalog, metrics=Metrics(),
+    )
+    runner = TurnRunner(svc, workers or settings.workers)
+    svc.runner = runner
+    listeners = TrackingExecutor(listener_workers, thread_name_prefix="fp-listener")
+    app = App(
+        client=client,
+        signing_secret=(
+            settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
+        ),
+        request_verification_enabled=mode == "serve",
+        token_verification_enabled=False,
+        process_before_response=False,
+        listener_executor=listeners,
+    )
+    from handlers.register import register_all
+
+    register_all(app, svc)
+    return FlowPilot(settings=settings, db=db, services=svc, app=app, runner=runner,
+                     extras={"listeners": listeners})
+
+
+def check_ready(fp: FlowPilot) -> None:
+    """Start-up checks: the database answers and is migrated; Slack accepts the token."""
+    try:
+        with fp.db.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:
+        raise StorageError(
+            f"The database at FLOWPILOT_DATABASE_URL cannot be reached ({exc.__class__.__name__})."
+        ) from None
+    if not is_current(fp.db):
+        raise StorageError(
+            "The database schema is not migrated: run `flowpilot db upgrade` first."
+        )
+    try:
+        auth = fp.services.notifier.auth_test()
+    except SlackError as exc:
+        raise ConfigError(f"Slack refused SLACK_BOT_TOKEN: {exc.message}") from None
+    fp.services.bot_user_id = str(auth.get("user_id") or "")
+
+
+__all__ = ["FlowPilot", "FlowPilotError", "build", "check_ready"]

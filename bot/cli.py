@@ -1,0 +1,178 @@
+"""``flowpilot``: the command line (CONTRACTS.md). Exit 0 on success; otherwise a one-line
+reason on stderr and a non-zero status."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from bot.config import Settings, load_settings
+from bot.errors import FlowPilotError
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def _settings() -> Settings:
+    return load_settings()
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from storage.db import make_engine
+    from storage.migrate import current_revision, upgrade
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    try:
+        upgrade(engine)
+        print(f"database is at revision {current_revision(engine)}")
+    finally:
+        engine.dispose()
+    return 0
+
+
+def _start(mode: str) -> object:
+    from bot.bootstrap import build, check_ready
+
+    settings = _settings()
+    settings.require_for(mode)  # type: ignore[arg-type]
+    fp = build(settings, mode=mode)
+    check_ready(fp)
+    return fp
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    from bot.bootstrap import FlowPilot
+
+    fp = _start("run")
+    assert isinstance(fp, FlowPilot)
+    _start_scheduler(fp)
+    assert fp.settings.slack_app_token is not None
+    handler = SocketModeHandler(fp.app, fp.settings.slack_app_token.get_secret_value())
+    try:
+        handler.start()
+    finally:
+        fp.close()
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from bot.bootstrap import FlowPilot
+    from bot.server import serve
+
+    fp = _start("serve")
+    assert isinstance(fp, FlowPilot)
+    if not args.no_scheduler:
+        _start_scheduler(fp)
+    try:
+        serve(fp, args.host, args.port)
+    finally:
+        fp.close()
+    return 0
+
+
+def _start_scheduler(fp: object) -> None:
+    try:
+        from bot.scheduling import start_scheduler
+    except ImportError:  # pragma: no cover - scheduling lands with the jobs issue
+        return
+    start_scheduler(fp)  # type: ignore[arg-type]
+
+
+def cmd_flows_list(args: argparse.Namespace) -> int:
+    from bot.services.catalog import FlowCatalog
+
+    settings = _settings()
+    catalog = FlowCatalog(None, settings.flows_dir)
+    for flow in sorted(catalog.base, key=lambda f: f.id):
+        print(f"{flow.id:<28} {flow.domain:<18} {flow.title}  ({flow.source})")
+    for problem in catalog.problems:
+        print(f"skipped: {problem}", file=sys.stderr)
+    return 0
+
+
+def cmd_flows_check(args: argparse.Namespace) -> int:
+    from bot.flows.check import check_paths
+    from bot.flows.loader import builtin_dir, load_library
+
+    if args.path:
+        problems = check_paths([args.path])
+        checked = args.path
+    else:
+        library = load_library()
+        problems = list(library.problems)
+        checked = str(builtin_dir() or "built-in flows")
+    for problem in problems:
+        print(str(problem))
+    if problems:
+        print(f"{len(problems)} problem(s) in {checked}", file=sys.stderr)
+        return 1
+    print(f"ok: {checked}")
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from bot.doctor import doctor
+
+    return doctor(_settings())
+
+
+def cmd_try(args: argparse.Namespace) -> int:
+    from bot.sandbox.terminal import main as try_main
+
+    return try_main(args)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="flowpilot", description="FlowPilot for Slack")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="Socket Mode, one process, scheduler inside").set_defaults(fn=cmd_run)
+    serve = sub.add_parser("serve", help="HTTP mode for production")
+    serve.add_argument("--host", default="0.0.0.0")
+    serve.add_argument("--port", type=int, default=3000)
+    serve.add_argument("--no-scheduler", action="store_true")
+    serve.set_defaults(fn=cmd_serve)
+    db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="migrate to the latest schema (idempotent)").set_defaults(
+        fn=cmd_db_upgrade)
+    flows = sub.add_parser("flows", help="troubleshooting flows").add_subparsers(
+        dest="flows_command", required=True)
+    flows.add_parser("list").set_defaults(fn=cmd_flows_list)
+    check = flows.add_parser("check", help="validate flow files (file:line errors)")
+    check.add_argument("path", nargs="?")
+    check.set_defaults(fn=cmd_flows_check)
+    sub.add_parser("doctor", help="check configuration, database and Slack").set_defaults(
+        fn=cmd_doctor)
+    try_ = sub.add_parser("try", help="try FlowPilot in the terminal (no Slack, no API key)")
+    try_.add_argument("--db", default=None, help="database URL (default: sqlite in ./)")
+    try_.set_defaults(fn=cmd_try)
+    _extend(sub)
+    return p
+
+
+def _extend(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Commands that live with their feature (jobs, scheduler, flows import)."""
+    try:
+        from bot.cli_jobs import add_commands
+    except ImportError:
+        return
+    add_commands(sub)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.fn(args))
+    except FlowPilotError as exc:
+        print(f"flowpilot: {exc.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

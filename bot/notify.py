@@ -1,0 +1,147 @@
+"""The Slack Web API adapter the services talk to. SDK errors become ``SlackError`` here.
+
+Every WebClient the app makes honours ``SLACK_API_URL`` and carries slack_sdk's rate-limit and
+connection retry handlers (``make_web_client``).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+)
+
+from bot.errors import SlackError
+
+log = logging.getLogger(__name__)
+
+
+def make_web_client(token: str | None, base_url: str, *, timeout: int = 15) -> WebClient:
+    return WebClient(
+        token=token,
+        base_url=base_url,
+        timeout=timeout,
+        retry_handlers=[
+            ConnectionErrorRetryHandler(max_retry_count=2),
+            RateLimitErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+
+
+class Notifier:
+    """Thin wrapper over a WebClient: the calls the services make, with readable errors."""
+
+    def __init__(self, client: WebClient) -> None:
+        self.client = client
+
+    def _call(self, method: str, **kwargs: Any) -> dict[str, Any]:
+        fn = getattr(self.client, method.replace(".", "_"))
+        try:
+            resp = fn(**_drop_none(kwargs))
+        except SlackApiError as exc:
+            error = str(exc.response.get("error", "unknown_error"))
+            log.warning("slack %s failed: %s", method, error)
+            raise SlackError(_explain(method, error), code=error) from None
+        except Exception as exc:  # connection failures after the retry handler gave up
+            log.warning("slack %s failed: %s", method, exc.__class__.__name__)
+            raise SlackError(f"Slack could not be reached for {method}.") from None
+        return dict(resp.data) if isinstance(resp.data, dict) else {}
+
+    def post(
+        self, channel: str, text: str, blocks: list[dict[str, Any]] | None = None, *,
+        thread_ts: str | None = None, metadata: dict[str, Any] | None = None,
+    ) -> str:
+        data = self._call(
+            "chat.postMessage", channel=channel, text=text, blocks=blocks, thread_ts=thread_ts,
+            metadata=metadata, unfurl_links=False, unfurl_media=False,
+        )
+        return str(data.get("ts", ""))
+
+    def update(
+        self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]] | None = None
+    ) -> None:
+        # Always resend blocks: ``text`` without ``blocks`` would remove them.
+        self._call("chat.update", channel=channel, ts=ts, text=text, blocks=blocks or [])
+
+    def ephemeral(
+        self, channel: str, user: str, text: str, blocks: list[dict[str, Any]] | None = None,
+        *, thread_ts: str | None = None,
+    ) -> None:
+        self._call(
+            "chat.postEphemeral", channel=channel, user=user, text=text, blocks=blocks,
+            thread_ts=thread_ts,
+        )
+
+    def react(self, channel: str, ts: str, name: str) -> None:
+        try:
+            self._call("reactions.add", channel=channel, timestamp=ts, name=name)
+        except SlackError:
+            pass  # a missing reaction is cosmetic
+
+    def set_status(self, channel: str, thread_ts: str, status: str) -> None:
+        try:
+            self._call("assistant.threads.setStatus", channel_id=channel, thread_ts=thread_ts,
+                       status=status)
+        except SlackError:
+            pass  # cosmetic; older workspaces lack the method
+
+    def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
+        self._call("views.open", trigger_id=trigger_id, view=view)
+
+    def publish_home(self, user_id: str, view: dict[str, Any]) -> None:
+        self._call("views.publish", user_id=user_id, view=view)
+
+    def permalink(self, channel: str, ts: str) -> str | None:
+        try:
+            return str(self._call("chat.getPermalink", channel=channel, message_ts=ts).get("permalink"))
+        except SlackError:
+            return None
+
+    def user_info(self, user_id: str) -> dict[str, Any]:
+        try:
+            return dict(self._call("users.info", user=user_id).get("user") or {})
+        except SlackError:
+            return {}
+
+    def thread_messages(self, channel: str, thread_ts: str, limit: int = 50) -> list[dict[str, Any]]:
+        try:
+            data = self._call("conversations.replies", channel=channel, ts=thread_ts, limit=limit)
+        except SlackError:
+            return []
+        return list(data.get("messages") or [])
+
+    def join(self, channel: str) -> bool:
+        try:
+            self._call("conversations.join", channel=channel)
+            return True
+        except SlackError:
+            return False
+
+    def auth_test(self) -> dict[str, Any]:
+        return self._call("auth.test")
+
+
+def _drop_none(kwargs: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in kwargs.items() if v is not None}
+
+
+_EXPLAIN = {
+    "not_in_channel": "FlowPilot is not in that channel. Invite it with /invite @FlowPilot.",
+    "channel_not_found": "That channel was not found (or FlowPilot cannot see it).",
+    "is_archived": "That channel is archived.",
+    "invalid_auth": "Slack refused FlowPilot's token. An admin needs to reinstall the app.",
+    "not_authed": "FlowPilot has no Slack token. An admin needs to set SLACK_BOT_TOKEN.",
+    "ratelimited": "Slack is rate-limiting FlowPilot right now; it will retry.",
+    "msg_too_long": "The message was too long for Slack.",
+    "invalid_blocks": "Slack refused the message layout.",
+}
+
+
+def _explain(method: str, error: str) -> str:
+    return f"{_EXPLAIN.get(error, f'Slack answered {error}')} ({method})"
+

@@ -1,0 +1,1 @@
+"""Use cases: load → domain → engine → save → notify."""

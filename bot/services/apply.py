@@ -1,0 +1,203 @@
+"""Between the engine and the database: what a turn sees, and storing what it returned."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from bot.domain import confidence as conf
+from bot.domain import fixes as fixrules
+from bot.domain import lane as lanerules
+from bot.engines.base import (
+    DOMAINS,
+    FACT_SOURCES,
+    FactView,
+    FixView,
+    LaneItemView,
+    TurnContext,
+    TurnInput,
+    TurnOutput,
+)
+from bot.services import deliveries, present
+from bot.services.container import Services
+from bot.services.sessions import add_step
+from storage.models import AISession, InboundEvent, SessionFact, SessionSuggestedFix
+
+MAX_OPTIONS = 8
+MAX_TEXT = 2_000
+
+
+def build_context(
+    svc: Services, db: Session, session: AISession, events: list[InboundEvent]
+) -> TurnContext:
+    intake = session.intake_content or {}
+    parts = [str(intake.get("text") or "")]
+    if intake.get("thread"):
+        parts.append("Thread so far:\n" + str(intake["thread"]))
+    if intake.get("log_content"):
+        parts.append("Pasted log:\n" + str(intake["log_content"]))
+    if intake.get("ticket"):
+        parts.append(f"Ticket: {intake['ticket']}")
+    items = present.lane_items(session)
+    lane = [
+        LaneItemView(
+            id=i, kind="question" if item.get("kind") == "question" else "action",
+            text=str(item.get("text", "")), options=list(item.get("options") or []),
+            command=item.get("command"), risk=str(item.get("risk", "low")),
+            status=str(item.get("status", "open")), answer=item.get("answer"),
+            node_id=item.get("node_id"),
+        )
+        for i, item in items.items()
+    ]
+    inputs = [_turn_input(e) for e in events]
+    return TurnContext(
+        session_id=str(session.id),
+        intake_text="\n\n".join(p for p in parts if p).strip(),
+        summary=session.problem_summary, domain=session.problem_domain,
+        confidence=session.confidence_score,
+        facts=[FactView(str(f.id), f.text, f.source) for f in session.facts if f.is_active],
+        lane=lane,
+        fixes=[
+            FixView(str(f.id), f.title, list(f.steps or []), f.rationale, f.user_decision, f.node_id)
+            for f in session.fixes
+        ],
+        inputs=inputs,
+        history=list(session.conversation_messages or []),
+        engine_state=session.engine_state,
+        flow=svc.flows.get(session.flow_key, session.account_id) if session.flow_key else None,
+        workspace_context=f"Workspace: {session.account.name or session.account.slack_team_id}.",
+        turn_number=session.step_count,
+    )
+
+
+def _turn_input(event: InboundEvent) -> TurnInput:
+    p = event.payload or {}
+    kind = event.kind if event.kind in deliveries.TURN_KINDS else "reply"
+    return TurnInput(
+        kind=kind,  # type: ignore[arg-type]
+        author=str(p.get("author_name") or p.get("author") or "technician"),
+        text=str(p.get("text") or ""), item_id=p.get("item_id"), choice=p.get("choice"),
+    )
+
+
+@dataclass
+class Applied:
+    step_id: uuid.UUID
+    superseded_message_ts: list[str] = field(default_factory=list)
+
+
+def apply_output(
+    svc: Services, db: Session, session: AISession, out: TurnOutput,
+    event_ids: list[uuid.UUID], now: datetime,
+) -> Applied:
+    """Store one turn: summary, confidence, facts, task lane, fixes, tokens, the step."""
+    if out.summary.strip():
+        session.problem_summary = out.summary.strip()[:120]
+    session.problem_domain = out.domain if out.domain in DOMAINS else "other"
+    session.confidence_score = conf.clamp_confidence(out.confidence)
+    session.confidence_tier = conf.tier_for(session.confidence_score)
+
+    fact_ids = []
+    for fact in out.facts:
+        text = fact.text.strip()[:MAX_TEXT]
+        if not text:
+            continue
+        row = SessionFact(
+            id=uuid.uuid4(), session_id=session.id, text=text,
+            source=fact.source if fact.source in FACT_SOURCES else "inference",
+            source_type="turn", created_at=now,
+        )
+        db.add(row)
+        fact_ids.append(str(row.id))
+
+    lane = dict(session.pending_task_lane or {"questions": [], "actions": []})
+    questions, actions = list(lane.get("questions") or []), list(lane.get("actions") or [])
+    question_ids, action_ids = [], []
+    for q in out.questions:
+        if not q.text.strip():
+            continue
+        opts = [o.strip()[:200] for o in q.options if o.strip()][:MAX_OPTIONS]
+        item = lanerules.new_question(q.text.strip()[:MAX_TEXT], opts, id=str(uuid.uuid4()),
+                                      node_id=q.node_id, kind=q.kind)
+        questions.append(item)
+        question_ids.append(item["id"])
+    for a in out.actions:
+        if not a.text.strip():
+            continue
+        item = lanerules.new_action(a.text.strip()[:MAX_TEXT], (a.command or None), a.risk,
+                                    id=str(uuid.uuid4()), node_id=a.node_id, kind=a.kind)
+        actions.append(item)
+        action_ids.append(item["id"])
+    session.pending_task_lane = {**lane, "questions": questions, "actions": actions}
+
+    applied_superseded: list[str] = []
+    fix_ids = []
+    existing = {str(f.id): f for f in session.fixes}
+    position = len(existing)
+    for fix in out.fixes:
+        if not fix.title.strip():
+            continue
+        row = SessionSuggestedFix(
+            id=uuid.uuid4(), session_id=session.id, position=position,
+            title=fix.title.strip()[:500], steps=[str(s)[:MAX_TEXT] for s in fix.steps][:20],
+            rationale=fix.rationale[:MAX_TEXT], verify=fix.verify[:MAX_TEXT],
+            confidence=conf.clamp_confidence(fix.confidence),
+            risk=fix.risk if fix.risk in ("low", "medium", "high") else "medium",
+            node_id=fix.node_id, user_decision="pending", created_at=now,
+        )
+        position += 1
+        old = existing.get(str(fix.supersedes)) if fix.supersedes else None
+        if old is not None and fixrules.can_decide_fix(old.user_decision, "superseded"):
+            old.user_decision = "superseded"
+            old.superseded_by_id = row.id
+            old.decided_at = now
+            row.supersedes_id = old.id
+            if old.slack_message_ts:
+                applied_superseded.append(old.slack_message_ts)
+        session.fixes.append(row)
+        fix_ids.append(str(row.id))
+
+    usage = out.usage
+    session.total_input_tokens += usage.input_tokens
+    session.total_output_tokens += usage.output_tokens
+    session.total_cache_read_tokens += usage.cache_read_input_tokens
+    session.total_cache_write_tokens += usage.cache_creation_input_tokens
+    account = session.account
+    account.total_input_tokens += usage.input_tokens
+    account.total_output_tokens += usage.output_tokens
+    account.total_cache_read_tokens += usage.cache_read_input_tokens
+    account.total_cache_write_tokens += usage.cache_creation_input_tokens
+    for kind, n in (("input", usage.input_tokens), ("output", usage.output_tokens),
+                    ("cache_read", usage.cache_read_input_tokens),
+                    ("cache_write", usage.cache_creation_input_tokens)):
+        if n:
+            svc.metrics.tokens.labels(kind).inc(n)
+
+    if out.transcript:
+        session.conversation_messages = [*(session.conversation_messages or []), *out.transcript]
+    if out.engine_state is not None:
+        session.engine_state = out.engine_state
+    session.last_turn_error = None
+    session.last_activity_at = now
+
+    content: dict[str, Any] = {
+        "message": out.message[:6000], "fact_ids": fact_ids, "question_ids": question_ids,
+        "action_ids": action_ids, "fix_ids": fix_ids, "recommend": out.recommend,
+        "engine": svc.engine_name, "model": out.model, "request_id": out.request_id,
+        "usage": {
+            "input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens,
+            "cache_read_input_tokens": usage.cache_read_input_tokens,
+            "cache_creation_input_tokens": usage.cache_creation_input_tokens,
+        },
+        "inputs": [str(e) for e in event_ids],
+    }
+    step = add_step(db, session, "ai_turn", None, content, now,
+                    input_tokens=usage.input_tokens, output_tokens=usage.output_tokens)
+    db.flush()
+    for event_id in event_ids:
+        deliveries.finish(db, event_id, "done", now)
+    return Applied(step_id=step.id, superseded_message_ts=applied_superseded)

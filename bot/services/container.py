@@ -1,0 +1,36 @@
+"""What every use case needs, built once in ``bot.bootstrap`` and passed in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.engines.base import Engine
+from bot.notify import Notifier
+
+if TYPE_CHECKING:
+    from bot.services.catalog import FlowCatalog
+    from bot.metrics import Metrics
+    from bot.services.turns import TurnRunner
+
+
+@dataclass
+class Services:
+    settings: Settings
+    factory: sessionmaker[Session]
+    clock: Clock
+    notifier: Notifier
+    engine: Engine
+    flows: FlowCatalog
+    metrics: Metrics
+    bot_user_id: str = ""
+    runner: TurnRunner | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def engine_name(self) -> str:
+        return "claude" if self.engine.name == "claude" else "offline"

@@ -1,0 +1,173 @@
+"""Clicks on a turn's buttons: answer a question, mark an action, decide a fix, retry.
+
+Each click is a quick state change (done before the ack) that also queues a turn input; the
+handler then re-renders the message in place and kicks the runner.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from bot.domain import DomainRuleError
+from bot.domain import fixes as fixrules
+from bot.domain import lane as lanerules
+from bot.domain import status as st
+from bot.errors import DomainError, NotFoundError
+from bot.services import deliveries, workspace
+from bot.services.container import Services
+from bot.services.identity import ensure_user
+from bot.services.sessions import add_participant, add_step, load_for_team, require_may_act, touch
+from storage.db import unit_of_work
+from storage.models import AISession, User
+
+
+@contextmanager
+def domain_errors() -> Iterator[None]:
+    """The pure domain raises ValueError subclasses; show them as our DomainError."""
+    try:
+        yield
+    except DomainRuleError as exc:
+        raise DomainError(exc.message) from None
+
+
+@dataclass(frozen=True)
+class ClickTarget:
+    session_id: str
+    item_id: str
+    index: int | None = None
+
+
+def parse_value(value: str, *, with_index: bool = False) -> ClickTarget:
+    """Button values are ``session|item`` or ``session|item|index``; anything else is refused."""
+    parts = (value or "").split("|")
+    try:
+        if with_index:
+            sid, item, idx = parts
+            return ClickTarget(str(uuid.UUID(sid)), item, int(idx))
+        sid, item = parts
+        return ClickTarget(str(uuid.UUID(sid)), item)
+    except ValueError:
+        raise NotFoundError("That button is no longer valid.") from None
+
+
+@dataclass
+class Clicked:
+    session_id: uuid.UUID
+    message_ts: str | None
+    kick: bool = True
+
+
+Mutation = Callable[[Session, AISession, User], tuple[str, dict[str, Any], str | None]]
+
+
+def _click(svc: Services, *, team_id: str, user_id: str, session_id: str,
+           event_id: uuid.UUID | None, mutate: Mutation) -> Clicked:
+    now = svc.clock()
+    with unit_of_work(svc.factory) as db, domain_errors():
+        session = load_for_team(db, session_id, team_id)
+        user = ensure_user(db, session.account, user_id, svc.notifier)
+        require_may_act(session, user)
+        if not st.accepts_turns(session.status):
+            raise DomainError(st.explain_no_turns(session.status))
+        kind, payload, message_ts = mutate(db, session, user)
+        payload = {**payload, "author": user_id, "author_name": user.display_name,
+                   "team_id": team_id}
+        add_step(db, session, _STEP[kind], user, payload, now)
+        if event_id is not None:
+            deliveries.attach(db, event_id, session_id=session.id, kind=kind, payload=payload)
+        else:
+            deliveries.add_turn_input(db, session, kind=kind, now=now, payload=payload)
+        add_participant(session, user_id)
+        touch(session, now, human=True, nudge_after=workspace.nudge_after(svc, db, session.account))
+        return Clicked(session.id, message_ts)
+
+
+_STEP = {"answer": "answer", "action_done": "action", "action_skip": "action",
+         "fix_decision": "fix_decision"}
+
+
+def answer(svc: Services, *, team_id: str, user_id: str, value: str,
+           event_id: uuid.UUID | None = None) -> Clicked:
+    target = parse_value(value, with_index=True)
+
+    def mutate(db: Session, session: AISession, user: User) -> tuple[str, dict[str, Any], str | None]:
+        lane = session.pending_task_lane or {}
+        item = lanerules.find_item(lane, target.item_id)
+        if item is None or item.get("kind") != "question":
+            raise NotFoundError("That question is no longer part of this session.")
+        options = list(item.get("options") or [])
+        if target.index is None or not 0 <= target.index < len(options):
+            raise NotFoundError("That answer is not one of the question's options.")
+        option = options[target.index]
+        new = lanerules.answer_question(item, option, user.slack_user_id, svc.clock())
+        session.pending_task_lane = lanerules.with_item(lane, new)
+        return "answer", {"item_id": target.item_id, "choice": option,
+                          "text": f"{item.get('text', '')} → {option}"}, item.get("message_ts")
+
+    return _click(svc, team_id=team_id, user_id=user_id, session_id=target.session_id,
+                  event_id=event_id, mutate=mutate)
+
+
+def complete_action(svc: Services, *, team_id: str, user_id: str, value: str, done: bool,
+                    event_id: uuid.UUID | None = None) -> Clicked:
+    target = parse_value(value)
+
+    def mutate(db: Session, session: AISession, user: User) -> tuple[str, dict[str, Any], str | None]:
+        lane = session.pending_task_lane or {}
+        item = lanerules.find_item(lane, target.item_id)
+        if item is None or item.get("kind") != "action":
+            raise NotFoundError("That action is no longer part of this session.")
+        new = lanerules.complete_action(item, done, user.slack_user_id, svc.clock())
+        session.pending_task_lane = lanerules.with_item(lane, new)
+        kind = "action_done" if done else "action_skip"
+        verb = "Done" if done else "Skipped"
+        return kind, {"item_id": target.item_id, "choice": "done" if done else "skipped",
+                      "text": f"{verb}: {item.get('text', '')}"}, item.get("message_ts")
+
+    return _click(svc, team_id=team_id, user_id=user_id, session_id=target.session_id,
+                  event_id=event_id, mutate=mutate)
+
+
+def decide_fix(svc: Services, *, team_id: str, user_id: str, value: str, decision: str,
+               event_id: uuid.UUID | None = None) -> Clicked:
+    target = parse_value(value)
+
+    def mutate(db: Session, session: AISession, user: User) -> tuple[str, dict[str, Any], str | None]:
+        fix = next((f for f in session.fixes if str(f.id) == target.item_id), None)
+        if fix is None:
+            raise NotFoundError("That fix is no longer part of this session.")
+        fix.user_decision = fixrules.decide_fix(fix.user_decision, decision)
+        fix.decided_by_id = user.id
+        fix.decided_at = svc.clock()
+        label = fixrules.FIX_DECISION_LABELS.get(decision, decision)
+        return "fix_decision", {"item_id": target.item_id, "choice": decision,
+                                "text": f"Fix '{fix.title}': {label}"}, fix.slack_message_ts
+
+    return _click(svc, team_id=team_id, user_id=user_id, session_id=target.session_id,
+                  event_id=event_id, mutate=mutate)
+
+
+def retry(svc: Services, *, team_id: str, user_id: str, session_id: str) -> uuid.UUID:
+    """The Retry button: failed inputs go back in the queue (nothing was lost)."""
+    from bot.services.turns import requeue_failed
+
+    with unit_of_work(svc.factory) as db, domain_errors():
+        session = load_for_team(db, session_id, team_id)
+        user = ensure_user(db, session.account, user_id, svc.notifier)
+        require_may_act(session, user)
+        if not st.accepts_turns(session.status):
+            raise DomainError(st.explain_no_turns(session.status))
+        sid = session.id
+    if requeue_failed(svc, sid, svc.clock()) == 0:
+        with unit_of_work(svc.factory) as db:
+            session = db.get(AISession, sid)
+            assert session is not None
+            deliveries.add_turn_input(db, session, kind="retry", now=svc.clock(),
+                                      payload={"author": user_id, "team_id": team_id})
+    return sid

@@ -1,0 +1,90 @@
+"""Exactly-once: every inbound delivery is recorded (unique key) before Slack gets its 200."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from storage.db import is_postgres
+from storage.models import AISession, InboundEvent
+
+TURN_KINDS = ("intake", "reply", "answer", "action_done", "action_skip", "fix_decision", "retry")
+
+
+def record(
+    db: Session, *, key: str, kind: str, now: datetime, team_id: str | None = None,
+    session_id: uuid.UUID | None = None, payload: dict[str, Any] | None = None,
+    status: str = "pending",
+) -> uuid.UUID | None:
+    """Insert the delivery; return its id, or None when this key was seen before."""
+    values = {
+        "id": uuid.uuid4(), "delivery_key": key[:255], "kind": kind, "slack_team_id": team_id,
+        "session_id": session_id, "payload": payload or {}, "status": status, "attempts": 0,
+        "received_at": now,
+    }
+    dialect_insert = pg_insert if is_postgres(db) else sqlite_insert
+    stmt = dialect_insert(InboundEvent).values(**values).on_conflict_do_nothing(
+        index_elements=["delivery_key"]
+    )
+    result = db.execute(stmt)
+    return values["id"] if result.rowcount == 1 else None  # type: ignore[attr-defined,return-value]
+
+
+def add_turn_input(
+    db: Session, session: AISession, *, kind: str, now: datetime, payload: dict[str, Any],
+    key: str | None = None,
+) -> uuid.UUID:
+    """Queue an input for the session's next turn (an intake, a reply, a click…)."""
+    event_id = uuid.uuid4()
+    db.execute(
+        insert(InboundEvent).values(
+            id=event_id, delivery_key=(key or f"turn:{event_id}")[:255], kind=kind,
+            slack_team_id=payload.get("team_id"), session_id=session.id, payload=payload,
+            status="pending", attempts=0, received_at=now,
+        )
+    )
+    return event_id
+
+
+def attach(db: Session, event_id: uuid.UUID, *, session_id: uuid.UUID, kind: str,
+           payload: dict[str, Any], status: str = "pending") -> None:
+    """Turn a recorded delivery into a session's turn input (or mark it handled)."""
+    db.execute(
+        update(InboundEvent).where(InboundEvent.id == event_id).values(
+            session_id=session_id, kind=kind, payload=payload, status=status
+        )
+    )
+
+
+def finish(db: Session, event_id: uuid.UUID, status: str, now: datetime, error: str | None = None) -> None:
+    db.execute(
+        update(InboundEvent).where(InboundEvent.id == event_id).values(
+            status=status, processed_at=now, error=error
+        )
+    )
+
+
+def pending_inputs(db: Session, session_id: uuid.UUID) -> list[InboundEvent]:
+    return list(
+        db.execute(
+            select(InboundEvent)
+            .where(InboundEvent.session_id == session_id, InboundEvent.status == "pending",
+                   InboundEvent.kind.in_(TURN_KINDS))
+            .order_by(InboundEvent.received_at, InboundEvent.delivery_key)
+        ).scalars()
+    )
+
+
+def has_pending(db: Session, session_id: uuid.UUID) -> bool:
+    return db.execute(
+        select(InboundEvent.id).where(
+            InboundEvent.session_id == session_id, InboundEvent.status == "pending",
+            InboundEvent.kind.in_(TURN_KINDS),
+        ).limit(1)
+    ).first() is not None

@@ -1,0 +1,199 @@
+"""Take turns: the queued inputs of a session go to the engine, the answer is stored and posted.
+
+Turns of one session run one at a time, in order (a lease on the session row, so this holds
+across processes too); many sessions run at once on the worker pool. Model calls never run
+inside Slack's 3-second window: handlers only queue inputs and ``kick`` the runner.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, update
+
+from bot.errors import EngineError, SlackError
+from bot.render.session import render_engine_failure
+from bot.services import deliveries
+from bot.services.apply import apply_output, build_context
+from bot.services.container import Services
+from bot.services.refresh import post_turn_message, refresh_header, refresh_turn_messages
+from bot.domain import status as st
+from storage.db import unit_of_work
+from storage.models import AISession, InboundEvent
+
+log = logging.getLogger(__name__)
+LEASE = timedelta(minutes=5)
+
+
+class TurnRunner:
+    def __init__(self, svc: Services, workers: int, *, slow_after: float = 20.0) -> None:
+        self.svc = svc
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fp-turn")
+        self.slow_after = slow_after
+        self._closed = False
+        self._inflight = 0
+        self._idle = threading.Condition()
+
+    def kick(self, session_id: uuid.UUID) -> Future[int] | None:
+        """Drive the session soon, on the pool (returns at once)."""
+        if self._closed:
+            return None
+        with self._idle:
+            self._inflight += 1
+        future = self.pool.submit(self._drive_logged, session_id)
+        future.add_done_callback(self._done)
+        return future
+
+    def _done(self, _future: Future[int]) -> None:
+        with self._idle:
+            self._inflight -= 1
+            self._idle.notify_all()
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Block until no turn is queued or running (tests, the sandbox, shutdown)."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._inflight == 0, timeout=timeout)
+
+    def shutdown(self, wait: bool = True) -> None:
+        self._closed = True
+        self.pool.shutdown(wait=wait)
+
+    def _drive_logged(self, session_id: uuid.UUID) -> int:
+        try:
+            return self.drive(session_id)
+        except Exception:
+            log.exception("driving session %s failed", session_id)
+            return 0
+
+    def drive(self, session_id: uuid.UUID) -> int:
+        """Take turns until no input is pending. Returns how many turns were taken."""
+        taken = 0
+        while True:
+            if not self._claim(session_id):
+                return taken  # another worker holds the session; it will see our input
+            try:
+                while self._one_turn(session_id):
+                    taken += 1
+            finally:
+                self._release(session_id)
+            with unit_of_work(self.svc.factory) as db:
+                if not deliveries.has_pending(db, session_id):
+                    return taken
+
+    def _claim(self, session_id: uuid.UUID) -> bool:
+        now = self.svc.clock()
+        with unit_of_work(self.svc.factory) as db:
+            result = db.execute(
+                update(AISession)
+                .where(AISession.id == session_id,
+                       or_(AISession.turn_lease_until.is_(None), AISession.turn_lease_until < now))
+                .values(turn_lease_until=now + LEASE)
+                .execution_options(synchronize_session=False)
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def _release(self, session_id: uuid.UUID) -> None:
+        with unit_of_work(self.svc.factory) as db:
+            db.execute(
+                update(AISession).where(AISession.id == session_id)
+                .values(turn_lease_until=None).execution_options(synchronize_session=False)
+            )
+
+    def _one_turn(self, session_id: uuid.UUID) -> bool:
+        svc = self.svc
+        now = svc.clock()
+        with unit_of_work(svc.factory) as db:
+            session = db.get(AISession, session_id)
+            if session is None:
+                return False
+            events = deliveries.pending_inputs(db, session_id)
+            if not events:
+                return False
+            if not st.accepts_turns(session.status):
+                for event in events:
+                    deliveries.finish(db, event.id, "ignored", now, st.explain_no_turns(session.status))
+                return False
+            for event in events:
+                event.status = "processing"
+                event.attempts += 1
+            event_ids = [e.id for e in events]
+            ctx = build_context(svc, db, session, events)
+            channel, thread = session.slack_channel_id, session.slack_thread_ts
+
+        svc.notifier.set_status(channel, thread, "is working on it…")
+        slow = threading.Timer(self.slow_after, self._say_slow, args=(channel, thread))
+        slow.daemon = True
+        slow.start()
+        started = time.monotonic()
+        try:
+            output = svc.engine.take_turn(ctx)
+        except EngineError as exc:
+            self._failed(session_id, event_ids, exc.message, channel, thread)
+            return False
+        except Exception:
+            ref = uuid.uuid4().hex[:8]
+            log.exception("engine crashed (ref %s) on session %s", ref, session_id)
+            self._failed(session_id, event_ids,
+                         f"Something went wrong on our side (reference {ref}). Nothing was lost.",
+                         channel, thread)
+            return False
+        finally:
+            slow.cancel()
+        svc.metrics.turn_seconds.labels(svc.engine_name).observe(time.monotonic() - started)
+        svc.metrics.turns.labels(svc.engine_name, "ok").inc()
+
+        now = svc.clock()
+        with unit_of_work(svc.factory) as db:
+            session = db.get(AISession, session_id)
+            if session is None:
+                return False
+            result = apply_output(svc, db, session, output, event_ids, now)
+        post_turn_message(svc, session_id, result.step_id)
+        if result.superseded_message_ts:
+            refresh_turn_messages(svc, session_id, result.superseded_message_ts)
+        refresh_header(svc, session_id)
+        return True
+
+    def _say_slow(self, channel: str, thread: str) -> None:
+        try:
+            self.svc.notifier.post(
+                channel, "⏳ The model is taking longer than usual. I'm still on it.",
+                thread_ts=thread,
+            )
+        except SlackError:
+            pass
+
+    def _failed(self, session_id: uuid.UUID, event_ids: list[uuid.UUID], message: str,
+                channel: str, thread: str) -> None:
+        svc = self.svc
+        now = svc.clock()
+        svc.metrics.turns.labels(svc.engine_name, "failed").inc()
+        with unit_of_work(svc.factory) as db:
+            db.execute(
+                update(InboundEvent).where(InboundEvent.id.in_(event_ids))
+                .values(status="failed", error=message[:2000], processed_at=now)
+            )
+            session = db.get(AISession, session_id)
+            if session is not None:
+                session.last_turn_error = message[:2000]
+        msg = render_engine_failure(str(session_id), message)
+        try:
+            svc.notifier.post(channel, msg.text, msg.blocks, thread_ts=thread)
+        except SlackError:
+            log.warning("could not tell the thread about a failed turn (session %s)", session_id)
+
+
+def requeue_failed(svc: Services, session_id: uuid.UUID, now: datetime) -> int:
+    """Put a session's failed inputs back in the queue (the Retry button, recover_turns)."""
+    with unit_of_work(svc.factory) as db:
+        result = db.execute(
+            update(InboundEvent)
+            .where(InboundEvent.session_id == session_id, InboundEvent.status == "failed")
+            .values(status="pending", error=None, processed_at=None)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]

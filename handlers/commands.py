@@ -1,0 +1,69 @@
+"""``/flowpilot``: open a session, or a subcommand (help, list, resolve, park, handoff…)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from bot.render.modals import intake_modal
+from bot.services.container import Services
+from bot.services.sessions import Intake, open_session
+from handlers import ids
+from handlers.common import readable
+
+HELP = """*FlowPilot* — troubleshooting co-pilot in a thread.
+• `/flowpilot <problem>` — open a session (e.g. `/flowpilot Outlook keeps asking for a password`)
+• `/flowpilot` — open the intake form (problem, pasted log, ticket number)
+• `@FlowPilot <problem>` — open a session on that message's thread (inside a thread, the thread so far is the intake)
+• Message menu → *Troubleshoot this* — open a session from any message
+• Reply in the session's thread to answer; use the buttons to answer questions, mark actions and fixes
+• `/flowpilot list` — your open sessions · `/flowpilot resolve` · `/flowpilot park` · `/flowpilot handoff @user` (in a session's channel: your latest session there)
+• `/flowpilot help` — this help"""
+
+Subcommand = Callable[[Services, dict[str, Any], str, Callable[..., Any]], None]
+SUBCOMMANDS: dict[str, Subcommand] = {}
+
+
+def subcommand(name: str) -> Callable[[Subcommand], Subcommand]:
+    def wrap(fn: Subcommand) -> Subcommand:
+        SUBCOMMANDS[name] = fn
+        return fn
+
+    return wrap
+
+
+@subcommand("help")
+def _help(svc: Services, body: dict[str, Any], rest: str, respond: Callable[..., Any]) -> None:
+    respond(text=HELP, response_type="ephemeral")
+
+
+def register(app: App, svc: Services) -> None:
+    @app.command(ids.COMMAND)
+    def on_command(ack: Ack, body: dict[str, Any], respond: Callable[..., Any], client: Any) -> None:
+        text = (body.get("text") or "").strip()
+        word, _, rest = text.partition(" ")
+        handler = SUBCOMMANDS.get(word.lower())
+        if not text:
+            ack()
+            client.views_open(trigger_id=body["trigger_id"],
+                              view=intake_modal(str(body.get("channel_id") or "")))
+            return
+        if handler is not None:
+            ack()
+            try:
+                handler(svc, body, rest.strip(), respond)
+            except Exception as exc:
+                respond(text=f"⚠️ {readable(exc)}", response_type="ephemeral")
+            return
+        ack()
+        try:
+            open_session(
+                svc, team_id=str(body.get("team_id")), user_id=str(body.get("user_id")),
+                channel=str(body.get("channel_id")), thread_ts=None,
+                intake=Intake(text=text, source="command"),
+            )
+        except Exception as exc:
+            respond(text=f"⚠️ Could not open the session: {readable(exc)}",
+                    response_type="ephemeral")

@@ -1,0 +1,65 @@
+"""What every listener shares: who/where a payload is from, and telling a person something."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from bot.errors import FlowPilotError, SlackError
+from bot.services.container import Services
+
+log = logging.getLogger(__name__)
+
+
+def team_of(body: dict[str, Any]) -> str:
+    return str(
+        body.get("team_id") or (body.get("team") or {}).get("id")
+        or (body.get("user") or {}).get("team_id") or ""
+    )
+
+
+def user_of(body: dict[str, Any]) -> str:
+    user = body.get("user")
+    if isinstance(user, dict):
+        return str(user.get("id") or "")
+    return str(body.get("user_id") or (body.get("event") or {}).get("user") or "")
+
+
+def channel_of(body: dict[str, Any]) -> str:
+    channel = body.get("channel")
+    if isinstance(channel, dict):
+        return str(channel.get("id") or "")
+    return str(body.get("channel_id") or (body.get("container") or {}).get("channel_id") or "")
+
+
+def thread_of(body: dict[str, Any]) -> str | None:
+    container = body.get("container") or {}
+    message = body.get("message") or {}
+    return container.get("thread_ts") or message.get("thread_ts") or None
+
+
+def tell(svc: Services, body: dict[str, Any], text: str) -> None:
+    """An ephemeral note to the person behind ``body`` (falls back to a DM)."""
+    user, channel = user_of(body), channel_of(body)
+    if not user:
+        return
+    try:
+        if channel:
+            svc.notifier.ephemeral(channel, user, text, thread_ts=thread_of(body))
+            return
+    except SlackError:
+        pass
+    try:
+        svc.notifier.post(user, text)
+    except SlackError:
+        log.warning("could not tell %s: %s", user, text[:80])
+
+
+def readable(exc: Exception) -> str:
+    """What a person sees for an error: our message, or a reference id (never a traceback)."""
+    if isinstance(exc, FlowPilotError):
+        return exc.message
+    ref = uuid.uuid4().hex[:8]
+    log.error("unexpected error (ref %s)", ref, exc_info=exc)
+    return f"Something went wrong on our side (reference {ref}). Nothing was lost."

@@ -1,0 +1,161 @@
+"""Events: mentions open sessions, thread replies drive them; install lifecycle."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from typing import Any
+
+from slack_bolt import App
+from slack_bolt.context import BoltContext
+
+from bot.domain import status as st
+from bot.errors import SlackError
+from bot.services import deliveries, workspace
+from bot.services.container import Services
+from bot.services.identity import ensure_account, ensure_user
+from bot.services.sessions import (
+    Intake,
+    add_participant,
+    open_session,
+    open_session_in_thread,
+    touch,
+)
+from handlers.common import readable
+from storage.db import unit_of_work
+from storage.models import Account, AISession
+
+log = logging.getLogger(__name__)
+MENTION = re.compile(r"<@[UW][A-Z0-9]+(\|[^>]*)?>")
+
+
+def register(app: App, svc: Services) -> None:
+    @app.event("app_mention")
+    def on_mention(event: dict[str, Any], context: BoltContext) -> None:
+        handle_mention(svc, event, context)
+
+    @app.event("message")
+    def on_message(event: dict[str, Any], context: BoltContext) -> None:
+        handle_reply(svc, event, context)
+
+    @app.event("app_home_opened")
+    def on_home(event: dict[str, Any], context: BoltContext) -> None:
+        from handlers.home import publish_home
+
+        publish_home(svc, str(context.team_id), str(event.get("user")))
+
+    @app.event("app_uninstalled")
+    def on_uninstalled(context: BoltContext) -> None:
+        _deactivate(svc, str(context.team_id))
+
+    @app.event("tokens_revoked")
+    def on_tokens_revoked(event: dict[str, Any], context: BoltContext) -> None:
+        if (event.get("tokens") or {}).get("bot"):
+            _deactivate(svc, str(context.team_id))
+
+
+def handle_mention(svc: Services, event: dict[str, Any], context: BoltContext) -> None:
+    channel, user = str(event.get("channel")), str(event.get("user") or "")
+    ts, thread_ts = str(event.get("ts")), event.get("thread_ts")
+    text = MENTION.sub("", event.get("text") or "").strip()
+    if not user or event.get("bot_id"):
+        return
+    if thread_ts:
+        with unit_of_work(svc.factory) as db:
+            session = open_session_in_thread(db, channel, str(thread_ts))
+            if session is not None:
+                _as_reply(svc, db, session, event, text, context)
+                session_id = session.id
+            else:
+                session_id = None
+        if session_id is not None:
+            _after_reply(svc, channel, ts, session_id)
+            return
+    intake = Intake(text=text, source="mention")
+    if thread_ts:
+        intake.source = "thread"
+        intake.thread_messages = [
+            f"{m.get('user', 'someone')}: {m.get('text', '')}"
+            for m in svc.notifier.thread_messages(channel, str(thread_ts))
+            if m.get("ts") != ts and not m.get("bot_id")
+        ]
+    if not text and not intake.thread_messages:
+        svc.notifier.ephemeral(channel, user, "Tell me the problem: `@FlowPilot <problem>`.",
+                               thread_ts=thread_ts)
+        return
+    try:
+        open_session(svc, team_id=str(context.team_id), user_id=user, channel=channel,
+                     thread_ts=str(thread_ts or ts), intake=intake)
+    except Exception as exc:
+        svc.notifier.ephemeral(channel, user, f"⚠️ Could not open the session: {readable(exc)}",
+                               thread_ts=thread_ts)
+
+
+def _as_reply(svc: Services, db: Any, session: AISession, event: dict[str, Any], text: str,
+              context: BoltContext) -> None:
+    from bot.redact import redact
+    from bot.services.sessions import workspace_patterns
+
+    red = redact(text, workspace_patterns(svc, str(context.team_id)))
+    payload = {"author": event.get("user"), "text": red.text, "ts": event.get("ts"),
+               "team_id": context.team_id}
+    event_id = context.get("fp_event_id")
+    if isinstance(event_id, uuid.UUID):
+        deliveries.attach(db, event_id, session_id=session.id, kind="reply", payload=payload)
+    else:
+        deliveries.add_turn_input(db, session, kind="reply", now=svc.clock(), payload=payload)
+
+
+def handle_reply(svc: Services, event: dict[str, Any], context: BoltContext) -> None:
+    session_id = context.get("fp_session_id")
+    if not isinstance(session_id, uuid.UUID):
+        return
+    channel, user, ts = str(event.get("channel")), str(event.get("user")), str(event.get("ts"))
+    status = str(context.get("fp_session_status"))
+    if not st.accepts_turns(status):
+        _explain_once(svc, session_id, status, channel, user, str(event.get("thread_ts")))
+        return
+    now = svc.clock()
+    with unit_of_work(svc.factory) as db:
+        session = db.get(AISession, session_id)
+        if session is None:
+            return
+        ensure_user(db, session.account, user, svc.notifier)
+        add_participant(session, user)
+        touch(session, now, human=True, nudge_after=workspace.nudge_after(svc, db, session.account))
+    _after_reply(svc, channel, ts, session_id)
+
+
+def _after_reply(svc: Services, channel: str, ts: str, session_id: uuid.UUID) -> None:
+    svc.notifier.react(channel, ts, "eyes")
+    if svc.runner is not None:
+        svc.runner.kick(session_id)
+
+
+def _explain_once(svc: Services, session_id: uuid.UUID, status: str, channel: str, user: str,
+                  thread_ts: str) -> None:
+    with unit_of_work(svc.factory) as db:
+        first = deliveries.record(db, key=f"told:{session_id}:{status}:{user}", kind="notice",
+                                  now=svc.clock(), status="done")
+    if first is None and status == "paused":
+        return  # a parked session says so once
+    try:
+        svc.notifier.ephemeral(channel, user, st.explain_no_turns(status), thread_ts=thread_ts)
+    except SlackError:
+        pass
+
+
+def _deactivate(svc: Services, team_id: str) -> None:
+    with unit_of_work(svc.factory) as db:
+        account = ensure_account(db, team_id)
+        account.is_active = False
+        account.uninstalled_at = svc.clock()
+    if svc.extras.get("installation_store") is not None:
+        try:
+            svc.extras["installation_store"].delete_all(enterprise_id=None, team_id=team_id)
+        except Exception:
+            log.warning("could not delete the installation of %s", team_id)
+
+
+__all__ = ["Account", "register"]

@@ -1,0 +1,49 @@
+"""The App Home tab and ``/flowpilot list``: my open sessions, with links."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from bot.domain.status import STATUS_LABELS
+from bot.errors import SlackError
+from bot.render.safe import neutralize, safe_link
+from bot.services.container import Services
+from bot.services.queries import SessionLine, my_open_sessions
+from handlers.commands import subcommand
+from handlers.common import team_of, user_of
+
+
+def _line(s: SessionLine) -> str:
+    summary = neutralize(s.summary[:150]) or "(no summary)"
+    label = STATUS_LABELS.get(s.status, s.status)
+    return f"• {safe_link(s.link, summary) if s.link else summary} — _{label}_"
+
+
+def lines_text(sessions: list[SessionLine]) -> str:
+    if not sessions:
+        return "You have no open sessions. Start one with `/flowpilot <problem>`."
+    return "*Your open sessions*\n" + "\n".join(_line(s) for s in sessions)
+
+
+@subcommand("list")
+def _list(svc: Services, body: dict[str, Any], rest: str, respond: Callable[..., Any]) -> None:
+    respond(text=lines_text(my_open_sessions(svc, team_of(body), user_of(body))),
+            response_type="ephemeral")
+
+
+def publish_home(svc: Services, team_id: str, user_id: str) -> None:
+    text = lines_text(my_open_sessions(svc, team_id, user_id, limit=20))
+    view = {
+        "type": "home",
+        "blocks": [
+            {"type": "header", "text": {"type": "plain_text", "text": "FlowPilot"}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}},
+            {"type": "context", "elements": [{"type": "mrkdwn", "text":
+                "Start a session anywhere with `/flowpilot <problem>` or `@FlowPilot`."}]},
+        ],
+    }
+    try:
+        svc.notifier.publish_home(user_id, view)
+    except SlackError:
+        pass

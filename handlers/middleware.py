@@ -1,0 +1,124 @@
+"""Global middleware: record every delivery (unique key) before Slack gets its 200.
+
+A duplicate (Slack's retry, a double click, a mention that also arrives as a message event)
+is answered 200 here and goes no further. A thread message costs one indexed lookup when its
+thread holds no session, and nothing else.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import BoltResponse
+from slack_bolt.context import BoltContext
+
+from bot.domain import status as st
+from bot.redact import redact
+from bot.services import deliveries
+from bot.services.container import Services
+from bot.services.sessions import latest_session_in_thread, workspace_patterns
+from storage.db import unit_of_work
+
+log = logging.getLogger(__name__)
+COUNTED_SUBTYPES = (None, "thread_broadcast", "file_share")
+MAX_REPLY_CHARS = 20_000
+
+
+def delivery_key(body: dict[str, Any]) -> tuple[str, str] | None:
+    """(key, kind) for a payload, or None for deliveries we do not record."""
+    kind = body.get("type")
+    if kind == "event_callback":
+        event = body.get("event") or {}
+        etype = event.get("type")
+        if etype in ("message", "app_mention"):
+            return f"msg:{event.get('channel')}:{event.get('ts')}", etype
+        return f"evt:{body.get('event_id')}", str(etype)
+    if body.get("command"):
+        return f"cmd:{body.get('trigger_id') or body.get('response_url')}", "command"
+    if kind == "block_actions":
+        action = (body.get("actions") or [{}])[0]
+        container = body.get("container") or {}
+        where = container.get("message_ts") or container.get("view_id") or ""
+        user = (body.get("user") or {}).get("id")
+        value = action.get("value") or (action.get("selected_option") or {}).get("value")
+        return f"act:{where}:{action.get('action_id')}:{value}:{user}", "block_action"
+    if kind == "view_submission":
+        view = body.get("view") or {}
+        return f"view:{view.get('id')}:{view.get('hash')}", "view_submission"
+    if kind in ("message_action", "shortcut"):
+        return f"sc:{body.get('trigger_id')}", "shortcut"
+    return None
+
+
+def ignorable_message(event: dict[str, Any], bot_user_id: str | None) -> bool:
+    """Bots (ours included), edits, deletions, joins, top-level chatter, and message events
+    that mention us (the ``app_mention`` event handles those, once)."""
+    if event.get("type") != "message":
+        return False
+    if event.get("subtype") not in COUNTED_SUBTYPES or event.get("bot_id"):
+        return True
+    thread_ts = event.get("thread_ts")
+    if not thread_ts or thread_ts == event.get("ts"):
+        return True
+    return bool(bot_user_id and f"<@{bot_user_id}>" in (event.get("text") or ""))
+
+
+def make_delivery_middleware(svc: Services) -> Callable[..., Any]:
+    def record_delivery(
+        body: dict[str, Any], context: BoltContext, next: Callable[[], None]
+    ) -> BoltResponse | None:
+        found = delivery_key(body)
+        if found is None:
+            return next()
+        key, kind = found
+        event = body.get("event") or {}
+        bot_user_id = context.bot_user_id or svc.bot_user_id
+        if kind == "message" and ignorable_message(event, bot_user_id):
+            return BoltResponse(status=200, body="")
+        team_id = context.team_id or body.get("team_id") or (body.get("team") or {}).get("id")
+        now = svc.clock()
+        if kind == "message":
+            return _record_reply(svc, body, event, key, team_id, context, next)
+        with unit_of_work(svc.factory) as db:
+            event_id = deliveries.record(db, key=key, kind=kind, now=now, team_id=team_id,
+                                         status="done")
+        if event_id is None:
+            svc.metrics.deliveries.labels(kind, "duplicate").inc()
+            return BoltResponse(status=200, body="")
+        svc.metrics.deliveries.labels(kind, "new").inc()
+        context["fp_event_id"] = event_id
+        return next()
+
+    return record_delivery
+
+
+def _record_reply(
+    svc: Services, body: dict[str, Any], event: dict[str, Any], key: str, team_id: str | None,
+    context: BoltContext, next: Callable[[], None],
+) -> BoltResponse | None:
+    now = svc.clock()
+    channel, thread_ts = event.get("channel"), event.get("thread_ts")
+    with unit_of_work(svc.factory) as db:
+        session = latest_session_in_thread(db, str(channel), str(thread_ts))
+        if session is None:
+            return BoltResponse(status=200, body="")
+        session_id, status = session.id, session.status
+    text = (event.get("text") or "")[:MAX_REPLY_CHARS]
+    red = redact(text, workspace_patterns(svc, team_id or ""))
+    payload = {"author": event.get("user"), "text": red.text, "ts": event.get("ts"),
+               "team_id": team_id, "redacted": red.count}
+    with unit_of_work(svc.factory) as db:
+        event_id = deliveries.record(
+            db, key=key, kind="reply", now=now, team_id=team_id, session_id=session_id,
+            payload=payload, status="pending" if st.accepts_turns(status) else "ignored",
+        )
+    if event_id is None:
+        svc.metrics.deliveries.labels("message", "duplicate").inc()
+        return BoltResponse(status=200, body="")
+    svc.metrics.deliveries.labels("message", "new").inc()
+    context["fp_event_id"] = event_id
+    context["fp_session_id"] = session_id
+    context["fp_session_status"] = status
+    return next()

@@ -1,0 +1,59 @@
+"""Modal submissions and the message shortcut."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from bot.services.container import Services
+from bot.services.sessions import Intake, open_session
+from handlers import ids
+from handlers.common import readable, team_of, tell, user_of
+
+
+def field(view: dict[str, Any], action_id: str) -> Any:
+    """A submitted input's value (text, selected user, or selected option)."""
+    state = ((view.get("state") or {}).get("values") or {}).get(action_id) or {}
+    element = state.get(action_id) or {}
+    if "selected_user" in element:
+        return element.get("selected_user")
+    if "selected_option" in element:
+        return (element.get("selected_option") or {}).get("value")
+    return element.get("value")
+
+
+def register(app: App, svc: Services) -> None:
+    @app.view(ids.INTAKE_MODAL)
+    def on_intake(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        problem = (field(view, ids.INTAKE_PROBLEM) or "").strip()
+        log_text = (field(view, ids.INTAKE_LOG) or "").strip()
+        ticket = (field(view, ids.INTAKE_TICKET) or "").strip() or None
+        if not problem:
+            ack(response_action="errors",
+                errors={ids.INTAKE_PROBLEM: "Describe the problem in a sentence or two."})
+            return
+        ack()
+        channel = str(view.get("private_metadata") or "") or user_of(body)
+        try:
+            open_session(svc, team_id=team_of(body), user_id=user_of(body), channel=channel,
+                         thread_ts=None,
+                         intake=Intake(text=problem, log=log_text, ticket=ticket, source="modal"))
+        except Exception as exc:
+            svc.notifier.post(user_of(body), f"⚠️ Could not open the session: {readable(exc)}")
+
+    @app.shortcut(ids.SHORTCUT_TROUBLESHOOT)
+    def on_shortcut(ack: Ack, body: dict[str, Any]) -> None:
+        ack()
+        message = body.get("message") or {}
+        text = (message.get("text") or "").strip()
+        channel = str((body.get("channel") or {}).get("id") or "")
+        if not text:
+            tell(svc, body, "That message has no text to troubleshoot.")
+            return
+        try:
+            open_session(svc, team_id=team_of(body), user_id=user_of(body), channel=channel,
+                         thread_ts=str(message.get("thread_ts") or message.get("ts")),
+                         intake=Intake(text=text, source="shortcut"))
+        except Exception as exc:
+            tell(svc, body, f"⚠️ Could not open the session: {readable(exc)}")
