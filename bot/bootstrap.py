@@ -13,8 +13,8 @@ from sqlalchemy import Engine, text
 from bot.clock import Clock, utcnow
 from bot.config import Settings
 from bot.engines.base import Engine as TurnEngine
-from bot.executor import TrackingExecutor
 from bot.errors import ConfigError, FlowPilotError, SlackError, StorageError
+from bot.executor import TrackingExecutor
 from bot.metrics import Metrics
 from bot.notify import Notifier, make_web_client
 from bot.services.catalog import FlowCatalog

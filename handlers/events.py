@@ -12,6 +12,7 @@ from slack_bolt.context import BoltContext
 
 from bot.domain import status as st
 from bot.errors import SlackError
+from bot.redact import redact
 from bot.services import deliveries, workspace
 from bot.services.container import Services
 from bot.services.identity import ensure_account, ensure_user
@@ -21,7 +22,9 @@ from bot.services.sessions import (
     open_session,
     open_session_in_thread,
     touch,
+    workspace_patterns,
 )
+from handlers import ids
 from handlers.common import readable
 from storage.db import unit_of_work
 from storage.models import Account, AISession
@@ -31,6 +34,8 @@ MENTION = re.compile(r"<@[UW][A-Z0-9]+(\|[^>]*)?>")
 
 
 def register(app: App, svc: Services) -> None:
+    assert ids.EVENTS  # the manifest test keeps this list and these listeners in step
+
     @app.event("app_mention")
     def on_mention(event: dict[str, Any], context: BoltContext) -> None:
         handle_mention(svc, event, context)
@@ -62,10 +67,11 @@ def handle_mention(svc: Services, event: dict[str, Any], context: BoltContext) -
     if not user or event.get("bot_id"):
         return
     if thread_ts:
+        patterns = workspace_patterns(svc, str(context.team_id))
         with unit_of_work(svc.factory) as db:
             session = open_session_in_thread(db, channel, str(thread_ts))
             if session is not None:
-                _as_reply(svc, db, session, event, text, context)
+                _as_reply(svc, db, session, event, redact(text, patterns).text, context)
                 session_id = session.id
             else:
                 session_id = None
@@ -94,11 +100,7 @@ def handle_mention(svc: Services, event: dict[str, Any], context: BoltContext) -
 
 def _as_reply(svc: Services, db: Any, session: AISession, event: dict[str, Any], text: str,
               context: BoltContext) -> None:
-    from bot.redact import redact
-    from bot.services.sessions import workspace_patterns
-
-    red = redact(text, workspace_patterns(svc, str(context.team_id)))
-    payload = {"author": event.get("user"), "text": red.text, "ts": event.get("ts"),
+    payload = {"author": event.get("user"), "text": text, "ts": event.get("ts"),
                "team_id": context.team_id}
     event_id = context.get("fp_event_id")
     if isinstance(event_id, uuid.UUID):

@@ -54,6 +54,11 @@ SETTINGS_MODAL = "fp_settings_modal"
 FEEDBACK_MODAL = "fp_feedback_modal"
 FEEDBACK_TEXT = "fp_feedback_text"
 
+# Slack events the app subscribes to (manifest ``bot_events``); ``message`` stands for
+# ``message.channels`` and ``message.groups``.
+EVENTS = ("app_mention", "message", "app_home_opened", "app_uninstalled", "tokens_revoked")
+MESSAGE_EVENTS = ("message.channels", "message.groups")
+
 MODALS = (ESCALATE_MODAL, RESOLVE_MODAL, INTAKE_MODAL, SETTINGS_MODAL, FEEDBACK_MODAL)
 
 

@@ -68,7 +68,7 @@ def build_context(
         inputs=inputs,
         history=list(session.conversation_messages or []),
         engine_state=session.engine_state,
-        flow=svc.flows.get(session.flow_key, session.account_id) if session.flow_key else None,
+        flow=svc.flows.get(session.flow_key, session.account_id, db) if session.flow_key else None,
         workspace_context=f"Workspace: {session.account.name or session.account.slack_team_id}.",
         turn_number=session.step_count,
     )

@@ -30,14 +30,16 @@ class FlowCatalog:
     def problems(self) -> list[str]:
         return [str(p) for p in self.base.problems]
 
-    def library(self, account_id: uuid.UUID | None = None) -> FlowLibrary:
+    def library(self, account_id: uuid.UUID | None = None, db: Session | None = None) -> FlowLibrary:
+        """``db``: an open session to read through (never open a second transaction while
+        one is held: on SQLite that would wait on itself)."""
         if account_id is None or self.factory is None:
             return self.base
         with self._lock:
             hit = self._cache.get(account_id)
             if hit and time.monotonic() - hit[0] < CACHE_SECONDS:
                 return hit[1]
-        overrides = self._workspace_flows(account_id)
+        overrides = self._workspace_flows(account_id, db)
         if not overrides:
             library = self.base
         else:
@@ -51,14 +53,16 @@ class FlowCatalog:
         with self._lock:
             self._cache.pop(account_id, None)
 
-    def _workspace_flows(self, account_id: uuid.UUID) -> list[Flow]:
-        assert self.factory is not None
-        with unit_of_work(self.factory) as db:
-            rows = db.execute(
-                select(Tree.flow_key, Tree.yaml_text).where(
-                    Tree.account_id == account_id, Tree.source == "workspace"
-                )
-            ).all()
+    def _workspace_flows(self, account_id: uuid.UUID, db: Session | None) -> list[Flow]:
+        query = select(Tree.flow_key, Tree.yaml_text).where(
+            Tree.account_id == account_id, Tree.source == "workspace"
+        )
+        if db is not None:
+            rows = db.execute(query).all()
+        else:
+            assert self.factory is not None
+            with unit_of_work(self.factory) as own:
+                rows = own.execute(query).all()
         flows = []
         for key, text in rows:
             flow, problems = load_flow_text(text or "", f"workspace:{key}")
@@ -66,8 +70,10 @@ class FlowCatalog:
                 flows.append(flow)
         return flows
 
-    def match(self, text: str, account_id: uuid.UUID | None = None) -> MatchResult | None:
-        return match_flow(text, self.library(account_id))
+    def match(self, text: str, account_id: uuid.UUID | None = None,
+              db: Session | None = None) -> MatchResult | None:
+        return match_flow(text, self.library(account_id, db))
 
-    def get(self, flow_id: str, account_id: uuid.UUID | None = None) -> Flow | None:
-        return self.library(account_id).get(flow_id)
+    def get(self, flow_id: str, account_id: uuid.UUID | None = None,
+            db: Session | None = None) -> Flow | None:
+        return self.library(account_id, db).get(flow_id)

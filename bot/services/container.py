@@ -13,8 +13,8 @@ from bot.engines.base import Engine
 from bot.notify import Notifier
 
 if TYPE_CHECKING:
-    from bot.services.catalog import FlowCatalog
     from bot.metrics import Metrics
+    from bot.services.catalog import FlowCatalog
     from bot.services.turns import TurnRunner
 
 

@@ -29,11 +29,12 @@ def record(
         "received_at": now,
     }
     dialect_insert = pg_insert if is_postgres(db) else sqlite_insert
-    stmt = dialect_insert(InboundEvent).values(**values).on_conflict_do_nothing(
-        index_elements=["delivery_key"]
+    stmt = (
+        dialect_insert(InboundEvent).values(**values)
+        .on_conflict_do_nothing(index_elements=["delivery_key"])
+        .returning(InboundEvent.id)
     )
-    result = db.execute(stmt)
-    return values["id"] if result.rowcount == 1 else None  # type: ignore[attr-defined,return-value]
+    return db.execute(stmt).scalar_one_or_none()
 
 
 def add_turn_input(

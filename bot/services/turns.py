@@ -16,13 +16,13 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import or_, update
 
+from bot.domain import status as st
 from bot.errors import EngineError, SlackError
 from bot.render.session import render_engine_failure
 from bot.services import deliveries
 from bot.services.apply import apply_output, build_context
 from bot.services.container import Services
 from bot.services.refresh import post_turn_message, refresh_header, refresh_turn_messages
-from bot.domain import status as st
 from storage.db import unit_of_work
 from storage.models import AISession, InboundEvent
 

@@ -4,7 +4,6 @@ from storage.models.accounts import Account, AccountSettings, PsaConnection, Tea
 from storage.models.events import InboundEvent
 from storage.models.knowledge import DraftTemplate, ScriptTemplate, Tree
 from storage.models.session import AISession
-from storage.models.slack_oauth import bots, installations, oauth_states  # noqa: F401
 from storage.models.session_parts import (
     AISessionStep,
     ForkPoint,
@@ -14,6 +13,7 @@ from storage.models.session_parts import (
     SessionResolutionOutput,
     SessionSuggestedFix,
 )
+from storage.models.slack_oauth import bots, installations, oauth_states  # noqa: F401
 
 __all__ = [
     "AISession", "AISessionStep", "Account", "AccountSettings", "DraftTemplate", "ForkPoint",

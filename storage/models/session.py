@@ -207,7 +207,11 @@ class AISession(Base):
     job_lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     analysis_error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
-    __mapper_args__ = {"version_id_col": state_version}
+    # A new row starts at 0 (the seed's default); SQLAlchemy's own generator would insert 1.
+    __mapper_args__ = {
+        "version_id_col": state_version,
+        "version_id_generator": lambda version: 0 if version is None else version + 1,
+    }
 
     # ── relationships ──
     user: Mapped[User] = relationship("User", foreign_keys=[user_id])

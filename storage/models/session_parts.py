@@ -177,6 +177,9 @@ class SessionBranch(Base):
     """An alternative line of investigation from a fork point."""
 
     __tablename__ = "session_branches"
+    # A branch's row may already be gone when the ORM deletes it: deleting its parent branch
+    # (or fork point) cascades in the database first.
+    __mapper_args__ = {"confirm_deleted_rows": False}
 
     id: Mapped[uuid.UUID] = uuid_pk()
     session_id: Mapped[uuid.UUID] = mapped_column(

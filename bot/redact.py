@@ -1,0 +1,287 @@
+"""Secret redaction: mask credentials before any text leaves for the model or a PSA.
+
+Patterns are bounded (no nested or unbounded quantifiers that can backtrack), so redaction is
+linear in the input; a 1 MB paste takes well under a second. Workspace patterns (settings)
+are added as they come: an invalid or obviously catastrophic regex is skipped, never raised.
+Ordinary troubleshooting language ("password expired", "reset the user's password", "the
+VPN token expired") is left alone: a value is masked only after ``=``/``:`` or when it looks
+like a secret.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["RedactionResult", "redact", "mask"]
+
+_NOT_DONE = r"(?![\"']?\[REDACTED)"
+_PW_KEYS = r"password|passwd|passwort|passphrase|pwd|pass"
+_SECRET_KEYS = (
+    r"api[_-]?key|apikey|x-api-key|access[_-]?key|access[_-]?token|auth[_-]?token|"
+    r"refresh[_-]?token|id[_-]?token|bot[_-]?token|token|client[_-]?secret|app[_-]?secret|"
+    r"shared[_-]?secret|secret[_-]?key|secret|private[_-]?key|sas[_-]?token"
+)
+_STOPWORDS = frozenset(
+    {
+        "expired", "expires", "expiring", "expire", "reset", "required", "changed", "change",
+        "incorrect", "invalid", "wrong", "correct", "missing", "empty", "blank", "none", "null",
+        "n/a", "na", "never", "locked", "unknown", "set", "not", "policy", "complexity", "length",
+        "age", "history", "prompt", "prompts", "dialog", "field", "manager", "mismatch",
+        "rejected", "accepted", "denied", "failed", "failure", "error", "ok", "yes", "no", "true",
+        "false", "same", "different",
+    }
+)
+_SYMBOLS = set("!@#$%^&*()+=[]{}~?<>|\\:;,_")
+
+
+@dataclass(frozen=True)
+class RedactionResult:
+    text: str
+    count: int = 0
+    kinds: list[str] = field(default_factory=list)
+
+
+def mask(kind: str) -> str:
+    return f"[REDACTED:{kind}]"
+
+
+def _bare(value: str) -> str:
+    return value.strip("\"'").rstrip(".,;:!?)]}").strip()
+
+
+def _looks_secret(value: str) -> bool:
+    """A free-standing word that looks like a password rather than English."""
+    if value[:1] in ("'", '"') and value[-1:] == value[:1]:
+        inner = value[1:-1].strip()
+        return bool(inner) and inner.lower() not in _STOPWORDS and set(inner) != {"*"}
+    word = _bare(value)
+    if len(word) < 5 or word.lower() in _STOPWORDS:
+        return False
+    has_alpha = any(c.isalpha() for c in word)
+    has_digit = any(c.isdigit() for c in word)
+    if has_digit and has_alpha:
+        return True
+    if any(c in _SYMBOLS for c in word) and (has_alpha or has_digit):
+        return True
+    return has_digit and not has_alpha and len(word) >= 8
+
+
+def _assigned_value_ok(m: re.Match[str]) -> bool:
+    """``key = value`` is always a secret; ``key: value`` unless the value is an English word."""
+    value = m.group("s")
+    bare = _bare(value).lower()
+    if not bare or set(bare) <= {"*", "x"}:
+        return False
+    if m.group("sep") == "=":
+        return True
+    if bare in _STOPWORDS:
+        return False
+    key = m.group("k").lower()
+    return not (key in ("pass", "token", "secret") and not _looks_secret(value))
+
+
+def _phrase_ok(m: re.Match[str]) -> bool:
+    return _looks_secret(m.group("s"))
+
+
+Check = Callable[[re.Match[str]], bool]
+
+
+@dataclass(frozen=True)
+class _Rule:
+    kind: str
+    pattern: re.Pattern[str]
+    needles: tuple[str, ...] = ()  # lower-case substrings; the rule runs only if one occurs
+    check: Check | None = None
+    kind_from_key: bool = False
+
+
+def _c(pattern: str, flags: int = re.IGNORECASE) -> re.Pattern[str]:
+    return re.compile(pattern, flags)
+
+
+def _key_kind(key: str) -> str:
+    key = key.lower()
+    if re.search(r"pass|pwd", key):
+        return "password"
+    if "token" in key:
+        return "token"
+    if "key" in key:
+        return "api_key"
+    return "secret"
+
+
+_RULES: tuple[_Rule, ...] = (
+    _Rule("jwt", _c(r"\beyJ[A-Za-z0-9_-]{5,4000}\.eyJ[A-Za-z0-9_-]{5,8000}\.[A-Za-z0-9_-]{0,4000}", 0), ("eyj",)),
+    _Rule("aws_access_key", _c(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16}\b", 0), ("akia", "asia", "agpa", "aida", "aroa")),
+    _Rule("github_token", _c(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,255}|github_pat_[A-Za-z0-9_]{20,255})", 0), ("gh", "github_pat_")),
+    _Rule("slack_token", _c(r"\b(?:xox[abposre]|xapp)-[A-Za-z0-9-]{10,250}", 0), ("xox", "xapp-")),
+    _Rule("anthropic_key", _c(r"\bsk-ant-[A-Za-z0-9_-]{10,250}", 0), ("sk-ant-",)),
+    _Rule("openai_key", _c(r"\bsk-(?!ant-)(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,250}", 0), ("sk-",)),
+    _Rule(
+        "url_credentials",
+        _c(r"\b[a-z][a-z0-9+.-]{1,20}://[^\s:/@<>\"']{1,256}:(?P<s>" + _NOT_DONE + r"[^\s@/<>\"']{1,256})@"),
+        ("://",),
+    ),
+    _Rule(
+        "authorization",
+        _c(r"\bAuthorization[ \t]{0,5}[:=][ \t]{0,5}[\"']?(?:(?:Bearer|Basic|Token|Digest|NTLM|Negotiate)[ \t]{1,5})?"
+           r"(?P<s>" + _NOT_DONE + r"[A-Za-z0-9._~+/-]{8,4000}={0,3})"),
+        ("authorization",),
+    ),
+    _Rule("bearer_token", _c(r"\bBearer[ \t]{1,5}(?P<s>" + _NOT_DONE + r"[A-Za-z0-9._~+/-]{16,4000}={0,3})"), ("bearer",)),
+    _Rule("azure_storage_key", _c(r"\bAccountKey[ \t]{0,5}=[ \t]{0,5}(?P<s>[A-Za-z0-9+/]{20,200}={0,2})"), ("accountkey",)),
+    _Rule("sas_signature", _c(r"[?&]sig=(?P<s>[A-Za-z0-9%+/=]{20,300})"), ("sig=",)),
+    _Rule(
+        "aws_secret_key",
+        _c(r"\b(?:aws_secret_access_key|aws_secret_key|aws_secret|secret_access_key)[\"']?[ \t]{0,5}[:=][ \t]{0,5}[\"']?"
+           r"(?P<s>[A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])"),
+        ("secret",),
+    ),
+    _Rule(
+        "secret",
+        _c(r"(?P<q>[\"'])(?P<k>(?:[a-z_-]{0,30}[_-])?(?:" + _PW_KEYS + "|" + _SECRET_KEYS + r"))(?P=q)"
+           r"[ \t]{0,5}:[ \t]{0,5}(?P<q2>[\"'])(?P<s>" + _NOT_DONE + r"(?:(?!(?P=q2))[^\\\n]|\\.){1,1000})(?P=q2)"),
+        ("pass", "pwd", "key", "token", "secret"),
+        kind_from_key=True,
+    ),
+    _Rule(
+        "password",
+        _c(r"ConvertTo-SecureString[ \t]{1,5}(?:-String[ \t]{1,5})?(?P<s>\"[^\"\n]{1,300}\"|'[^'\n]{1,300}')"),
+        ("convertto-securestring",),
+    ),
+    _Rule(
+        "secret",
+        _c(r"(?<![A-Za-z])(?P<k>" + _PW_KEYS + "|" + _SECRET_KEYS + r")\b[\"']?[ \t]{0,5}(?P<sep>[:=])[ \t]{0,5}"
+           r"(?P<s>" + _NOT_DONE + r"(?:\"[^\"\n]{1,300}\"|'[^'\n]{1,300}'|[^\s;,&\"'<>]{1,300}))"),
+        ("pass", "pwd", "key", "token", "secret"),
+        check=_assigned_value_ok,
+        kind_from_key=True,
+    ),
+    _Rule(
+        "password",
+        _c(r"(?<![A-Za-z])(?:password|passwd|passphrase|pwd|pass)\b"
+           r"(?:[ \t]{1,5}(?:is|was|to|set[ \t]{1,5}to|for[ \t]{1,5}[^\s]{1,64}[ \t]{1,5}is))?[ \t]{1,5}"
+           r"(?P<s>" + _NOT_DONE + r"(?:\"[^\"\n]{1,200}\"|'[^'\n]{1,200}'|[^\s\"'<>(\$][^\s\"'<>]{3,199}))"),
+        ("pass", "pwd"),
+        check=_phrase_ok,
+    ),
+)
+
+_PEM_BEGIN = re.compile(r"-----BEGIN (?:[A-Z0-9]{1,20} ){0,4}PRIVATE KEY(?: BLOCK)?-----")
+_PEM_END = re.compile(r"-----END (?:[A-Z0-9]{1,20} ){0,4}PRIVATE KEY(?: BLOCK)?-----")
+_PEM_BODY = re.compile(r"[A-Za-z0-9+/=\s:,-]{0,20000}")
+_PEM_MAX = 20_000
+# A group quantified by + or * that itself holds a + or *: the classic catastrophic shape.
+_NESTED_QUANTIFIER = re.compile(r"\([^()]*[+*}][^()]*\)\s*[+*{]")
+
+
+def _redact_pem(text: str, found: list[str]) -> tuple[str, int]:
+    out: list[str] = []
+    pos = count = 0
+    next_end: re.Match[str] | None = None
+    no_more_ends = False  # searched to the end once and found none: never search again
+    while True:
+        begin = _PEM_BEGIN.search(text, pos)
+        if begin is None:
+            break
+        if not no_more_ends and (next_end is None or next_end.start() < begin.end()):
+            next_end = _PEM_END.search(text, begin.end())
+            no_more_ends = next_end is None
+        if next_end is not None and next_end.start() - begin.end() <= _PEM_MAX:
+            stop = next_end.end()
+        else:
+            body = _PEM_BODY.match(text, begin.end())
+            stop = body.end() if body else begin.end()
+        out.append(text[pos : begin.start()])
+        out.append(mask("private_key"))
+        pos = stop
+        count += 1
+    if not count:
+        return text, 0
+    out.append(text[pos:])
+    found.append("private_key")
+    return "".join(out), count
+
+
+def _apply(rule: _Rule, text: str, found: list[str]) -> tuple[str, int]:
+    count = 0
+
+    def replace(m: re.Match[str]) -> str:
+        nonlocal count
+        whole = m.group(0)
+        if not whole or (rule.check is not None and not rule.check(m)):
+            return whole
+        kind = _key_kind(m.group("k")) if rule.kind_from_key else rule.kind
+        count += 1
+        if kind not in found:
+            found.append(kind)
+        if "s" not in rule.pattern.groupindex:
+            return mask(kind)
+        start, end = m.start("s") - m.start(), m.end("s") - m.start()
+        return whole[:start] + mask(kind) + whole[end:]
+
+    return rule.pattern.sub(replace, text), count
+
+
+def _risky(pattern: str) -> bool:
+    """A shape that backtracks catastrophically: a repeat around another repeat or around an
+    alternation, or a backreference. Possessive repeats and atomic groups are fine."""
+    try:
+        sc: Any = importlib.import_module("re._constants")
+        tree = importlib.import_module("re._parser").parse(pattern)
+    except Exception:  # another Python's internals, or not a regex: fall back to a heuristic
+        return _NESTED_QUANTIFIER.search(pattern) is not None
+
+    def walk(items: Any, in_repeat: bool) -> bool:
+        for op, av in items:
+            if op in (sc.MAX_REPEAT, sc.MIN_REPEAT):
+                if in_repeat or walk(av[2], av[1] > 1):
+                    return True
+            elif op == sc.BRANCH:
+                if in_repeat or any(walk(branch, in_repeat) for branch in av[1]):
+                    return True
+            elif op == sc.SUBPATTERN:
+                if walk(av[-1], in_repeat):
+                    return True
+            elif op in (sc.ASSERT, sc.ASSERT_NOT):
+                if walk(av[1], in_repeat):
+                    return True
+            elif op in (sc.GROUPREF, sc.GROUPREF_EXISTS):
+                return True
+        return False
+
+    return walk(tree, False)
+
+
+def _compile_extra(patterns: Iterable[str]) -> list[_Rule]:
+    rules = []
+    for raw in patterns or ():
+        if not isinstance(raw, str) or not raw or len(raw) > 500 or _risky(raw):
+            continue
+        try:
+            rules.append(_Rule("custom", re.compile(raw)))
+        except (re.error, ValueError, OverflowError, RecursionError):
+            continue
+    return rules
+
+
+def redact(text: str, extra_patterns: Iterable[str] = ()) -> RedactionResult:
+    """``text`` with every secret replaced by ``[REDACTED:<kind>]``."""
+    if not text:
+        return RedactionResult(text or "", 0, [])
+    found: list[str] = []
+    text, total = _redact_pem(text, found)
+    lowered = text.lower()
+    for rule in (*_RULES, *_compile_extra(extra_patterns)):
+        if rule.needles and not any(n in lowered for n in rule.needles):
+            continue
+        text, n = _apply(rule, text, found)
+        if n:
+            total += n
+            lowered = text.lower()
+    return RedactionResult(text, total, found)

@@ -1,0 +1,157 @@
+"""Modal views. Every input's block_id equals its action_id, so a handler reads
+``view["state"]["values"][ACTION_ID][ACTION_ID]``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handlers import ids
+
+from . import blocks as bk
+from . import limits
+from .limits import Block, truncate
+from .mrkdwn import markdown_to_mrkdwn
+from .safe import clean, neutralize
+
+View = dict[str, Any]
+PREVIEW_MAX = 11_000
+URGENCIES = (("low", "🔵 Low"), ("normal", "🟢 Normal"), ("high", "🟠 High"), ("critical", "🔴 Critical"))
+
+
+def _modal(
+    callback_id: str, title: str, submit: str, blocks: list[Block], private_metadata: str
+) -> View:
+    return {
+        "type": "modal",
+        "callback_id": callback_id,
+        "title": bk.plain_text(title, limits.MODAL_TITLE),
+        "submit": bk.plain_text(submit, limits.MODAL_TITLE),
+        "close": bk.plain_text("Cancel", limits.MODAL_TITLE),
+        "private_metadata": private_metadata[: limits.PRIVATE_METADATA],
+        "blocks": limits.enforce_blocks(blocks, max_blocks=limits.MAX_MODAL_BLOCKS, max_chars=None),
+    }
+
+
+def _text_input(
+    action_id: str,
+    label: str,
+    *,
+    multiline: bool = False,
+    optional: bool = False,
+    placeholder: str = "",
+    initial: str = "",
+    hint: str = "",
+    max_length: int = limits.INPUT_MAX_LENGTH,
+) -> Block:
+    element: dict[str, Any] = {
+        "type": "plain_text_input",
+        "action_id": action_id,
+        "multiline": multiline,
+        "max_length": max_length,
+    }
+    if placeholder:
+        element["placeholder"] = bk.plain_text(placeholder, limits.PLACEHOLDER)
+    if initial:
+        element["initial_value"] = truncate(clean(initial), max_length, note=False)
+    block: Block = {
+        "type": "input",
+        "block_id": action_id,
+        "optional": optional,
+        "label": bk.plain_text(label, limits.INPUT_LABEL),
+        "element": element,
+    }
+    if hint:
+        block["hint"] = bk.plain_text(hint, limits.INPUT_HINT)
+    return block
+
+
+def _option(value: str, label: str) -> dict[str, Any]:
+    return {"text": bk.plain_text(label, limits.OPTION_TEXT), "value": value}
+
+
+def escalate_modal(session_id: str, default_reason: str = "") -> View:
+    urgency = {
+        "type": "input",
+        "block_id": ids.ESCALATE_URGENCY,
+        "optional": True,
+        "label": bk.plain_text("Urgency"),
+        "element": {
+            "type": "static_select",
+            "action_id": ids.ESCALATE_URGENCY,
+            "options": [_option(v, label) for v, label in URGENCIES],
+            "initial_option": _option("normal", "🟢 Normal"),
+        },
+    }
+    engineer = {
+        "type": "input",
+        "block_id": ids.ESCALATE_TO,
+        "optional": True,
+        "label": bk.plain_text("Escalate to"),
+        "hint": bk.plain_text("Leave empty to tag the workspace's default escalation engineers."),
+        "element": {
+            "type": "users_select",
+            "action_id": ids.ESCALATE_TO,
+            "placeholder": bk.plain_text("Choose an engineer"),
+        },
+    }
+    blocks = [
+        _text_input(
+            ids.ESCALATE_REASON,
+            "Why does this need an escalation engineer?",
+            multiline=True,
+            placeholder="What is blocking you, and what have you ruled out?",
+            initial=default_reason,
+        ),
+        engineer,
+        urgency,
+    ]
+    return _modal(ids.ESCALATE_MODAL, "Escalate session", "Escalate", blocks, session_id)
+
+
+def resolve_modal(session_id: str, preview_markdown: str) -> View:
+    safe = neutralize(preview_markdown.strip(), max_len=PREVIEW_MAX)
+    blocks: list[Block] = [bk.section("*Resolution note preview*")]
+    blocks += bk.sections([markdown_to_mrkdwn(safe) or "_Nothing recorded yet._"])
+    blocks.append(bk.divider())
+    blocks.append(
+        _text_input(
+            ids.RESOLVE_NOTE,
+            "Anything to add to the note?",
+            multiline=True,
+            optional=True,
+            placeholder="e.g. what you changed that isn't in the steps above",
+        )
+    )
+    return _modal(ids.RESOLVE_MODAL, "Resolve session", "Resolve", blocks, session_id)
+
+
+def intake_modal(channel_id: str) -> View:
+    blocks = [
+        _text_input(
+            ids.INTAKE_PROBLEM,
+            "What's the problem?",
+            multiline=True,
+            placeholder="e.g. Outlook keeps asking for a password on one laptop since this morning",
+        ),
+        _text_input(
+            ids.INTAKE_LOG,
+            "Paste an error or log (optional)",
+            multiline=True,
+            optional=True,
+            hint="Passwords and keys are masked before anything is sent to the AI.",
+        ),
+        _text_input(ids.INTAKE_TICKET, "Ticket number (optional)", optional=True, max_length=50),
+    ]
+    return _modal(ids.INTAKE_MODAL, "New FlowPilot session", "Start", blocks, channel_id)
+
+
+def feedback_modal(session_id: str) -> View:
+    blocks = [
+        _text_input(
+            ids.FEEDBACK_TEXT,
+            "What went well, and what should FlowPilot do better?",
+            multiline=True,
+        )
+    ]
+    return _modal(ids.FEEDBACK_MODAL, "Feedback", "Send", blocks, session_id)
