@@ -72,14 +72,22 @@ def finish(db: Session, event_id: uuid.UUID, status: str, now: datetime, error: 
 
 
 def pending_inputs(db: Session, session_id: uuid.UUID) -> list[InboundEvent]:
-    return list(
+    """Inputs the next turn must answer, in order. Inputs of a failed turn ride along with
+    new ones, so a reply after a model outage never drops what came before it."""
+    rows = list(
         db.execute(
             select(InboundEvent)
-            .where(InboundEvent.session_id == session_id, InboundEvent.status == "pending",
+            .where(InboundEvent.session_id == session_id,
+                   InboundEvent.status.in_(("pending", "failed")),
                    InboundEvent.kind.in_(TURN_KINDS))
             .order_by(InboundEvent.received_at, InboundEvent.delivery_key)
         ).scalars()
     )
+    if not any(r.status == "pending" for r in rows):
+        return []  # failed inputs alone wait for Retry or the recover_turns job
+    # Thread messages carry Slack's ts: order them as Slack did, whatever order they arrived.
+    return sorted(rows, key=lambda r: (r.received_at.replace(microsecond=0),
+                                       str((r.payload or {}).get("ts") or ""), r.delivery_key))
 
 
 def has_pending(db: Session, session_id: uuid.UUID) -> bool:

@@ -287,3 +287,43 @@ def test_event_body_helpers_are_signed_like_slack(claude_harness: Harness) -> No
     assert claude_harness.send(body, ctype, secret=SECRET)[0] == 200
     claude_harness.settle()
     assert claude_harness.slack.calls("views.publish")
+
+
+def test_a_message_in_a_thread_with_no_session_costs_one_lookup(claude_harness: Harness) -> None:
+    from sqlalchemy import event
+
+    h = claude_harness
+    h.command("warm up: printer offline")  # first request runs Bolt's one-time auth.test
+    h.settle()
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, params, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement.split()[0].upper())
+
+    event.listen(h.fp.db, "before_cursor_execute", count)
+    try:
+        msg = h.slack.add_message("C9", "lunch?", user="U7", thread_ts="1699999999.000100")
+        status, _ = h.event({"type": "message", "channel": "C9", "user": "U7", "text": "lunch?",
+                             "ts": msg["ts"], "thread_ts": "1699999999.000100"})
+        h.settle()
+    finally:
+        event.remove(h.fp.db, "before_cursor_execute", count)
+    assert status == 200
+    assert statements.count("SELECT") == 1
+    assert not {"INSERT", "UPDATE", "DELETE"} & set(statements)
+
+
+def test_inputs_of_a_failed_turn_ride_along_with_the_next_reply(claude_harness: Harness,
+                                                                fake_anthropic: Any) -> None:
+    h = claude_harness
+    thread = _open(h)
+    fake_anthropic.fail(500, times=3)
+    h.reply("the user is on a Mac", thread)
+    h.settle()
+    h.reply("and it started today", thread)
+    h.settle()
+    last = json.dumps(fake_anthropic.message_requests[-1].body["messages"][-1])
+    assert "the user is on a Mac" in last and "and it started today" in last
+    with h.svc.factory() as db:
+        assert set(db.execute(select(InboundEvent.status).where(
+            InboundEvent.kind == "reply")).scalars()) == {"done"}
