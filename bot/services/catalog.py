@@ -10,7 +10,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.flows.loader import load_flow_text, load_library
+from bot.flows.loader import load_and_check, load_library
 from bot.flows.match import MatchResult, match_flow
 from bot.flows.model import Flow, FlowLibrary
 from storage.db import unit_of_work
@@ -65,7 +65,7 @@ class FlowCatalog:
                 rows = own.execute(query).all()
         flows = []
         for key, text in rows:
-            flow, problems = load_flow_text(text or "", f"workspace:{key}")
+            flow, problems = load_and_check(text or "", f"workspace:{key}")
             if flow is not None and not problems:
                 flows.append(flow)
         return flows
