@@ -8,6 +8,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
+from bot.cli_flows import add_flow_commands
 from bot.config import Settings, load_settings
 from bot.errors import FlowPilotError
 
@@ -102,9 +103,10 @@ def cmd_flows_check(args: argparse.Namespace) -> int:
         problems = check_paths([args.path])
         checked = args.path
     else:
-        library = load_library()
+        flows_dir = _settings().flows_dir
+        library = load_library([flows_dir] if flows_dir else [])
         problems = list(library.problems)
-        checked = str(builtin_dir() or "built-in flows")
+        checked = str(builtin_dir() or "built-in flows") + (f" and {flows_dir}" if flows_dir else "")
     for problem in problems:
         print(str(problem))
     if problems:
@@ -144,6 +146,7 @@ def parser() -> argparse.ArgumentParser:
     check = flows.add_parser("check", help="validate flow files (file:line errors)")
     check.add_argument("path", nargs="?")
     check.set_defaults(fn=cmd_flows_check)
+    add_flow_commands(flows)
     sub.add_parser("doctor", help="check configuration, database and Slack").set_defaults(
         fn=cmd_doctor)
     try_ = sub.add_parser("try", help="try FlowPilot in the terminal (no Slack, no API key)")

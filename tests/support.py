@@ -127,7 +127,10 @@ class Harness:
         """(message ts, button) of the newest message holding a button with this prefix."""
         for message in reversed(self.slack.messages(channel)):
             for block in message.get("blocks") or []:
-                for el in block.get("elements") or []:
+                elements = list(block.get("elements") or [])
+                if block.get("accessory"):
+                    elements.append(block["accessory"])
+                for el in elements:
                     if el.get("type") == "button" and str(el.get("action_id", "")).startswith(prefix):
                         if where is None or where(el):
                             return str(message["ts"]), el
