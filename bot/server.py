@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -22,7 +22,7 @@ MAX_BODY = 2 * 1024 * 1024
 StartResponse = Callable[..., Any]
 
 
-def bolt_request(raw: str, headers: dict[str, list[str]], query: str) -> BoltRequest:
+def bolt_request(raw: str, headers: dict[str, str | Sequence[str]], query: str) -> BoltRequest:
     req = BoltRequest(body=raw, query=query, headers=headers)
     # Bolt parses any form body containing the substring "payload" as an interactivity
     # payload, so a slash command whose text (or channel) says "payload" arrives empty.
@@ -60,7 +60,7 @@ class WsgiApp:
         if length > MAX_BODY:
             return _reply(start_response, 413, {"error": "request too large"})
         raw = environ["wsgi.input"].read(length).decode("utf-8", errors="replace") if length else ""
-        headers: dict[str, list[str]] = {}
+        headers: dict[str, str | Sequence[str]] = {}
         for key, value in environ.items():
             if key.startswith("HTTP_"):
                 headers[key[5:].replace("_", "-").lower()] = [value]

@@ -71,7 +71,8 @@ def make_delivery_middleware(svc: Services) -> Callable[..., Any]:
     ) -> BoltResponse | None:
         found = delivery_key(body)
         if found is None:
-            return next()
+            next()
+            return None
         key, kind = found
         event = body.get("event") or {}
         bot_user_id = context.bot_user_id or svc.bot_user_id
@@ -89,7 +90,8 @@ def make_delivery_middleware(svc: Services) -> Callable[..., Any]:
             return BoltResponse(status=200, body="")
         svc.metrics.deliveries.labels(kind, "new").inc()
         context["fp_event_id"] = event_id
-        return next()
+        next()
+        return None
 
     return record_delivery
 
@@ -121,4 +123,5 @@ def _record_reply(
     context["fp_event_id"] = event_id
     context["fp_session_id"] = session_id
     context["fp_session_status"] = status
-    return next()
+    next()
+    return None

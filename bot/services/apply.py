@@ -106,13 +106,13 @@ def apply_output(
         text = fact.text.strip()[:MAX_TEXT]
         if not text:
             continue
-        row = SessionFact(
+        fact_row = SessionFact(
             id=uuid.uuid4(), session_id=session.id, text=text,
             source=fact.source if fact.source in FACT_SOURCES else "inference",
             source_type="turn", created_at=now,
         )
-        db.add(row)
-        fact_ids.append(str(row.id))
+        db.add(fact_row)
+        fact_ids.append(str(fact_row.id))
 
     lane = dict(session.pending_task_lane or {"questions": [], "actions": []})
     questions, actions = list(lane.get("questions") or []), list(lane.get("actions") or [])

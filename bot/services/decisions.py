@@ -166,8 +166,8 @@ def retry(svc: Services, *, team_id: str, user_id: str, session_id: str) -> uuid
         sid = session.id
     if requeue_failed(svc, sid, svc.clock()) == 0:
         with unit_of_work(svc.factory) as db:
-            session = db.get(AISession, sid)
-            assert session is not None
-            deliveries.add_turn_input(db, session, kind="retry", now=svc.clock(),
+            again = db.get(AISession, sid)
+            assert again is not None
+            deliveries.add_turn_input(db, again, kind="retry", now=svc.clock(),
                                       payload={"author": user_id, "team_id": team_id})
     return sid

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from support import Harness
 
 from storage.models import AISession, SessionFact, SessionSuggestedFix, Tree
-from support import Harness
 
 
 def _session(h: Harness) -> AISession:
