@@ -1,0 +1,213 @@
+"""Post a stored escalation package to the workspace's escalation channel — exactly once.
+
+Shared with the scheduled job ``post_escalations`` (which retries failed posts): whoever
+calls, the row is claimed first with a conditional UPDATE (a lease), so two callers never
+both post. On success the session becomes ``escalated`` with an SLA deadline; on a Slack
+refusal it stays ``requesting_escalation`` and the next attempt is scheduled with backoff.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+
+from bot.domain import status as st
+from bot.errors import SlackError
+from bot.render.outputs import render_escalation_message
+from bot.render.safe import channel_link, group_mention, mention, safe_link
+from bot.render.views import EscalationData
+from bot.services import outputs, workspace
+from bot.services.container import Services
+from bot.services.lifecycle import move_status
+from bot.services.refresh import refresh_header
+from storage.db import unit_of_work
+from storage.models import AISession, SessionResolutionOutput
+
+log = logging.getLogger(__name__)
+LEASE = timedelta(minutes=2)
+NOTE_AFTER_FAILURES = 3
+MAX_BACKOFF_MINUTES = 60
+
+
+def backoff(attempts: int) -> timedelta:
+    """1, 2, 4, 8 … minutes after the 1st, 2nd, 3rd, 4th failure, at most an hour."""
+    return timedelta(minutes=min(MAX_BACKOFF_MINUTES, 2 ** max(0, min(attempts - 1, 10))))
+
+
+def _claim(svc: Services, session_id: uuid.UUID, now: datetime) -> bool:
+    with unit_of_work(svc.factory) as db:
+        result = db.execute(
+            update(AISession)
+            .where(AISession.id == session_id,
+                   AISession.status == st.REQUESTING_ESCALATION,
+                   AISession.escalation_message_ts.is_(None),
+                   or_(AISession.job_lease_until.is_(None), AISession.job_lease_until < now))
+            .values(job_lease_until=now + LEASE)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _release(svc: Services, session_id: uuid.UUID) -> None:
+    with unit_of_work(svc.factory) as db:
+        db.execute(
+            update(AISession).where(AISession.id == session_id)
+            .values(job_lease_until=None).execution_options(synchronize_session=False)
+        )
+
+
+@dataclass(frozen=True)
+class _Post:
+    channel: str
+    thread_channel: str
+    thread_ts: str
+    text: str
+    blocks: list[dict[str, object]]
+    metadata: dict[str, object] | None
+    tagged: str
+
+
+def _package(session: AISession, now: datetime) -> EscalationData:
+    if session.escalation_package:
+        return outputs.escalation_from_json(session.escalation_package)
+    return outputs.escalation_data(
+        session, now, reason=session.escalation_reason or "", thread_url=None,
+        urgency=session.escalation_urgency or "normal", technician="",
+    )
+
+
+def _prepare(svc: Services, session_id: uuid.UUID, now: datetime) -> _Post | None:
+    with unit_of_work(svc.factory) as db:
+        session = db.get(AISession, session_id)
+        if session is None or session.escalation_message_ts is not None:
+            return None
+        channel = session.escalation_channel_id or workspace.escalation_channel(
+            svc, db, session.account)
+        engineers = [session.escalated_to.slack_user_id] if session.escalated_to else []
+        group = None if engineers else workspace.value(svc, db, session.account,
+                                                       "escalation_group")
+        msg = render_escalation_message(
+            _package(session, now), engineer_ids=engineers, group_id=str(group or "") or None,
+            session_id=str(session.id), take_over_enabled=True, taken_by=None,
+        )
+        tagged = mention(engineers[0]) if engineers else (
+            group_mention(str(group)) if group else "the escalation engineers")
+        return _Post(channel or "", session.slack_channel_id, session.slack_thread_ts,
+                     msg.text, msg.blocks, msg.metadata, tagged)
+
+
+def post_escalation_package(svc: Services, session_id: uuid.UUID) -> bool:
+    """Post the package of a session waiting in ``requesting_escalation``; True once posted."""
+    now = svc.clock()
+    if not _claim(svc, session_id, now):
+        return False
+    try:
+        post = _prepare(svc, session_id, now)
+        if post is None:
+            return False
+        try:
+            if not post.channel:
+                raise SlackError("No escalation channel is set.", code="channel_not_found")
+            ts = svc.notifier.post(post.channel, post.text, post.blocks, metadata=post.metadata)
+        except SlackError as exc:
+            _failed(svc, session_id, exc, now, post)
+            return False
+        _posted(svc, session_id, post, ts, now)
+        return True
+    finally:
+        _release(svc, session_id)
+
+
+def _output_row(db: object, session_id: uuid.UUID) -> SessionResolutionOutput | None:
+    return db.execute(  # type: ignore[attr-defined, no-any-return]
+        select(SessionResolutionOutput).where(
+            SessionResolutionOutput.session_id == session_id,
+            SessionResolutionOutput.output_type == "escalation_package",
+            SessionResolutionOutput.target == "slack",
+        )
+    ).scalar_one_or_none()
+
+
+def _posted(svc: Services, session_id: uuid.UUID, post: _Post, ts: str, now: datetime) -> None:
+    with unit_of_work(svc.factory) as db:
+        session = db.get(AISession, session_id, with_for_update=True, populate_existing=True)
+        if session is None:
+            return
+        session.escalation_message_ts = ts
+        session.escalation_package_posted_at = now
+        session.escalation_package_external_id = ts
+        session.escalation_post_next_at = None
+        session.job_lease_until = None
+        if st.can(session.status, st.ESCALATION_POSTED):
+            move_status(session, st.ESCALATION_POSTED, now)
+            sla = int(workspace.value(svc, db, session.account, "escalation_sla_minutes")
+                      or svc.settings.escalation_sla_minutes)
+            session.escalation_deadline_at = now + timedelta(minutes=sla)
+        row = _output_row(db, session_id)
+        if row is not None:
+            row.status, row.external_id, row.posted_at = "posted", ts, now
+            row.attempts += 1
+            row.last_error = None
+    link = svc.notifier.permalink(post.channel, ts)
+    where = channel_link(post.channel)
+    if link:
+        where = safe_link(link, "the escalation channel")
+    _say(svc, post, f"🔺 Escalated: the package is in {where}, tagging {post.tagged}. "
+                    "Whoever takes it over carries on here, in this thread.")
+    refresh_header(svc, session_id)
+
+
+def _failed(svc: Services, session_id: uuid.UUID, exc: SlackError, now: datetime,
+            post: _Post) -> None:
+    with unit_of_work(svc.factory) as db:
+        session = db.get(AISession, session_id, with_for_update=True, populate_existing=True)
+        if session is None:
+            return
+        session.escalation_post_attempts += 1
+        attempts = session.escalation_post_attempts
+        session.escalation_post_next_at = now + backoff(attempts)
+        session.job_lease_until = None
+        row = _output_row(db, session_id)
+        if row is not None:
+            row.status, row.last_error = "failed", f"{exc.code or 'error'}: {exc.message}"[:2000]
+            row.attempts += 1
+    log.warning("escalation post of %s failed (attempt %d): %s", session_id, attempts, exc.code)
+    if attempts == 1:
+        refresh_header(svc, session_id)  # the header shows "escalation requested"
+    if attempts == NOTE_AFTER_FAILURES:
+        _say(svc, post, (
+            f"⚠️ The escalation channel {channel_link(post.channel)} is rejecting FlowPilot's "
+            f"posts ({exc.code or 'error'}): {exc.message} The escalation package is saved and "
+            "I will keep retrying. Invite FlowPilot to the channel (`/invite @FlowPilot`) or "
+            "ask an admin to check `/flowpilot settings`."
+        ))
+
+
+def _say(svc: Services, post: _Post, text: str) -> None:
+    try:
+        svc.notifier.post(post.thread_channel, text, thread_ts=post.thread_ts)
+    except SlackError as exc:
+        log.warning("could not post in the session thread: %s", exc.message)
+
+
+def mark_taken(svc: Services, session_id: uuid.UUID, channel: str, ts: str, taken_by: str,
+               at_text: str) -> None:
+    """Replace the Take over button of the posted package with who took it, and when."""
+    now = svc.clock()
+    with unit_of_work(svc.factory) as db:
+        session = db.get(AISession, session_id)
+        if session is None:
+            return
+        msg = render_escalation_message(
+            _package(session, now), engineer_ids=[], group_id=None,
+            session_id=str(session_id), take_over_enabled=False, taken_by=taken_by,
+            taken_at_text=at_text,
+        )
+    try:
+        svc.notifier.update(channel, ts, msg.text, msg.blocks)
+    except SlackError as exc:
+        log.warning("could not mark the escalation of %s as taken: %s", session_id, exc.message)

@@ -1,0 +1,492 @@
+"""Ending and moving sessions: resolve, rate, escalate, take over, hand off, park, resume.
+
+Each use case is one transaction — load (workspace-scoped, row locked) → who may act →
+domain transition → exact time accounting → save — and returns what the handler should
+tell Slack afterwards (``announce_*``), so no Slack call ever runs inside a transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from bot.domain import status as st
+from bot.domain import timekeeping
+from bot.domain.validation import validate_rating
+from bot.errors import DomainError, NotAllowedError, NotFoundError, SlackError
+from bot.render.notes import render_escalation_package_markdown, render_resolution_note_markdown
+from bot.render.outputs import render_note_message, render_rating_prompt, render_take_over_notice
+from bot.render.safe import USER_ID, mention
+from bot.services import outputs, present, workspace
+from bot.services.container import Services
+from bot.services.decisions import domain_errors
+from bot.services.identity import ensure_user
+from bot.services.refresh import refresh_header
+from bot.services.sessions import add_participant, add_step, load_for_team, require_may_act
+from storage.db import unit_of_work
+from storage.models import Account, AISession, SessionHandoff, SessionResolutionOutput, User
+
+log = logging.getLogger(__name__)
+URGENCIES = ("low", "normal", "high", "critical")
+MAX_NOTE = 4000
+NO_CHANNEL = (
+    "No escalation channel is set, so nothing was escalated. An admin can set one with "
+    "`/flowpilot settings`, or the operator with FLOWPILOT_ESCALATION_CHANNEL."
+)
+
+
+@contextmanager
+def _txn(svc: Services) -> Iterator[Session]:
+    """One transaction, with domain refusals and lost races told as readable sentences."""
+    try:
+        with unit_of_work(svc.factory) as db, domain_errors():
+            yield db
+    except StaleDataError:
+        raise DomainError(
+            "Someone changed this session at the same moment. Look at the thread and try again."
+        ) from None
+
+
+def _load(db: Session, svc: Services, team_id: str, user_id: str,
+          session_id: str | uuid.UUID) -> tuple[AISession, User]:
+    session = load_for_team(db, session_id, team_id)
+    # Lock the session row only (the workspace-scoped load joins ``accounts``, whose row the
+    # turn runner also writes): concurrent clicks queue here and then see the winner's state.
+    db.refresh(session, with_for_update=True)
+    user = ensure_user(db, session.account, user_id, svc.notifier)
+    return session, user
+
+
+def move_status(session: AISession, event: str, now: datetime) -> str:
+    """Apply ``event``: new status, with the active/parked seconds brought exactly up to now."""
+    before = session.status
+    after = st.transition(before, event)
+    ledger = timekeeping.ledger_from_columns(
+        session.total_active_seconds, session.total_parked_seconds, before,
+        session.status_changed_at or session.created_at,
+    )
+    ledger = timekeeping.accrue(ledger, now)
+    session.total_active_seconds = ledger.active_seconds
+    session.total_parked_seconds = ledger.parked_seconds
+    session.status = after
+    # ``since`` (not ``now``): the sub-second remainder carries into the new state, so the
+    # totals stay exact over any number of moves.
+    session.status_changed_at = ledger.since
+    session.last_activity_at = now
+    return before
+
+
+@dataclass(frozen=True)
+class Moved:
+    """What the handler tells Slack after a status change."""
+
+    session_id: uuid.UUID
+    channel: str
+    thread_ts: str
+    actor: str  # Slack id of who did it
+    status: str
+
+
+def _moved(session: AISession, actor: str) -> Moved:
+    return Moved(session.id, session.slack_channel_id, session.slack_thread_ts, actor,
+                 session.status)
+
+
+def _say(svc: Services, channel: str, thread_ts: str, text: str) -> str | None:
+    try:
+        return svc.notifier.post(channel, text, thread_ts=thread_ts)
+    except SlackError as exc:
+        log.warning("could not post in %s/%s: %s", channel, thread_ts, exc.message)
+        return None
+
+
+# ── resolve ─────────────────────────────────────────────────────────────────────────────
+
+
+def preview_resolution(svc: Services, *, team_id: str, user_id: str, session_id: str) -> str:
+    """The note as it would be stored now (for the resolve modal); changes nothing."""
+    now = svc.clock()
+    with _txn(svc) as db:
+        session = load_for_team(db, session_id, team_id)
+        user = ensure_user(db, session.account, user_id, svc.notifier)
+        require_may_act(session, user)
+        if not st.can(session.status, st.RESOLVE):
+            st.transition(session.status, st.RESOLVE)  # raises the readable refusal
+        return render_resolution_note_markdown(outputs.resolution_data(session, now))
+
+
+@dataclass(frozen=True)
+class Resolved:
+    moved: Moved
+    markdown: str
+
+
+def resolve(svc: Services, *, team_id: str, user_id: str, session_id: str,
+            note: str = "") -> Resolved:
+    now = svc.clock()
+    with _txn(svc) as db:
+        session, user = _load(db, svc, team_id, user_id, session_id)
+        require_may_act(session, user)
+        move_status(session, st.RESOLVE, now)
+        data = outputs.resolution_data(session, now, note=note[:MAX_NOTE])
+        markdown = render_resolution_note_markdown(data)
+        fix = outputs.worked_fix(session)
+        session.resolution_note_markdown = markdown
+        session.resolved_at = session.ended_at = now
+        session.resolution_summary = (
+            f"{session.problem_summary or 'Problem'} — fixed by: {fix.title}" if fix is not None
+            else (note.strip()[:500] or session.problem_summary)
+        )
+        session.resolution_action = (
+            "\n".join(f"{n}. {s}" for n, s in enumerate(fix.steps or [], start=1))
+            if fix is not None else (note.strip()[:MAX_NOTE] or None)
+        )
+        session.analysis_status = "pending"  # the knowledge flywheel picks it up
+        _quiet(session)
+        _output(db, session, "resolution_note", markdown, {"note": note[:MAX_NOTE]}, now)
+        add_participant(session, user_id)
+        add_step(db, session, "status", user, {"event": "resolve", "author": user_id}, now)
+        moved = _moved(session, user_id)
+    svc.metrics.sessions.labels("resolved").inc()
+    return Resolved(moved, markdown)
+
+
+def announce_resolved(svc: Services, done: Resolved) -> None:
+    m = done.moved
+    msg = render_note_message(done.markdown, str(m.session_id), final=True)
+    try:
+        ts: str | None = svc.notifier.post(m.channel, msg.text, msg.blocks, thread_ts=m.thread_ts,
+                                           metadata=msg.metadata)
+    except SlackError as exc:
+        log.warning("could not post the resolution note of %s: %s", m.session_id, exc.message)
+        ts = None
+    with unit_of_work(svc.factory) as db:
+        row = _output_row(db, m.session_id, "resolution_note")
+        if row is not None:
+            row.status = "posted" if ts else "failed"
+            row.external_id, row.posted_at = ts, svc.clock() if ts else None
+            row.attempts += 1
+        if ts:
+            session = db.get(AISession, m.session_id)
+            if session is not None:
+                session.resolution_note_posted_at = svc.clock()
+    refresh_header(svc, m.session_id)
+    prompt = render_rating_prompt(str(m.session_id))
+    with suppress(SlackError):
+        svc.notifier.post(m.channel, prompt.text, prompt.blocks, thread_ts=m.thread_ts)
+
+
+def _quiet(session: AISession) -> None:
+    """A finished session: no more nudges, re-pings or escalation retries."""
+    session.next_nudge_at = None
+    session.escalation_post_next_at = None
+    session.escalation_deadline_at = None
+
+
+def _output_row(db: Session, session_id: uuid.UUID, kind: str) -> SessionResolutionOutput | None:
+    return db.execute(
+        select(SessionResolutionOutput).where(
+            SessionResolutionOutput.session_id == session_id,
+            SessionResolutionOutput.output_type == kind,
+            SessionResolutionOutput.target == "slack",
+        )
+    ).scalar_one_or_none()
+
+
+def _output(db: Session, session: AISession, kind: str, markdown: str, content: dict[str, object],
+            now: datetime) -> SessionResolutionOutput:
+    row = _output_row(db, session.id, kind)
+    if row is None:
+        row = SessionResolutionOutput(session_id=session.id, output_type=kind, target="slack",
+                                      attempts=0, created_at=now)
+        db.add(row)
+    row.content_markdown, row.content = markdown, dict(content)
+    row.status, row.external_id, row.posted_at, row.last_error = "pending", None, None, None
+    return row
+
+
+# ── rating and feedback ─────────────────────────────────────────────────────────────────
+
+
+def parse_rating_value(value: str) -> tuple[str, str]:
+    sid, sep, rating = (value or "").partition("|")
+    if not sep:
+        raise NotFoundError("That rating button is no longer valid.")
+    return sid, rating
+
+
+def rate(svc: Services, *, team_id: str, user_id: str, session_id: str, rating: object) -> int:
+    with _txn(svc) as db:
+        value = validate_rating(rating)
+        session, user = _load(db, svc, team_id, user_id, session_id)
+        require_may_act(session, user)
+        if session.status != st.RESOLVED:
+            raise DomainError("A session can be rated once it is resolved.")
+        session.session_rating = value  # a second rating replaces the first
+        return value
+
+
+def feedback(svc: Services, *, team_id: str, user_id: str, session_id: str, text: str) -> None:
+    text = text.strip()
+    if not text:
+        raise DomainError("The feedback was empty; nothing was saved.")
+    with _txn(svc) as db:
+        session, user = _load(db, svc, team_id, user_id, session_id)
+        require_may_act(session, user)
+        session.session_feedback = text[:MAX_NOTE]
+
+
+def check_may_act(svc: Services, *, team_id: str, user_id: str, session_id: str) -> None:
+    """Refuse early (before a modal opens) when the person may not act on the session."""
+    with _txn(svc) as db:
+        session = load_for_team(db, session_id, team_id)
+        require_may_act(session, ensure_user(db, session.account, user_id, svc.notifier))
+
+
+# ── escalate ────────────────────────────────────────────────────────────────────────────
+
+
+def check_escalation(svc: Services, *, team_id: str, user_id: str,
+                     session_id: str) -> tuple[str, str]:
+    """Before the modal opens: may act, may escalate, and there is somewhere to escalate to.
+    Returns the session's (channel, thread ts)."""
+    with _txn(svc) as db:
+        session = load_for_team(db, session_id, team_id)
+        user = ensure_user(db, session.account, user_id, svc.notifier)
+        require_may_act(session, user)
+        st.transition(session.status, st.REQUEST_ESCALATION)
+        if workspace.escalation_channel(svc, db, session.account) is None:
+            raise DomainError(NO_CHANNEL)
+        return session.slack_channel_id, session.slack_thread_ts
+
+
+@dataclass(frozen=True)
+class Escalated:
+    moved: Moved
+    escalation_channel: str
+
+
+def request_escalation(
+    svc: Services, *, team_id: str, user_id: str, session_id: str, reason: str,
+    engineer: str | None = None, urgency: str | None = None,
+) -> Escalated:
+    """Store the package and queue its post (``escalation.post_escalation_package`` posts it)."""
+    reason = reason.strip()
+    if not reason:
+        raise DomainError("Say why this needs an escalation engineer; the reason is required.")
+    if engineer and not USER_ID.match(engineer):
+        raise DomainError("That engineer is not a Slack user of this workspace.")
+    channel, thread = check_escalation(svc, team_id=team_id, user_id=user_id,
+                                       session_id=session_id)
+    thread_url = svc.notifier.permalink(channel, thread)  # outside any transaction
+    now = svc.clock()
+    with _txn(svc) as db:
+        session, user = _load(db, svc, team_id, user_id, session_id)
+        require_may_act(session, user)
+        target = workspace.escalation_channel(svc, db, session.account)
+        if target is None:
+            raise DomainError(NO_CHANNEL)
+        move_status(session, st.REQUEST_ESCALATION, now)
+        chosen = ensure_user(db, session.account, engineer, svc.notifier) if engineer else None
+        level = urgency if urgency in URGENCIES else "normal"
+        session.escalated_to_id = chosen.id if chosen is not None else None
+        session.escalation_reason = reason[:MAX_NOTE]
+        session.escalation_urgency = level
+        session.escalation_channel_id = target
+        session.escalation_requested_by_id = user.id
+        session.escalation_message_ts = None
+        session.escalation_package_posted_at = None
+        session.escalation_post_attempts = 0
+        session.escalation_post_next_at = now
+        session.escalation_deadline_at = None
+        session.escalation_reping_count = 0
+        session.next_nudge_at = None
+        data = outputs.escalation_data(session, now, reason=reason, urgency=level,
+                                       thread_url=thread_url, technician=user.display_name)
+        session.escalation_package = outputs.to_json(data)
+        markdown = render_escalation_package_markdown(data)
+        session.escalation_package_markdown = markdown
+        _output(db, session, "escalation_package", markdown, outputs.to_json(data), now)
+        add_participant(session, user_id)
+        add_step(db, session, "status", user,
+                 {"event": "request_escalation", "author": user_id, "reason": reason[:MAX_NOTE],
+                  "engineer": engineer, "urgency": level}, now)
+        moved = _moved(session, user_id)
+    svc.metrics.sessions.labels("escalated").inc()
+    return Escalated(moved, target)
+
+
+# ── take over and hand off ──────────────────────────────────────────────────────────────
+
+
+@dataclass(frozen=True)
+class TookOver:
+    moved: Moved
+    new_owner: str
+    previous_owner: str | None
+    at_text: str  # "10:42" in the new owner's time zone
+    escalation_channel: str | None
+    escalation_message_ts: str | None
+    kind: str  # take_over | handoff
+
+
+def take_over(svc: Services, *, team_id: str, user_id: str, session_id: str) -> TookOver:
+    """The Take over button: anyone in the workspace; the first click wins."""
+    now = svc.clock()
+    with _txn(svc) as db:
+        session, user = _load(db, svc, team_id, user_id, session_id)
+        if session.status in (st.ACTIVE, st.PAUSED):
+            owner = session.user.slack_user_id if session.user is not None else None
+            if owner == user_id:
+                raise DomainError("You already own this session; carry on in its thread.")
+            raise DomainError(f"Already taken by {mention(owner)}.")
+        return _hand(db, svc, session, user, user, "take_over", now)
+
+
+def handoff(svc: Services, *, team_id: str, user_id: str, session_id: str,
+            to_user: str) -> TookOver:
+    """``/flowpilot handoff @user``: the session passes to a colleague, same as a take over."""
+    if not USER_ID.match(to_user or ""):
+        raise DomainError("Name the colleague to hand it to: `/flowpilot handoff @user`.")
+    now = svc.clock()
+    with _txn(svc) as db:
+        session, user = _load(db, svc, team_id, user_id, session_id)
+        require_may_act(session, user)
+        target = ensure_user(db, session.account, to_user, svc.notifier)
+        if target.id == session.user_id:
+            raise DomainError(f"{mention(to_user)} already owns this session.")
+        return _hand(db, svc, session, user, target, "handoff", now)
+
+
+def _hand(db: Session, svc: Services, session: AISession, actor: User, to: User, kind: str,
+          now: datetime) -> TookOver:
+    previous = session.user
+    move_status(session, st.TAKE_OVER, now)
+    db.add(SessionHandoff(session_id=session.id, from_user_id=session.user_id, to_user_id=to.id,
+                          kind=kind, reason=session.escalation_reason if kind == "take_over"
+                          else f"handed off by {actor.slack_user_id}", created_at=now))
+    session.user_id = to.id
+    session.user = to
+    session.handoff_count += 1
+    if kind == "take_over":
+        session.escalated_to_id = to.id
+        session.escalated_to = to
+    session.escalation_deadline_at = None
+    session.escalation_post_next_at = None
+    session.next_nudge_at = now + workspace.nudge_after(svc, db, session.account)
+    add_participant(session, to.slack_user_id)
+    add_step(db, session, "handoff", actor,
+             {"kind": kind, "from": previous.slack_user_id if previous else None,
+              "to": to.slack_user_id, "author": actor.slack_user_id}, now)
+    return TookOver(
+        moved=_moved(session, actor.slack_user_id), new_owner=to.slack_user_id,
+        previous_owner=previous.slack_user_id if previous is not None else None,
+        at_text=present.local_time_text(now, to.tz),
+        escalation_channel=session.escalation_channel_id if kind == "take_over" else None,
+        escalation_message_ts=session.escalation_message_ts if kind == "take_over" else None,
+        kind=kind,
+    )
+
+
+def announce_take_over(svc: Services, done: TookOver) -> None:
+    from bot.services.escalation import mark_taken
+
+    m = done.moved
+    if done.kind == "take_over":
+        msg = render_take_over_notice(done.new_owner, done.previous_owner, done.at_text)
+        text = msg.text
+    else:
+        text = (f"🔁 {mention(m.actor)} handed this session to {mention(done.new_owner)}. "
+                "It carries on here with its full history.")
+    _say(svc, m.channel, m.thread_ts, text)
+    if done.escalation_channel and done.escalation_message_ts:
+        mark_taken(svc, m.session_id, done.escalation_channel, done.escalation_message_ts,
+                   done.new_owner, done.at_text)
+    refresh_header(svc, m.session_id)
+
+
+# ── park, resume, abandon ───────────────────────────────────────────────────────────────
+
+
+def park(svc: Services, *, team_id: str, user_id: str, session_id: str) -> Moved:
+    now = svc.clock()
+    with _txn(svc) as db:
+        session, user = _load(db, svc, team_id, user_id, session_id)
+        require_may_act(session, user)
+        move_status(session, st.PARK, now)
+        session.next_nudge_at = None
+        session.escalation_deadline_at = None
+        add_step(db, session, "status", user, {"event": "park", "author": user_id}, now)
+        return _moved(session, user_id)
+
+
+def resume(svc: Services, *, team_id: str, user_id: str, session_id: str) -> Moved:
+    now = svc.clock()
+    with _txn(svc) as db:
+        session, user = _load(db, svc, team_id, user_id, session_id)
+        require_may_act(session, user)
+        move_status(session, st.RESUME, now)
+        session.next_nudge_at = now + workspace.nudge_after(svc, db, session.account)
+        session.last_human_activity_at = now
+        add_participant(session, user_id)
+        add_step(db, session, "status", user, {"event": "resume", "author": user_id}, now)
+        return _moved(session, user_id)
+
+
+def abandon(svc: Services, *, team_id: str, user_id: str, session_id: str) -> Moved:
+    now = svc.clock()
+    with _txn(svc) as db:
+        session, user = _load(db, svc, team_id, user_id, session_id)
+        require_may_act(session, user)
+        move_status(session, st.ABANDON, now)
+        session.ended_at = now
+        _quiet(session)
+        add_step(db, session, "status", user, {"event": "abandon", "author": user_id}, now)
+        return _moved(session, user_id)
+
+
+_NOTES = {
+    st.PAUSED: "⏸️ {who} parked this session. Replies here are ignored until someone presses "
+               "Resume (or runs `/flowpilot resume`).",
+    st.ACTIVE: "▶️ {who} resumed this session. Reply here to carry on.",
+    st.ABANDONED: "⚪ {who} closed this session without a resolution.",
+}
+
+
+def announce_moved(svc: Services, m: Moved) -> None:
+    template = _NOTES.get(m.status)
+    if template:
+        _say(svc, m.channel, m.thread_ts, template.format(who=mention(m.actor)))
+    refresh_header(svc, m.session_id)
+
+
+# ── slash commands: which session? ──────────────────────────────────────────────────────
+
+
+def session_for_command(svc: Services, *, team_id: str, user_id: str, channel: str) -> str:
+    """The caller's most recently active open session in this channel (commands carry no
+    thread): one they own or took part in."""
+    with unit_of_work(svc.factory) as db:
+        rows = db.execute(
+            select(AISession).join(Account, Account.id == AISession.account_id)
+            .where(Account.slack_team_id == team_id,
+                   AISession.slack_channel_id == channel,
+                   AISession.status.in_(tuple(st.OPEN_STATUSES)))
+            .order_by(AISession.last_activity_at.desc()).limit(50)
+        ).scalars().all()
+        for session in rows:
+            owner = session.user.slack_user_id if session.user is not None else None
+            if owner == user_id or user_id in (session.participants or []):
+                return str(session.id)
+    raise NotAllowedError(
+        "You have no open session in this channel. Run the command in the channel of the "
+        "session (see `/flowpilot list`)."
+    )

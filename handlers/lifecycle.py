@@ -1,0 +1,238 @@
+"""Session controls: resolve, escalate, take over, park, resume, rate, feedback — buttons,
+their modals, and the ``/flowpilot resolve|park|resume|handoff|escalate`` subcommands.
+
+The state change happens in a service before the ack; Slack posts and updates after it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from bot.errors import DomainError, SlackError
+from bot.render.modals import escalate_modal, feedback_modal, resolve_modal
+from bot.services import escalation, lifecycle
+from bot.services.container import Services
+from handlers import ids
+from handlers.commands import subcommand
+from handlers.common import readable, team_of, tell, user_of
+from handlers.views import field
+
+USER_REF = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>|^([UW][A-Z0-9]{2,})$")
+
+
+def _value(body: dict[str, Any]) -> str:
+    return str(((body.get("actions") or [{}])[0]).get("value") or "")
+
+
+def _short(text: str) -> str:
+    """A modal field error (Slack shows a short line under the input)."""
+    return text if len(text) <= 300 else text[:299] + "…"
+
+
+def _who(body: dict[str, Any]) -> dict[str, str]:
+    return {"team_id": team_of(body), "user_id": user_of(body)}
+
+
+def _open(svc: Services, body: dict[str, Any], view: dict[str, Any]) -> None:
+    try:
+        svc.notifier.open_view(str(body.get("trigger_id") or ""), view)
+    except SlackError as exc:
+        tell(svc, body, f"⚠️ {exc.message}")
+
+
+def _escalate_and_post(svc: Services, done: lifecycle.Escalated) -> str:
+    """Post the package now; if the channel refuses, the job retries. Returns what to tell."""
+    if escalation.post_escalation_package(svc, done.moved.session_id):
+        return ""
+    return ("⚠️ The escalation is saved, but the escalation channel refused the post. "
+            "FlowPilot will keep retrying; check that it is invited to that channel.")
+
+
+def _tell_in_thread(svc: Services, m: lifecycle.Moved, user: str, text: str) -> None:
+    with contextlib.suppress(SlackError):
+        svc.notifier.ephemeral(m.channel, user, text, thread_ts=m.thread_ts)
+
+
+def register(app: App, svc: Services) -> None:
+    @app.action(ids.prefixed(ids.RESOLVE))
+    def on_resolve(ack: Ack, body: dict[str, Any]) -> None:
+        sid = _value(body)
+        try:
+            preview = lifecycle.preview_resolution(svc, **_who(body), session_id=sid)
+        except Exception as exc:
+            ack()
+            tell(svc, body, f"⚠️ {readable(exc)}")
+            return
+        ack()
+        _open(svc, body, resolve_modal(sid, preview))
+
+    @app.view(ids.RESOLVE_MODAL)
+    def on_resolve_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        note = str(field(view, ids.RESOLVE_NOTE) or "")
+        try:
+            done = lifecycle.resolve(svc, **_who(body), session_id=str(view.get("private_metadata")),
+                                     note=note)
+        except Exception as exc:
+            ack(response_action="errors", errors={ids.RESOLVE_NOTE: _short(readable(exc))})
+            return
+        ack()
+        lifecycle.announce_resolved(svc, done)
+
+    @app.action(ids.prefixed(ids.ESCALATE))
+    def on_escalate(ack: Ack, body: dict[str, Any]) -> None:
+        sid = _value(body)
+        try:
+            lifecycle.check_escalation(svc, **_who(body), session_id=sid)
+        except Exception as exc:
+            ack()
+            tell(svc, body, f"⚠️ {readable(exc)}")
+            return
+        ack()
+        _open(svc, body, escalate_modal(sid))
+
+    @app.view(ids.ESCALATE_MODAL)
+    def on_escalate_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        reason = str(field(view, ids.ESCALATE_REASON) or "").strip()
+        if not reason:
+            ack(response_action="errors",
+                errors={ids.ESCALATE_REASON: "Say why this needs an escalation engineer."})
+            return
+        try:
+            done = lifecycle.request_escalation(
+                svc, **_who(body), session_id=str(view.get("private_metadata")), reason=reason,
+                engineer=field(view, ids.ESCALATE_TO) or None,
+                urgency=field(view, ids.ESCALATE_URGENCY) or None,
+            )
+        except Exception as exc:
+            ack(response_action="errors", errors={ids.ESCALATE_REASON: _short(readable(exc))})
+            return
+        ack()
+        problem = _escalate_and_post(svc, done)
+        if problem:
+            _tell_in_thread(svc, done.moved, user_of(body), problem)
+
+    @app.action(ids.prefixed(ids.TAKE_OVER))
+    def on_take_over(ack: Ack, body: dict[str, Any]) -> None:
+        try:
+            done = lifecycle.take_over(svc, **_who(body), session_id=_value(body))
+        except Exception as exc:
+            ack()
+            tell(svc, body, f"{readable(exc)}")
+            return
+        ack()
+        lifecycle.announce_take_over(svc, done)
+
+    for prefix, move in ((ids.PARK, lifecycle.park), (ids.RESUME, lifecycle.resume)):
+        _register_move(app, svc, prefix, move)
+
+    @app.action(ids.prefixed(ids.RATE))
+    def on_rate(ack: Ack, body: dict[str, Any]) -> None:
+        try:
+            sid, rating = lifecycle.parse_rating_value(_value(body))
+            value = lifecycle.rate(svc, **_who(body), session_id=sid, rating=rating)
+        except Exception as exc:
+            ack()
+            tell(svc, body, f"⚠️ {readable(exc)}")
+            return
+        ack()
+        tell(svc, body, f"🙏 Thanks — rated {value}/5. Press another to change it.")
+
+    @app.action(ids.prefixed(ids.FEEDBACK))
+    def on_feedback(ack: Ack, body: dict[str, Any]) -> None:
+        sid = _value(body)
+        try:
+            lifecycle.check_may_act(svc, **_who(body), session_id=sid)
+        except Exception as exc:
+            ack()
+            tell(svc, body, f"⚠️ {readable(exc)}")
+            return
+        ack()
+        _open(svc, body, feedback_modal(sid))
+
+    @app.view(ids.FEEDBACK_MODAL)
+    def on_feedback_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        try:
+            lifecycle.feedback(svc, **_who(body), session_id=str(view.get("private_metadata")),
+                               text=str(field(view, ids.FEEDBACK_TEXT) or ""))
+        except Exception as exc:
+            ack(response_action="errors", errors={ids.FEEDBACK_TEXT: _short(readable(exc))})
+            return
+        ack()
+
+
+def _register_move(app: App, svc: Services, prefix: str,
+                   move: Callable[..., lifecycle.Moved]) -> None:
+    @app.action(ids.prefixed(prefix))
+    def on_move(ack: Ack, body: dict[str, Any]) -> None:
+        try:
+            moved = move(svc, **_who(body), session_id=_value(body))
+        except Exception as exc:
+            ack()
+            tell(svc, body, f"⚠️ {readable(exc)}")
+            return
+        ack()
+        lifecycle.announce_moved(svc, moved)
+
+
+# ── /flowpilot resolve | park | resume | handoff @user | escalate [reason] ──────────────
+
+Respond = Callable[..., Any]
+
+
+def _target(svc: Services, body: dict[str, Any]) -> dict[str, str]:
+    who = {"team_id": str(body.get("team_id") or ""), "user_id": str(body.get("user_id") or "")}
+    sid = lifecycle.session_for_command(svc, **who, channel=str(body.get("channel_id") or ""))
+    return {**who, "session_id": sid}
+
+
+def _private(respond: Respond, text: str) -> None:
+    respond(text=text, response_type="ephemeral")
+
+
+@subcommand("resolve")
+def _resolve_cmd(svc: Services, body: dict[str, Any], rest: str, respond: Respond) -> None:
+    done = lifecycle.resolve(svc, **_target(svc, body), note=rest)
+    lifecycle.announce_resolved(svc, done)
+    _private(respond, "✅ Resolved. The resolution note is in the session's thread.")
+
+
+@subcommand("park")
+def _park_cmd(svc: Services, body: dict[str, Any], rest: str, respond: Respond) -> None:
+    lifecycle.announce_moved(svc, lifecycle.park(svc, **_target(svc, body)))
+    _private(respond, "⏸️ Parked. `/flowpilot resume` (or the Resume button) picks it up again.")
+
+
+@subcommand("resume")
+def _resume_cmd(svc: Services, body: dict[str, Any], rest: str, respond: Respond) -> None:
+    lifecycle.announce_moved(svc, lifecycle.resume(svc, **_target(svc, body)))
+    _private(respond, "▶️ Resumed.")
+
+
+@subcommand("handoff")
+def _handoff_cmd(svc: Services, body: dict[str, Any], rest: str, respond: Respond) -> None:
+    match = USER_REF.search(rest.strip().split(" ")[0] if rest.strip() else "")
+    if match is None:
+        raise DomainError("Name the colleague to hand it to: `/flowpilot handoff @user`.")
+    to_user = match.group(1) or match.group(2)
+    done = lifecycle.handoff(svc, **_target(svc, body), to_user=to_user)
+    lifecycle.announce_take_over(svc, done)
+    _private(respond, f"🔁 Handed to <@{to_user}>.")
+
+
+@subcommand("escalate")
+def _escalate_cmd(svc: Services, body: dict[str, Any], rest: str, respond: Respond) -> None:
+    target = _target(svc, body)
+    if not rest.strip():
+        lifecycle.check_escalation(svc, **target)
+        svc.notifier.open_view(str(body.get("trigger_id") or ""),
+                               escalate_modal(target["session_id"]))
+        return
+    done = lifecycle.request_escalation(svc, **target, reason=rest)
+    problem = _escalate_and_post(svc, done)
+    _private(respond, problem or "🔺 Escalated. The package is in the escalation channel.")
+
