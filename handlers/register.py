@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.services.container import Services
-from handlers import actions, commands, errors, events, home, middleware, views
+from handlers import actions, commands, errors, events, home, lifecycle, middleware, nudges, views
 
 
 def register_all(app: App, svc: Services) -> None:
@@ -14,5 +14,7 @@ def register_all(app: App, svc: Services) -> None:
     events.register(app, svc)
     actions.register(app, svc)
     views.register(app, svc)
+    lifecycle.register(app, svc)
+    nudges.register(app, svc)
     errors.register(app, svc)
     _ = home  # registers the ``list`` subcommand on import
