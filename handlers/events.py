@@ -116,7 +116,8 @@ def handle_reply(svc: Services, event: dict[str, Any], context: BoltContext) -> 
     channel, user, ts = str(event.get("channel")), str(event.get("user")), str(event.get("ts"))
     status = str(context.get("fp_session_status"))
     if not st.accepts_turns(status):
-        _explain_once(svc, session_id, status, channel, user, str(event.get("thread_ts")))
+        _explain_once(svc, session_id, status, channel, user, str(event.get("thread_ts")),
+                      str(context.get("fp_status_since") or ""))
         return
     now = svc.clock()
     with unit_of_work(svc.factory) as db:
@@ -136,9 +137,11 @@ def _after_reply(svc: Services, channel: str, ts: str, session_id: uuid.UUID) ->
 
 
 def _explain_once(svc: Services, session_id: uuid.UUID, status: str, channel: str, user: str,
-                  thread_ts: str) -> None:
+                  thread_ts: str, since: str) -> None:
+    """A parked session says so once per person per park (``since``: when it was parked)."""
     with unit_of_work(svc.factory) as db:
-        first = deliveries.record(db, key=f"told:{session_id}:{status}:{user}", kind="notice",
+        first = deliveries.record(db, key=f"told:{session_id}:{status}:{since}:{user}",
+                                  kind="notice",
                                   now=svc.clock(), status="done")
     if first is None and status == "paused":
         return  # a parked session says so once

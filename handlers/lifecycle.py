@@ -133,7 +133,11 @@ def register(app: App, svc: Services) -> None:
     @app.action(ids.prefixed(ids.RATE))
     def on_rate(ack: Ack, body: dict[str, Any]) -> None:
         try:
-            sid, rating = lifecycle.parse_rating_value(_value(body))
+            raw = _value(body)
+            if "|" in raw:
+                sid, rating = lifecycle.parse_rating_value(raw)
+            else:  # CONTRACTS.md's plain ``1``…``5``: the clicked message's thread names the session
+                sid, rating = _session_of_thread(svc, body), raw
             value = lifecycle.rate(svc, **_who(body), session_id=sid, rating=rating)
         except Exception as exc:
             ack()
@@ -236,3 +240,17 @@ def _escalate_cmd(svc: Services, body: dict[str, Any], rest: str, respond: Respo
     problem = _escalate_and_post(svc, done)
     _private(respond, problem or "🔺 Escalated. The package is in the escalation channel.")
 
+
+def _session_of_thread(svc: Services, body: dict[str, Any]) -> str:
+    from bot.errors import NotFoundError
+    from bot.services.sessions import latest_session_in_thread
+    from handlers.common import channel_of, thread_of
+    from storage.db import unit_of_work
+
+    channel, thread = channel_of(body), thread_of(body)
+    if thread:
+        with unit_of_work(svc.factory) as db:
+            session = latest_session_in_thread(db, channel, thread)
+            if session is not None:
+                return str(session.id)
+    raise NotFoundError("That rating button is no longer valid.")

@@ -7,6 +7,8 @@ thread holds no session, and nothing else.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -43,13 +45,28 @@ def delivery_key(body: dict[str, Any]) -> tuple[str, str] | None:
         where = container.get("message_ts") or container.get("view_id") or ""
         user = (body.get("user") or {}).get("id")
         value = action.get("value") or (action.get("selected_option") or {}).get("value")
-        return f"act:{where}:{action.get('action_id')}:{value}:{user}", "block_action"
+        return f"act:{where}:{action.get('action_id')}:{value}:{user}:{_shown(body, action)}", \
+            "block_action"
     if kind == "view_submission":
         view = body.get("view") or {}
         return f"view:{view.get('id')}:{view.get('hash')}", "view_submission"
     if kind in ("message_action", "shortcut"):
         return f"sc:{body.get('trigger_id')}", "shortcut"
     return None
+
+
+def _shown(body: dict[str, Any], action: dict[str, Any]) -> str:
+    """What the person clicked on: Slack sends the message as it was displayed. Two clicks on
+    the same rendering are one decision (a double click); a click after the message changed
+    (park, resume, park again) is a new one. Without a message (ephemeral, modal), each
+    click stands alone and the domain's rules refuse a repeat."""
+    message = body.get("message")
+    if isinstance(message, dict) and message.get("blocks"):
+        digest = hashlib.sha1(
+            json.dumps(message["blocks"], sort_keys=True).encode(), usedforsecurity=False
+        )
+        return digest.hexdigest()[:16]
+    return str(action.get("action_ts") or "")
 
 
 def ignorable_message(event: dict[str, Any], bot_user_id: str | None) -> bool:
@@ -107,6 +124,7 @@ def _record_reply(
         if session is None:
             return BoltResponse(status=200, body="")
         session_id, status = session.id, session.status
+        since = session.status_changed_at.isoformat() if session.status_changed_at else ""
     text = (event.get("text") or "")[:MAX_REPLY_CHARS]
     red = redact(text, workspace_patterns(svc, team_id or ""))
     payload = {"author": event.get("user"), "text": red.text, "ts": event.get("ts"),
@@ -123,5 +141,6 @@ def _record_reply(
     context["fp_event_id"] = event_id
     context["fp_session_id"] = session_id
     context["fp_session_status"] = status
+    context["fp_status_since"] = since
     next()
     return None

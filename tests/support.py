@@ -96,8 +96,10 @@ class Harness:
 
     def click(self, action_id: str, value: str, *, message_ts: str, user: str = "U1",
               channel: str = "C1", thread_ts: str | None = None, team: str = TEAM) -> tuple[int, str]:
+        # Slack sends the message as the person saw it when they clicked.
+        shown = next((m for m in self.slack.messages(channel) if m.get("ts") == message_ts), None)
         body, ctype = block_action_body(team, user, channel, message_ts, action_id, value,
-                                        thread_ts=thread_ts,
+                                        thread_ts=thread_ts, message=shown,
                                         response_url=self.slack.hook_url(f"{team}/act/{user}"))
         return self.send(body, ctype)
 

@@ -22,7 +22,7 @@ _RESUME = ("▶️ Resume", ids.RESUME)
 _CONTROLS: dict[str, tuple[tuple[str, str], ...]] = {
     "active": (_RESOLVE, _ESCALATE, _PARK),
     "paused": (_RESUME, _RESOLVE, _ESCALATE),
-    "requesting_escalation": (_RESOLVE, _PARK),
+    "requesting_escalation": (_RESOLVE,),  # parking waits until the package is posted
     "escalated": (_RESOLVE, _PARK),
 }
 

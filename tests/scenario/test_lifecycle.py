@@ -95,6 +95,10 @@ def test_open_fix_worked_resolve_and_rate(make: Make, fake_anthropic: Any) -> No
     h.click(button["action_id"], button["value"], message_ts=ts, thread_ts=thread)
     h.settle()
     assert load(h, sid).session_rating == 5
+    # CONTRACTS.md's plain value (``1``…``5``): the message's thread names the session.
+    h.click("fp_rate:3", "3", message_ts=ts, thread_ts=thread)
+    h.settle()
+    assert load(h, sid).session_rating == 3
     _, button = h.find_button("fp_feedback")
     h.click(button["action_id"], button["value"], message_ts=ts, thread_ts=thread)
     h.settle()
@@ -217,6 +221,15 @@ def test_park_and_resume_count_exact_seconds(make: Make, fake_anthropic: Any) ->
     s = load(h, sid)
     assert s.status == "active"
     assert (s.total_active_seconds, s.total_parked_seconds) == (95, 3600)
+
+    # Parked again later: it says so again (once per park), and the seconds keep adding up.
+    h.click("fp_park", str(sid), message_ts=header_ts, thread_ts=thread)
+    h.settle()
+    h.reply("still there?", thread)
+    h.settle()
+    assert h.ephemerals_text("U1").count("parked") == 2
+    h.click("fp_resume", str(sid), message_ts=header_ts, thread_ts=thread)
+    h.settle()
 
     clock.advance(seconds=47)
     status, _ = h.command("resolve")

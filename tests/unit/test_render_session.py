@@ -54,7 +54,7 @@ def _header(status: str, **kw: Any) -> HeaderView:
     [
         ("active", ["fp_resolve", "fp_escalate", "fp_park"]),
         ("paused", ["fp_resume", "fp_resolve", "fp_escalate"]),
-        ("requesting_escalation", ["fp_resolve", "fp_park"]),
+        ("requesting_escalation", ["fp_resolve"]),
         ("escalated", ["fp_resolve", "fp_park"]),
         ("resolved", []),
         ("abandoned", []),
