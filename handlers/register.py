@@ -5,7 +5,18 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.services.container import Services
-from handlers import actions, commands, errors, events, home, lifecycle, middleware, nudges, views
+from handlers import (
+    actions,
+    commands,
+    errors,
+    events,
+    home,
+    lifecycle,
+    middleware,
+    nudges,
+    settings,
+    views,
+)
 
 
 def register_all(app: App, svc: Services) -> None:
@@ -17,4 +28,4 @@ def register_all(app: App, svc: Services) -> None:
     lifecycle.register(app, svc)
     nudges.register(app, svc)
     errors.register(app, svc)
-    _ = home  # registers the ``list`` subcommand on import
+    _ = (home, settings)  # register their subcommands on import
