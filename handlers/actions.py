@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from slack_bolt import Ack, App
 from slack_bolt.context import BoltContext
@@ -18,6 +18,8 @@ from bot.services.container import Services
 from bot.services.refresh import refresh_turn_messages
 from handlers import ids
 from handlers.common import readable, team_of, tell, user_of
+
+T = TypeVar("T")
 
 
 def _value(body: dict[str, Any]) -> str:
@@ -30,15 +32,24 @@ def _event_id(context: BoltContext) -> uuid.UUID | None:
     return value if isinstance(value, uuid.UUID) else None
 
 
-def _run(svc: Services, ack: Ack, body: dict[str, Any],
-         change: Callable[[], decisions.Clicked]) -> None:
+def run_click(svc: Services, ack: Ack, body: dict[str, Any], change: Callable[[], T]) -> T | None:
+    """A button's state change, then the ack; a refusal is acked and told to the clicker
+    ephemerally (``None``). Shared with the nudge's buttons."""
     try:
-        clicked = change()
+        done = change()
     except Exception as exc:
         ack()
         tell(svc, body, f"⚠️ {readable(exc)}")
-        return
+        return None
     ack()
+    return done
+
+
+def _run(svc: Services, ack: Ack, body: dict[str, Any],
+         change: Callable[[], decisions.Clicked]) -> None:
+    clicked = run_click(svc, ack, body, change)
+    if clicked is None:
+        return
     if clicked.message_ts:
         refresh_turn_messages(svc, clicked.session_id, [clicked.message_ts])
     if clicked.kick and svc.runner is not None:

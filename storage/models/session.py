@@ -92,7 +92,7 @@ class AISession(Base):
             ),
         ),
         Index("ix_ai_sessions_thread", "slack_channel_id", "slack_thread_ts"),
-        # Index-driven scheduled jobs (see bot/jobs.py): each job reads one of these ranges.
+        # Index-driven scheduled jobs (see bot/jobs/): each job reads one of these ranges.
         Index("ix_ai_sessions_status_next_nudge", "status", "next_nudge_at"),
         Index("ix_ai_sessions_status_last_activity", "status", "last_activity_at"),
         Index("ix_ai_sessions_status_status_changed", "status", "status_changed_at"),
