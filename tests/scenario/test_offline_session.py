@@ -80,6 +80,19 @@ def test_a_matched_flow_runs_to_a_fix_on_buttons(harness: Harness) -> None:
     last = h.bot_messages("C1", thread)[-1]
     assert "fp_resolve" in str(last["blocks"]), "a worked fix offers Resolve"
 
+    # Resolve end to end on the offline engine: modal, note in the thread, rating prompt.
+    ts, resolve = h.find_button("fp_resolve")
+    h.click(resolve["action_id"], resolve["value"], message_ts=ts, thread_ts=thread)
+    h.settle()
+    h.submit("fp_resolve_modal", {"fp_resolve_note": "Verified with the user."},
+             private_metadata=str(s.id))
+    h.settle()
+    done = _session(h)
+    assert done.status == "resolved" and done.resolution_summary
+    assert fix.title in (done.resolution_note_markdown or "")
+    assert "Verified with the user." in (done.resolution_note_markdown or "")
+    assert h.find_button("fp_rate")
+
 
 def test_no_match_runs_the_discovery_checklist_then_offers_escalation(harness: Harness) -> None:
     h = harness
@@ -97,6 +110,34 @@ def test_no_match_runs_the_discovery_checklist_then_offers_escalation(harness: H
     assert "fp_escalate" in str(h.bot_messages("C1", thread)[-1]["blocks"])
     with h.svc.factory() as db:
         assert len(db.execute(select(SessionFact)).all()) >= 3  # scope, since when, changes
+
+
+def test_offline_session_escalates_end_to_end(db_url: str, engine: object,
+                                              fake_slack: object) -> None:
+    h = Harness(db_url, fake_slack, FLOWPILOT_ESCALATION_CHANNEL="C0ESC")  # type: ignore[arg-type]
+    try:
+        h.command("the thing in room 4 makes a weird noise")
+        h.settle()
+        s = _session(h)
+        for _ in range(8):
+            if "fp_escalate" in str(h.bot_messages("C1", s.slack_thread_ts)[-1]["blocks"]):
+                break
+            _click_first_open(h, s.slack_thread_ts)
+        ts, escalate = h.find_button("fp_escalate", where=lambda b: b["value"] == str(s.id))
+        h.click(escalate["action_id"], escalate["value"], message_ts=ts,
+                thread_ts=s.slack_thread_ts)
+        h.settle()
+        h.submit("fp_escalate_modal", {"fp_escalate_reason": "Not in any runbook; needs eyes.",
+                                       "fp_escalate_to": "UENG"}, private_metadata=str(s.id))
+        h.settle()
+        done = _session(h)
+        assert done.status == "escalated" and done.escalation_message_ts
+        posted = [m for m in h.slack.messages("C0ESC") if m["ts"] == done.escalation_message_ts]
+        assert posted and "<@UENG>" in posted[0]["text"] + str(posted[0]["blocks"])
+        assert "fp_take_over" in str(posted[0]["blocks"])
+        assert "Scope" in (done.escalation_package_markdown or "")  # the path walked
+    finally:
+        h.close()
 
 
 def test_a_reply_becomes_a_fact_and_the_flow_waits(harness: Harness) -> None:
