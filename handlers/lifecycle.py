@@ -18,6 +18,7 @@ from bot.render.modals import escalate_modal, feedback_modal, resolve_modal
 from bot.services import escalation, lifecycle
 from bot.services.container import Services
 from handlers import ids
+from handlers.actions import run_click
 from handlers.commands import subcommand
 from handlers.common import readable, team_of, tell, user_of
 from handlers.views import field
@@ -86,14 +87,9 @@ def register(app: App, svc: Services) -> None:
     @app.action(ids.prefixed(ids.ESCALATE))
     def on_escalate(ack: Ack, body: dict[str, Any]) -> None:
         sid = _value(body)
-        try:
-            lifecycle.check_escalation(svc, **_who(body), session_id=sid)
-        except Exception as exc:
-            ack()
-            tell(svc, body, f"⚠️ {readable(exc)}")
-            return
-        ack()
-        _open(svc, body, escalate_modal(sid))
+        if run_click(svc, ack, body, _passes(lambda: lifecycle.check_escalation(
+                svc, **_who(body), session_id=sid))):
+            _open(svc, body, escalate_modal(sid))
 
     @app.view(ids.ESCALATE_MODAL)
     def on_escalate_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -149,14 +145,9 @@ def register(app: App, svc: Services) -> None:
     @app.action(ids.prefixed(ids.FEEDBACK))
     def on_feedback(ack: Ack, body: dict[str, Any]) -> None:
         sid = _value(body)
-        try:
-            lifecycle.check_may_act(svc, **_who(body), session_id=sid)
-        except Exception as exc:
-            ack()
-            tell(svc, body, f"⚠️ {readable(exc)}")
-            return
-        ack()
-        _open(svc, body, feedback_modal(sid))
+        if run_click(svc, ack, body, _passes(lambda: lifecycle.check_may_act(
+                svc, **_who(body), session_id=sid))):
+            _open(svc, body, feedback_modal(sid))
 
     @app.view(ids.FEEDBACK_MODAL)
     def on_feedback_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -254,3 +245,13 @@ def _session_of_thread(svc: Services, body: dict[str, Any]) -> str:
             if session is not None:
                 return str(session.id)
     raise NotFoundError("That rating button is no longer valid.")
+
+
+def _passes(check: Callable[[], object]) -> Callable[[], bool]:
+    """A check that raises to refuse, as a change that returns True when it passes."""
+
+    def run() -> bool:
+        check()
+        return True
+
+    return run
