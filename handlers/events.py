@@ -13,15 +13,13 @@ from slack_bolt.context import BoltContext
 from bot.domain import status as st
 from bot.errors import SlackError
 from bot.redact import redact
-from bot.services import deliveries, workspace
+from bot.services import deliveries
 from bot.services.container import Services
 from bot.services.identity import ensure_account, ensure_user
 from bot.services.sessions import (
     Intake,
-    add_participant,
     open_session,
     open_session_in_thread,
-    touch,
     workspace_patterns,
 )
 from handlers import ids
@@ -119,14 +117,11 @@ def handle_reply(svc: Services, event: dict[str, Any], context: BoltContext) -> 
         _explain_once(svc, session_id, status, channel, user, str(event.get("thread_ts")),
                       str(context.get("fp_status_since") or ""))
         return
-    now = svc.clock()
+    # Users are created on first sight; the session row itself is left to the turn (it
+    # records who spoke and when), so a reply never races a running turn for that row.
     with unit_of_work(svc.factory) as db:
-        session = db.get(AISession, session_id)
-        if session is None:
-            return
-        ensure_user(db, session.account, user, svc.notifier)
-        add_participant(session, user)
-        touch(session, now, human=True, nudge_after=workspace.nudge_after(svc, db, session.account))
+        account = ensure_account(db, str(context.team_id))
+        ensure_user(db, account, user, svc.notifier)
     _after_reply(svc, channel, ts, session_id)
 
 

@@ -20,7 +20,7 @@ from bot.domain import status as st
 from bot.redact import redact
 from bot.services import deliveries
 from bot.services.container import Services
-from bot.services.sessions import latest_session_in_thread, workspace_patterns
+from bot.services.sessions import thread_session_state, workspace_patterns
 from storage.db import unit_of_work
 
 log = logging.getLogger(__name__)
@@ -120,11 +120,11 @@ def _record_reply(
     now = svc.clock()
     channel, thread_ts = event.get("channel"), event.get("thread_ts")
     with unit_of_work(svc.factory) as db:
-        session = latest_session_in_thread(db, str(channel), str(thread_ts))
-        if session is None:
-            return BoltResponse(status=200, body="")
-        session_id, status = session.id, session.status
-        since = session.status_changed_at.isoformat() if session.status_changed_at else ""
+        found = thread_session_state(db, str(channel), str(thread_ts))
+    if found is None:
+        return BoltResponse(status=200, body="")
+    session_id, status, changed_at = found
+    since = changed_at.isoformat() if changed_at else ""
     text = (event.get("text") or "")[:MAX_REPLY_CHARS]
     red = redact(text, workspace_patterns(svc, team_id or ""))
     payload = {"author": event.get("user"), "text": red.text, "ts": event.get("ts"),

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import JSON, Engine, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
 # JSONB on PostgreSQL, JSON on SQLite.
 JSONType = JSON().with_variant(JSONB(), "postgresql")
@@ -23,7 +24,8 @@ def is_postgres(engine_or_session: Engine | Session) -> bool:
     return bind.dialect.name == "postgresql"
 
 
-def make_engine(url: str, *, pool_size: int = 20, echo: bool = False) -> Engine:
+def make_engine(url: str, *, pool_size: int = 20, max_overflow: int = 40,
+                echo: bool = False) -> Engine:
     """Build an engine with the pragmas and pool settings each backend needs."""
     if url.startswith("sqlite"):
         engine = create_engine(
@@ -49,7 +51,7 @@ def make_engine(url: str, *, pool_size: int = 20, echo: bool = False) -> Engine:
 
         return engine
     return create_engine(
-        url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        url, echo=echo, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True
     )
 
 
@@ -69,3 +71,22 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+T = TypeVar("T")
+
+
+def in_transaction(
+    factory: sessionmaker[Session], work: Callable[[Session], T], *, attempts: int = 4
+) -> T:
+    """Run ``work`` in one transaction; if a concurrent writer changed the same session row
+    first (``state_version`` moved: StaleDataError), run it again on fresh state. ``work``
+    must be safe to repeat: everything it did was rolled back."""
+    for attempt in range(1, attempts + 1):
+        try:
+            with unit_of_work(factory) as db:
+                return work(db)
+        except StaleDataError:
+            if attempt == attempts:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover

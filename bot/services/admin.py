@@ -75,4 +75,5 @@ def change(svc: Services, team_id: str, user_id: str, key: str, raw: str | None)
         if not is_admin(db, svc, user):
             raise NotAllowedError("Only workspace admins can change FlowPilot's settings.")
         set_setting(db, account.id, key, value)
+    svc.extras.get("redaction_patterns", {}).pop(team_id, None)
     return value

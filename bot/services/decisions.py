@@ -23,7 +23,7 @@ from bot.services import deliveries, workspace
 from bot.services.container import Services
 from bot.services.identity import ensure_user
 from bot.services.sessions import add_participant, add_step, load_for_team, require_may_act, touch
-from storage.db import unit_of_work
+from storage.db import in_transaction, unit_of_work
 from storage.models import AISession, User
 
 
@@ -68,9 +68,9 @@ Mutation = Callable[[Session, AISession, User], tuple[str, dict[str, Any], str |
 
 def _click(svc: Services, *, team_id: str, user_id: str, session_id: str,
            event_id: uuid.UUID | None, mutate: Mutation) -> Clicked:
-    now = svc.clock()
-    with unit_of_work(svc.factory) as db, domain_errors():
-        session = load_for_team(db, session_id, team_id)
+    def work(db: Session) -> Clicked:
+        now = svc.clock()
+        session = load_for_team(db, session_id, team_id, lock=True)
         user = ensure_user(db, session.account, user_id, svc.notifier)
         require_may_act(session, user)
         if not st.accepts_turns(session.status):
@@ -86,6 +86,10 @@ def _click(svc: Services, *, team_id: str, user_id: str, session_id: str,
         add_participant(session, user_id)
         touch(session, now, human=True, nudge_after=workspace.nudge_after(svc, db, session.account))
         return Clicked(session.id, message_ts)
+
+    with domain_errors():
+        # A running turn may store its answer on the same row meanwhile: retried on fresh state.
+        return in_transaction(svc.factory, work)
 
 
 _STEP = {"answer": "answer", "action_done": "action", "action_skip": "action",

@@ -6,13 +6,15 @@ import logging
 import uuid
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bot.errors import SlackError
 from bot.render.session import render_header
 from bot.render.turn import render_turn
 from bot.services import present
 from bot.services.container import Services
-from storage.db import unit_of_work
+from bot.services.sessions import LOCK_ROW
+from storage.db import in_transaction, unit_of_work
 from storage.models import AISession, AISessionStep, User
 
 log = logging.getLogger(__name__)
@@ -41,11 +43,12 @@ def post_turn_message(svc: Services, session_id: uuid.UUID, step_id: uuid.UUID) 
     except SlackError as exc:
         log.warning("could not post turn of session %s: %s", session_id, exc.message)
         return None
-    with unit_of_work(svc.factory) as db:
-        session = db.get(AISession, session_id)
+
+    def remember(db: Session) -> None:
+        session = db.get(AISession, session_id, with_for_update=LOCK_ROW)
         step = db.get(AISessionStep, step_id)
         if session is None or step is None:
-            return ts
+            return
         step.slack_ts = ts
         content = step.content or {}
         wanted = set(content.get("question_ids", [])) | set(content.get("action_ids", []))
@@ -59,6 +62,8 @@ def post_turn_message(svc: Services, session_id: uuid.UUID, step_id: uuid.UUID) 
         for fix in session.fixes:
             if str(fix.id) in content.get("fix_ids", []):
                 fix.slack_message_ts = ts
+
+    in_transaction(svc.factory, remember)
     return ts
 
 

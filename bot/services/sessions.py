@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -200,12 +201,23 @@ def _tree_for(db: Session, flow: Any) -> Tree:
     return tree
 
 
+PATTERNS_TTL = 60.0
+
+
 def workspace_patterns(svc: Services, team_id: str) -> list[str]:
+    """The workspace's extra redaction patterns, cached a minute per workspace (read on every
+    reply, before the ack)."""
+    cache: dict[str, tuple[float, list[str]]] = svc.extras.setdefault("redaction_patterns", {})
+    hit = cache.get(team_id)
+    if hit is not None and time.monotonic() - hit[0] < PATTERNS_TTL:
+        return hit[1]
     with unit_of_work(svc.factory) as db:
-        account = db.execute(select(Account).where(Account.slack_team_id == team_id)).scalar_one_or_none()
-        if account is None:
-            return []
-        return workspace.redaction_patterns(db, account)
+        account = db.execute(
+            select(Account).where(Account.slack_team_id == team_id)
+        ).scalar_one_or_none()
+        patterns = workspace.redaction_patterns(db, account) if account is not None else []
+    cache[team_id] = (time.monotonic(), patterns)
+    return patterns
 
 
 def add_step(
@@ -241,6 +253,22 @@ def latest_session_in_thread(db: Session, channel: str, thread_ts: str) -> AISes
     ).scalar_one_or_none()
 
 
+def thread_session_state(
+    db: Session, channel: str, thread_ts: str
+) -> tuple[uuid.UUID, str, datetime | None] | None:
+    """(id, status, status changed at) of a thread's newest session: one indexed lookup that
+    reads three columns, not the session's history (this runs before Slack's ack)."""
+    row = db.execute(
+        select(AISession.id, AISession.status, AISession.status_changed_at)
+        .where(AISession.slack_channel_id == channel, AISession.slack_thread_ts == thread_ts)
+        .order_by(AISession.created_at.desc()).limit(1)
+    ).first()
+    return (row[0], row[1], row[2]) if row else None
+
+
+LOCK_ROW: dict[str, bool] = {"key_share": True}  # Session.get(..., with_for_update=LOCK_ROW)
+
+
 def load_for_team(db: Session, session_id: str | uuid.UUID, team_id: str, *,
                   lock: bool = False) -> AISession:
     """The session, only if it belongs to this workspace (whatever a button value claims)."""
@@ -252,7 +280,9 @@ def load_for_team(db: Session, session_id: str | uuid.UUID, team_id: str, *,
         AISession.id == sid, Account.slack_team_id == team_id
     )
     if lock:
-        stmt = stmt.with_for_update()
+        # Lock the session row only (not the account it joins), and as FOR NO KEY UPDATE so
+        # other transactions may still insert its steps and facts.
+        stmt = stmt.with_for_update(of=AISession, key_share=True)
     session = db.execute(stmt).scalar_one_or_none()
     if session is None:
         raise NotFoundError("That session was not found.")

@@ -15,15 +15,18 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, update
+from sqlalchemy.orm import Session
 
 from bot.domain import status as st
+from bot.engines.base import TurnContext
 from bot.errors import EngineError, SlackError
 from bot.render.session import render_engine_failure
-from bot.services import deliveries
-from bot.services.apply import apply_output, build_context
+from bot.services import deliveries, workspace
+from bot.services.apply import Applied, apply_output, build_context
 from bot.services.container import Services
 from bot.services.refresh import post_turn_message, refresh_header, refresh_turn_messages
-from storage.db import unit_of_work
+from bot.services.sessions import LOCK_ROW, add_participant, touch
+from storage.db import in_transaction, unit_of_work
 from storage.models import AISession, InboundEvent
 
 log = logging.getLogger(__name__)
@@ -106,24 +109,10 @@ class TurnRunner:
 
     def _one_turn(self, session_id: uuid.UUID) -> bool:
         svc = self.svc
-        now = svc.clock()
-        with unit_of_work(svc.factory) as db:
-            session = db.get(AISession, session_id)
-            if session is None:
-                return False
-            events = deliveries.pending_inputs(db, session_id)
-            if not events:
-                return False
-            if not st.accepts_turns(session.status):
-                for event in events:
-                    deliveries.finish(db, event.id, "ignored", now, st.explain_no_turns(session.status))
-                return False
-            for event in events:
-                event.status = "processing"
-                event.attempts += 1
-            event_ids = [e.id for e in events]
-            ctx = build_context(svc, db, session, events)
-            channel, thread = session.slack_channel_id, session.slack_thread_ts
+        begun = in_transaction(svc.factory, lambda db: self._begin(db, session_id))
+        if begun is None:
+            return False
+        ctx, event_ids, channel, thread = begun
 
         svc.notifier.set_status(channel, thread, "is working on it…")
         slow = threading.Timer(self.slow_after, self._say_slow, args=(channel, thread))
@@ -136,28 +125,61 @@ class TurnRunner:
             self._failed(session_id, event_ids, exc.message, channel, thread)
             return False
         except Exception:
-            ref = uuid.uuid4().hex[:8]
-            log.exception("engine crashed (ref %s) on session %s", ref, session_id)
-            self._failed(session_id, event_ids,
-                         f"Something went wrong on our side (reference {ref}). Nothing was lost.",
-                         channel, thread)
+            self._failed(session_id, event_ids, _crashed("engine", session_id), channel, thread)
             return False
         finally:
             slow.cancel()
         svc.metrics.turn_seconds.labels(svc.engine_name).observe(time.monotonic() - started)
-        svc.metrics.turns.labels(svc.engine_name, "ok").inc()
 
-        now = svc.clock()
-        with unit_of_work(svc.factory) as db:
-            session = db.get(AISession, session_id)
+        def store(db: Session) -> Applied | None:
+            session = db.get(AISession, session_id, with_for_update=LOCK_ROW)
             if session is None:
-                return False
-            result = apply_output(svc, db, session, output, event_ids, now)
+                return None
+            return apply_output(svc, db, session, output, event_ids, svc.clock())
+
+        try:
+            # A click or a transition may change the session row meanwhile: apply again on
+            # fresh state rather than lose the model's answer.
+            result = in_transaction(svc.factory, store)
+        except Exception:
+            self._failed(session_id, event_ids, _crashed("storing", session_id), channel, thread)
+            return False
+        if result is None:
+            return False
+        svc.metrics.turns.labels(svc.engine_name, "ok").inc()
         post_turn_message(svc, session_id, result.step_id)
         if result.superseded_message_ts:
             refresh_turn_messages(svc, session_id, result.superseded_message_ts)
         refresh_header(svc, session_id)
         return True
+
+    def _begin(
+        self, db: Session, session_id: uuid.UUID
+    ) -> tuple[TurnContext, list[uuid.UUID], str, str] | None:
+        """Take the queued inputs (marked processing), note who spoke, build the context."""
+        svc = self.svc
+        now = svc.clock()
+        session = db.get(AISession, session_id, with_for_update=LOCK_ROW)
+        if session is None:
+            return None
+        events = deliveries.pending_inputs(db, session_id)
+        if not events:
+            return None
+        if not st.accepts_turns(session.status):
+            for event in events:
+                deliveries.finish(db, event.id, "ignored", now, st.explain_no_turns(session.status))
+            return None
+        authors = [str(e.payload.get("author")) for e in events if (e.payload or {}).get("author")]
+        for author in dict.fromkeys(authors):
+            add_participant(session, author)
+        if authors:
+            touch(session, max(e.received_at for e in events), human=True,
+                  nudge_after=workspace.nudge_after(svc, db, session.account))
+        for event in events:
+            event.status = "processing"
+            event.attempts += 1
+        ctx = build_context(svc, db, session, events)
+        return ctx, [e.id for e in events], session.slack_channel_id, session.slack_thread_ts
 
     def _say_slow(self, channel: str, thread: str) -> None:
         try:
@@ -186,6 +208,12 @@ class TurnRunner:
             svc.notifier.post(channel, msg.text, msg.blocks, thread_ts=thread)
         except SlackError:
             log.warning("could not tell the thread about a failed turn (session %s)", session_id)
+
+
+def _crashed(stage: str, session_id: uuid.UUID) -> str:
+    ref = uuid.uuid4().hex[:8]
+    log.exception("turn %s failed (ref %s) on session %s", stage, ref, session_id)
+    return f"Something went wrong on our side (reference {ref}). Nothing was lost."
 
 
 def requeue_failed(svc: Services, session_id: uuid.UUID, now: datetime) -> int:
