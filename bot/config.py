@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     flows_dir: str | None = Field(default=None, alias="FLOWPILOT_FLOWS_DIR")
     secret_key: SecretStr | None = Field(default=None, alias="FLOWPILOT_SECRET_KEY")
     # Operational knobs beyond the contract (documented in the README).
-    workers: int = Field(default=16, ge=1, le=512, alias="FLOWPILOT_WORKERS")
+    workers: int = Field(default=32, ge=1, le=512, alias="FLOWPILOT_WORKERS")
     log_level: str = Field(default="INFO", alias="FLOWPILOT_LOG_LEVEL")
 
     @field_validator("slack_api_url")

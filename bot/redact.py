@@ -10,6 +10,7 @@ like a secret.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import re
 from collections.abc import Callable, Iterable
@@ -258,16 +259,31 @@ def _risky(pattern: str) -> bool:
     return walk(tree, False)
 
 
-def _compile_extra(patterns: Iterable[str]) -> list[_Rule]:
+def _compile_extra(patterns: Iterable[str]) -> tuple[_Rule, ...]:
+    """The workspace's extra rules; compiled (and vetted by ``_risky``) once per distinct list,
+    since every message of a workspace brings the same patterns."""
+    key = tuple(patterns or ())
+    if not key:
+        return ()
+    try:
+        return _compile_extra_cached(key)
+    except TypeError:  # an unhashable entry: compile without the cache
+        return _compile_extra_uncached(key)
+
+
+def _compile_extra_uncached(patterns: tuple[Any, ...]) -> tuple[_Rule, ...]:
     rules = []
-    for raw in patterns or ():
+    for raw in patterns:
         if not isinstance(raw, str) or not raw or len(raw) > 500 or _risky(raw):
             continue
         try:
             rules.append(_Rule("custom", re.compile(raw)))
         except (re.error, ValueError, OverflowError, RecursionError):
             continue
-    return rules
+    return tuple(rules)
+
+
+_compile_extra_cached = functools.lru_cache(maxsize=256)(_compile_extra_uncached)
 
 
 def redact(text: str, extra_patterns: Iterable[str] = ()) -> RedactionResult:

@@ -11,7 +11,7 @@ from bot.render.modals import intake_modal
 from bot.services.container import Services
 from bot.services.sessions import Intake, open_session
 from handlers import ids
-from handlers.common import readable
+from handlers.common import later, readable
 
 HELP = """*FlowPilot* — troubleshooting co-pilot in a thread.
 • `/flowpilot <problem>` — open a session (e.g. `/flowpilot Outlook keeps asking for a password`)
@@ -58,12 +58,15 @@ def register(app: App, svc: Services) -> None:
                 respond(text=f"⚠️ {readable(exc)}", response_type="ephemeral")
             return
         ack()
-        try:
-            open_session(
-                svc, team_id=str(body.get("team_id")), user_id=str(body.get("user_id")),
-                channel=str(body.get("channel_id")), thread_ts=None,
-                intake=Intake(text=text, source="command"),
-            )
-        except Exception as exc:
-            respond(text=f"⚠️ Could not open the session: {readable(exc)}",
-                    response_type="ephemeral")
+        later(svc, _open, svc, body, text, respond)
+
+
+def _open(svc: Services, body: dict[str, Any], text: str, respond: Callable[..., Any]) -> None:
+    try:
+        open_session(
+            svc, team_id=str(body.get("team_id")), user_id=str(body.get("user_id")),
+            channel=str(body.get("channel_id")), thread_ts=None,
+            intake=Intake(text=text, source="command"),
+        )
+    except Exception as exc:
+        respond(text=f"⚠️ Could not open the session: {readable(exc)}", response_type="ephemeral")

@@ -23,7 +23,7 @@ from bot.services.sessions import (
     workspace_patterns,
 )
 from handlers import ids
-from handlers.common import readable
+from handlers.common import later, readable
 from storage.db import unit_of_work
 from storage.models import Account, AISession
 
@@ -36,7 +36,7 @@ def register(app: App, svc: Services) -> None:
 
     @app.event("app_mention")
     def on_mention(event: dict[str, Any], context: BoltContext) -> None:
-        handle_mention(svc, event, context)
+        later(svc, handle_mention, svc, event, context)
 
     @app.event("message")
     def on_message(event: dict[str, Any], context: BoltContext) -> None:

@@ -9,7 +9,7 @@ from slack_bolt import Ack, App
 from bot.services.container import Services
 from bot.services.sessions import Intake, open_session
 from handlers import ids
-from handlers.common import readable, team_of, tell, user_of
+from handlers.common import later, readable, team_of, tell, user_of
 
 
 def field(view: dict[str, Any], action_id: str) -> Any:
@@ -35,12 +35,8 @@ def register(app: App, svc: Services) -> None:
             return
         ack()
         channel = str(view.get("private_metadata") or "") or user_of(body)
-        try:
-            open_session(svc, team_id=team_of(body), user_id=user_of(body), channel=channel,
-                         thread_ts=None,
-                         intake=Intake(text=problem, log=log_text, ticket=ticket, source="modal"))
-        except Exception as exc:
-            svc.notifier.post(user_of(body), f"⚠️ Could not open the session: {readable(exc)}")
+        later(svc, _open, svc, body, channel, None,
+              Intake(text=problem, log=log_text, ticket=ticket, source="modal"))
 
     @app.shortcut(ids.SHORTCUT_TROUBLESHOOT)
     def on_shortcut(ack: Ack, body: dict[str, Any]) -> None:
@@ -51,9 +47,14 @@ def register(app: App, svc: Services) -> None:
         if not text:
             tell(svc, body, "That message has no text to troubleshoot.")
             return
-        try:
-            open_session(svc, team_id=team_of(body), user_id=user_of(body), channel=channel,
-                         thread_ts=str(message.get("thread_ts") or message.get("ts")),
-                         intake=Intake(text=text, source="shortcut"))
-        except Exception as exc:
-            tell(svc, body, f"⚠️ Could not open the session: {readable(exc)}")
+        later(svc, _open, svc, body, channel, str(message.get("thread_ts") or message.get("ts")),
+              Intake(text=text, source="shortcut"))
+
+
+def _open(svc: Services, body: dict[str, Any], channel: str, thread_ts: str | None,
+          intake: Intake) -> None:
+    try:
+        open_session(svc, team_id=team_of(body), user_id=user_of(body), channel=channel,
+                     thread_ts=thread_ts, intake=intake)
+    except Exception as exc:
+        tell(svc, body, f"⚠️ Could not open the session: {readable(exc)}")

@@ -8,7 +8,6 @@ a reply that arrived but does not fit the contract is sent back once with the er
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import logging
 from collections.abc import Callable
@@ -17,7 +16,7 @@ from typing import Any, TypeVar
 import anthropic
 
 from bot.engines.base import TurnContext, TurnOutput, Usage
-from bot.engines.prompt import build_request
+from bot.engines.prompt import build_request, copy_json
 from bot.engines.schema import (
     DRAFT_TEMPLATE_TOOL,
     OutputInvalid,
@@ -242,7 +241,7 @@ def _tool_use(block: Any) -> dict[str, Any]:
         "type": "tool_use",
         "id": block.id,
         "name": block.name,
-        "input": copy.deepcopy(tool_input),
+        "input": copy_json(tool_input),
     }
 
 
@@ -339,7 +338,7 @@ def _without_cache_control(message: dict[str, Any]) -> dict[str, Any]:
     content = message["content"]
     if isinstance(content, list):
         content = [{k: v for k, v in b.items() if k != "cache_control"} for b in content]
-    return copy.deepcopy({"role": message["role"], "content": content})
+    return copy_json({"role": message["role"], "content": content})
 
 
 class ClaudeEngine:

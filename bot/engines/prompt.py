@@ -18,6 +18,7 @@ from typing import Any
 
 from bot.engines.base import FixView, LaneItemView, TurnContext, TurnInput
 from bot.engines.schema import SUBMIT_TURN_TOOL
+from bot.flows.model import Flow
 
 CACHE_CONTROL = {"type": "ephemeral"}
 TOOL_RESULT_TEXT = "recorded"
@@ -237,8 +238,30 @@ def _render_node(node_id: str, node: Any) -> str:
     return line + (f" (help: {node['help']})" if node.get("help") else "")
 
 
+# render_flow's text per parsed flow. Parsed flows (``bot.flows.model.Flow``) are frozen and
+# shared: the catalog hands out the same object for as long as it is cached, so every turn of
+# a session re-renders the same flow. Keyed by identity (the entry keeps its flow alive, so the
+# id cannot be reused while it is cached); other shapes (mappings, ad-hoc objects) are rendered
+# every time since they may be mutated between turns.
+_FLOW_TEXT_MAX = 256
+_flow_text: dict[int, tuple[Any, str]] = {}
+
+
 def render_flow(flow: Any) -> str:
     """The flow as text for the system prompt (deterministic for the same flow)."""
+    if not isinstance(flow, Flow):
+        return _render_flow(flow)
+    hit = _flow_text.get(id(flow))
+    if hit is not None and hit[0] is flow:
+        return hit[1]
+    text = _render_flow(flow)
+    if len(_flow_text) >= _FLOW_TEXT_MAX:
+        _flow_text.clear()
+    _flow_text[id(flow)] = (flow, text)
+    return text
+
+
+def _render_flow(flow: Any) -> str:
     data = _plain(flow)
     if not isinstance(data, Mapping):
         return FLOW_HEADER + "\n" + str(data)
@@ -282,6 +305,39 @@ def system_blocks(ctx: TurnContext) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------------------------------------
 
 
+_ATOMIC = (str, int, float, bool, type(None))
+
+
+def copy_json(value: Any, memo: dict[int, Any] | None = None) -> Any:
+    """``copy.deepcopy`` for JSON-shaped data (same result, shared objects stay shared), fast
+    on plain dicts, lists and scalars; anything else goes to ``deepcopy`` with the same memo."""
+    cls = type(value)
+    if cls in _ATOMIC:
+        return value
+    if memo is None:
+        memo = {}
+    if cls is dict:
+        done = memo.get(id(value))
+        if done is not None:
+            return done
+        out: dict[Any, Any] = {}
+        memo[id(value)] = out
+        for k, v in value.items():
+            out[k if type(k) is str else copy_json(k, memo)] = (
+                v if type(v) is str else copy_json(v, memo)
+            )
+        return out
+    if cls is list:
+        done = memo.get(id(value))
+        if done is not None:
+            return done
+        items: list[Any] = []
+        memo[id(value)] = items
+        items.extend(v if type(v) is str else copy_json(v, memo) for v in value)
+        return items
+    return copy.deepcopy(value, memo)
+
+
 def _blocks(content: Any) -> list[dict[str, Any]]:
     if isinstance(content, str):
         return [{"type": "text", "text": content}] if content else []
@@ -290,7 +346,7 @@ def _blocks(content: Any) -> list[dict[str, Any]]:
         if isinstance(block, str) and block:
             out.append({"type": "text", "text": block})
         elif isinstance(block, Mapping) and block.get("type"):
-            out.append({k: copy.deepcopy(v) for k, v in block.items() if k != "cache_control"})
+            out.append({k: copy_json(v) for k, v in block.items() if k != "cache_control"})
     return out
 
 

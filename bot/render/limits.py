@@ -48,28 +48,81 @@ PRIVATE_METADATA = 3000
 _SHRINK_FLOOR = 300
 
 
+_TEXT_TYPES = ("mrkdwn", "plain_text")
+_ATOMIC = (str, int, float, bool, type(None))
+
+
+def _walk_texts(node: Any, found: list[dict[str, Any]]) -> None:
+    if isinstance(node, dict):
+        if node.get("type") in _TEXT_TYPES and isinstance(node.get("text"), str):
+            found.append(node)
+            return
+        values: Any = node.values()
+    else:
+        values = node
+    for value in values:
+        if isinstance(value, dict | list):
+            _walk_texts(value, found)
+
+
 def _text_objects(block: Block) -> list[dict[str, Any]]:
     """Every text object of a block (dicts with a ``type`` of mrkdwn/plain_text and ``text``)."""
     found: list[dict[str, Any]] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if node.get("type") in ("mrkdwn", "plain_text") and isinstance(node.get("text"), str):
-                found.append(node)
-                return
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(block)
+    if isinstance(block, dict | list):
+        _walk_texts(block, found)
     return found
+
+
+def _text_size(node: Any) -> int:
+    if isinstance(node, dict):
+        text = node.get("text")
+        if isinstance(text, str) and node.get("type") in _TEXT_TYPES:
+            return slack_len(text)
+        values: Any = node.values()
+    else:
+        values = node
+    total = 0
+    for value in values:
+        if isinstance(value, dict | list):
+            total += _text_size(value)
+    return total
 
 
 def block_text_size(blocks: list[Block]) -> int:
     """Total length of every text object in ``blocks`` (what ``msg_blocks_too_long`` counts)."""
-    return sum(slack_len(t["text"]) for b in blocks for t in _text_objects(b))
+    total = 0
+    for b in blocks:
+        if isinstance(b, dict | list):
+            total += _text_size(b)
+    return total
+
+
+def _copy(node: Any, memo: dict[int, Any]) -> Any:
+    """``copy.deepcopy`` for Block Kit JSON (same result, shared objects stay shared), fast
+    on plain dicts, lists and scalars; anything else goes to ``deepcopy`` with the same memo."""
+    cls = type(node)
+    if cls in _ATOMIC:
+        return node
+    if cls is dict:
+        done = memo.get(id(node))
+        if done is not None:
+            return done
+        out: dict[Any, Any] = {}
+        memo[id(node)] = out
+        for key, value in node.items():
+            out[key if type(key) is str else _copy(key, memo)] = (
+                value if type(value) is str else _copy(value, memo)
+            )
+        return out
+    if cls is list:
+        done = memo.get(id(node))
+        if done is not None:
+            return done
+        items: list[Any] = []
+        memo[id(node)] = items
+        items.extend(v if type(v) is str else _copy(v, memo) for v in node)
+        return items
+    return copy.deepcopy(node, memo)
 
 
 def _cap_text(obj: Any, limit: int, *, note: bool = True) -> None:
@@ -180,7 +233,7 @@ def enforce_blocks(
     blocks: list[Block], *, max_blocks: int = MAX_BLOCKS, max_chars: int | None = TOTAL_BLOCK_TEXT
 ) -> list[Block]:
     """A copy of ``blocks`` that respects every per-block limit, the block count and size."""
-    out = [copy.deepcopy(b) for b in blocks if isinstance(b, dict)]
+    out = [_copy(b, {}) for b in blocks if isinstance(b, dict)]
     for b in out:
         _fix_block(b)
     seen: set[str] = set()

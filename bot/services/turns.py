@@ -11,8 +11,10 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from sqlalchemy import or_, update
 from sqlalchemy.orm import Session
@@ -30,6 +32,7 @@ from storage.db import in_transaction, unit_of_work
 from storage.models import AISession, InboundEvent
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 LEASE = timedelta(minutes=5)
 
 
@@ -42,17 +45,24 @@ class TurnRunner:
         self._inflight = 0
         self._idle = threading.Condition()
 
-    def kick(self, session_id: uuid.UUID) -> Future[int] | None:
+    def kick(self, session_id: uuid.UUID) -> Future[int | None] | None:
         """Drive the session soon, on the pool (returns at once)."""
+        return self.submit(self._drive_logged, session_id)
+
+    def submit(
+        self, fn: Callable[..., T], *args: Any, **kwargs: Any
+    ) -> Future[T | None] | None:
+        """Run slow work after the ack (opening a session posts to Slack) on the pool, so
+        Bolt's listener threads are free for the next delivery at once."""
         if self._closed:
             return None
         with self._idle:
             self._inflight += 1
-        future = self.pool.submit(self._drive_logged, session_id)
+        future = self.pool.submit(_logged, fn, *args, **kwargs)
         future.add_done_callback(self._done)
         return future
 
-    def _done(self, _future: Future[int]) -> None:
+    def _done(self, _future: Future[Any]) -> None:
         with self._idle:
             self._inflight -= 1
             self._idle.notify_all()
@@ -208,6 +218,14 @@ class TurnRunner:
             svc.notifier.post(channel, msg.text, msg.blocks, thread_ts=thread)
         except SlackError:
             log.warning("could not tell the thread about a failed turn (session %s)", session_id)
+
+
+def _logged(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+    try:
+        return fn(*args, **kwargs)
+    except Exception:
+        log.exception("background work %s failed", getattr(fn, "__name__", fn))
+        return None
 
 
 def _crashed(stage: str, session_id: uuid.UUID) -> str:
