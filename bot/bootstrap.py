@@ -19,6 +19,7 @@ from bot.metrics import Metrics
 from bot.notify import Notifier, make_web_client
 from bot.services.catalog import FlowCatalog
 from bot.services.container import Services
+from bot.services.dispatch import InlineDispatch, QueueDispatch
 from bot.services.turns import TurnRunner
 from storage.db import make_engine, make_session_factory
 from storage.migrate import is_current
@@ -47,6 +48,9 @@ class FlowPilot:
         return False
 
     def close(self) -> None:
+        worker = self.extras.get("worker")
+        if worker is not None:
+            worker.stop.set()
         scheduler = self.extras.get("scheduler")
         if scheduler is not None:
             scheduler.shutdown(wait=False)
@@ -91,6 +95,9 @@ def build(
     )
     runner = TurnRunner(svc, workers or settings.workers)
     svc.runner = runner
+    # Only processes that ack Slack hand work to the queue; workers (scheduler) run it.
+    queue = settings.work_mode == "queue" and mode == "serve"
+    svc.dispatch = QueueDispatch(svc) if queue else InlineDispatch(svc)
     listeners = TrackingExecutor(listener_workers, thread_name_prefix="fp-listener")
     app = App(
         client=client,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
@@ -20,7 +21,17 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     try:
         check_ready(fp)
         start_scheduler(fp)
-        print("scheduler running; Ctrl-C stops it", flush=True)
+        if settings.work_mode == "queue":
+            from bot.worker import Worker
+
+            # Background work yields the CPU to processes that ack Slack on the same host.
+            os.nice(settings.worker_nice)
+            worker = Worker(fp)
+            fp.extras["worker"] = worker
+            worker.start()
+            print("scheduler and work queue running; Ctrl-C stops them", flush=True)
+        else:
+            print("scheduler running; Ctrl-C stops it", flush=True)
         while True:
             time.sleep(1)
     except KeyboardInterrupt:

@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     # Operational knobs beyond the contract (documented in the README).
     workers: int = Field(default=32, ge=1, le=512, alias="FLOWPILOT_WORKERS")
     log_level: str = Field(default="INFO", alias="FLOWPILOT_LOG_LEVEL")
+    work_mode: Literal["inline", "queue"] = Field(default="inline", alias="FLOWPILOT_WORK_MODE")
+    worker_nice: int = Field(default=10, ge=0, le=19, alias="FLOWPILOT_WORKER_NICE")
 
     @field_validator("slack_api_url")
     @classmethod
@@ -77,6 +79,8 @@ class Settings(BaseSettings):
                 needs.append(("SLACK_CLIENT_SECRET", self.slack_client_secret))
         elif mode in ("scheduler", "jobs") and not self.slack_client_id:
             needs = [("SLACK_BOT_TOKEN", self.slack_bot_token)]
+        if self.work_mode == "queue" and not self.database_url.startswith("postgresql"):
+            raise ConfigError("FLOWPILOT_WORK_MODE=queue needs PostgreSQL (FLOWPILOT_DATABASE_URL)")
         for name, value in needs:
             if value is None or (isinstance(value, SecretStr) and not value.get_secret_value()):
                 raise ConfigError(f"{name} is not set: flowpilot {mode} needs it (see README, Configure)")

@@ -17,7 +17,7 @@ from bot.services import decisions
 from bot.services.container import Services
 from bot.services.refresh import refresh_turn_messages
 from handlers import ids
-from handlers.common import readable, team_of, tell, user_of
+from handlers.common import channel_of, readable, team_of, tell, thread_of, user_of
 
 T = TypeVar("T")
 
@@ -45,39 +45,51 @@ def run_click(svc: Services, ack: Ack, body: dict[str, Any], change: Callable[[]
     return done
 
 
-def _run(svc: Services, ack: Ack, body: dict[str, Any],
-         change: Callable[[], decisions.Clicked]) -> None:
-    clicked = run_click(svc, ack, body, change)
-    if clicked is None:
+def _queue_click(svc: Services, ack: Ack, body: dict[str, Any], context: BoltContext,
+                 decision: str) -> None:
+    """Ack at once; the decision is work after the ack. It waits for the session row while a
+    turn stores its answer, and neither Slack's 3 seconds nor Bolt's listener threads should.
+    The delivery itself is already recorded (middleware), so nothing is lost meanwhile."""
+    ack()
+    event_id = _event_id(context)
+    svc.later("click", {
+        "decision": decision, "team_id": team_of(body), "user_id": user_of(body),
+        "value": _value(body), "event_id": str(event_id) if event_id else None,
+        "channel": channel_of(body), "thread_ts": thread_of(body),
+    })
+
+
+def click_work(svc: Services, p: dict[str, Any]) -> None:
+    """Apply a quick answer, an action or a fix decision; then the next turn and the
+    message's update. A refusal is told to the clicker ephemerally."""
+    who = {"team_id": p["team_id"], "user_id": p["user_id"], "value": p["value"],
+           "event_id": uuid.UUID(p["event_id"]) if p.get("event_id") else None}
+    decision = p["decision"]
+    try:
+        if decision == "answer":
+            clicked = decisions.answer(svc, **who)
+        elif decision in ("done", "skip"):
+            clicked = decisions.complete_action(svc, **who, done=decision == "done")
+        else:
+            clicked = decisions.decide_fix(svc, **who, decision=decision)
+    except Exception as exc:
+        tell(svc, {"user": {"id": p["user_id"]}, "channel": {"id": p.get("channel")},
+                   "container": {"thread_ts": p.get("thread_ts")}}, f"⚠️ {readable(exc)}")
         return
+    if clicked.kick:
+        svc.kick(clicked.session_id)
     if clicked.message_ts:
         refresh_turn_messages(svc, clicked.session_id, [clicked.message_ts])
-    if clicked.kick and svc.runner is not None:
-        svc.runner.kick(clicked.session_id)
 
 
 def register(app: App, svc: Services) -> None:
-    def common(body: dict[str, Any]) -> dict[str, Any]:
-        return {"team_id": team_of(body), "user_id": user_of(body), "value": _value(body)}
+    assert svc.dispatch is not None
 
-    @app.action(ids.prefixed(ids.ANSWER))
-    def on_answer(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
-        _run(svc, ack, body, lambda: decisions.answer(svc, **common(body),
-                                                       event_id=_event_id(context)))
-
-    @app.action(ids.prefixed(ids.ACTION_DONE))
-    def on_done(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
-        _run(svc, ack, body, lambda: decisions.complete_action(
-            svc, **common(body), done=True, event_id=_event_id(context)))
-
-    @app.action(ids.prefixed(ids.ACTION_SKIP))
-    def on_skip(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
-        _run(svc, ack, body, lambda: decisions.complete_action(
-            svc, **common(body), done=False, event_id=_event_id(context)))
-
-    for prefix, decision in ((ids.FIX_WORKED, "worked"), (ids.FIX_FAILED, "failed"),
-                             (ids.FIX_REJECT, "rejected")):
-        _register_fix(app, svc, prefix, decision, common)
+    svc.dispatch.register("click", click_work)
+    for prefix, decision in ((ids.ANSWER, "answer"), (ids.ACTION_DONE, "done"),
+                             (ids.ACTION_SKIP, "skip"), (ids.FIX_WORKED, "worked"),
+                             (ids.FIX_FAILED, "failed"), (ids.FIX_REJECT, "rejected")):
+        _register_click(app, svc, prefix, decision)
 
     @app.action(ids.prefixed(ids.RETRY))
     def on_retry(ack: Ack, body: dict[str, Any]) -> None:
@@ -89,17 +101,14 @@ def register(app: App, svc: Services) -> None:
             tell(svc, body, f"⚠️ {readable(exc)}")
             return
         ack()
-        if svc.runner is not None:
-            svc.runner.kick(sid)
+        svc.kick(sid)
 
     @app.action(ids.prefixed(ids.OPEN_SESSION))
     def on_link(ack: Ack) -> None:
         ack()  # a link button: Slack opens the URL, nothing to do
 
 
-def _register_fix(app: App, svc: Services, prefix: str, decision: str,
-                  common: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+def _register_click(app: App, svc: Services, prefix: str, decision: str) -> None:
     @app.action(ids.prefixed(prefix))
-    def on_fix(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
-        _run(svc, ack, body, lambda: decisions.decide_fix(
-            svc, **common(body), decision=decision, event_id=_event_id(context)))
+    def on_click(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
+        _queue_click(svc, ack, body, context, decision)

@@ -6,12 +6,13 @@ from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App
+from slack_sdk.webhook import WebhookClient
 
 from bot.render.modals import intake_modal
 from bot.services.container import Services
 from bot.services.sessions import Intake, open_session
 from handlers import ids
-from handlers.common import later, readable
+from handlers.common import readable
 
 HELP = """*FlowPilot* — troubleshooting co-pilot in a thread.
 • `/flowpilot <problem>` — open a session (e.g. `/flowpilot Outlook keeps asking for a password`)
@@ -40,6 +41,9 @@ def _help(svc: Services, body: dict[str, Any], rest: str, respond: Callable[...,
 
 
 def register(app: App, svc: Services) -> None:
+    assert svc.dispatch is not None
+    svc.dispatch.register("open_command", open_command)
+
     @app.command(ids.COMMAND)
     def on_command(ack: Ack, body: dict[str, Any], respond: Callable[..., Any], client: Any) -> None:
         text = (body.get("text") or "").strip()
@@ -58,15 +62,29 @@ def register(app: App, svc: Services) -> None:
                 respond(text=f"⚠️ {readable(exc)}", response_type="ephemeral")
             return
         ack()
-        later(svc, _open, svc, body, text, respond)
+        svc.later("open_command", {
+            "team_id": body.get("team_id"), "user_id": body.get("user_id"),
+            "channel_id": body.get("channel_id"), "text": text,
+            "response_url": body.get("response_url"),
+        })
 
 
-def _open(svc: Services, body: dict[str, Any], text: str, respond: Callable[..., Any]) -> None:
+def open_command(svc: Services, p: dict[str, Any]) -> None:
+    """Work after the ack: open the session a ``/flowpilot <problem>`` asked for."""
     try:
         open_session(
-            svc, team_id=str(body.get("team_id")), user_id=str(body.get("user_id")),
-            channel=str(body.get("channel_id")), thread_ts=None,
-            intake=Intake(text=text, source="command"),
+            svc, team_id=str(p["team_id"]), user_id=str(p["user_id"]),
+            channel=str(p["channel_id"]), thread_ts=None,
+            intake=Intake(text=str(p["text"]), source="command"),
         )
     except Exception as exc:
-        respond(text=f"⚠️ Could not open the session: {readable(exc)}", response_type="ephemeral")
+        reply_privately(p.get("response_url"), f"⚠️ Could not open the session: {readable(exc)}")
+
+
+def reply_privately(response_url: str | None, text: str) -> None:
+    if not response_url:
+        return
+    try:
+        WebhookClient(response_url).send(text=text, response_type="ephemeral")
+    except Exception:
+        pass

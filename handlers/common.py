@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from bot.errors import FlowPilotError, SlackError
@@ -55,14 +54,6 @@ def tell(svc: Services, body: dict[str, Any], text: str) -> None:
         svc.notifier.post(user, text)
     except SlackError:
         log.warning("could not tell %s: %s", user, text[:80])
-
-
-def later(svc: Services, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-    """Slow work after the ack goes to the worker pool, never on Bolt's listener threads."""
-    if svc.runner is not None:
-        svc.runner.submit(fn, *args, **kwargs)
-    else:
-        fn(*args, **kwargs)
 
 
 def readable(exc: Exception) -> str:

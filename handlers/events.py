@@ -15,7 +15,7 @@ from bot.errors import SlackError
 from bot.redact import redact
 from bot.services import deliveries
 from bot.services.container import Services
-from bot.services.identity import ensure_account, ensure_user
+from bot.services.identity import ensure_account
 from bot.services.sessions import (
     Intake,
     open_session,
@@ -23,7 +23,7 @@ from bot.services.sessions import (
     workspace_patterns,
 )
 from handlers import ids
-from handlers.common import later, readable
+from handlers.common import readable
 from storage.db import unit_of_work
 from storage.models import Account, AISession
 
@@ -34,9 +34,14 @@ MENTION = re.compile(r"<@[UW][A-Z0-9]+(\|[^>]*)?>")
 def register(app: App, svc: Services) -> None:
     assert ids.EVENTS  # the manifest test keeps this list and these listeners in step
 
+    assert svc.dispatch is not None
+    svc.dispatch.register("mention", mention_work)
+
     @app.event("app_mention")
     def on_mention(event: dict[str, Any], context: BoltContext) -> None:
-        later(svc, handle_mention, svc, event, context)
+        event_id = context.get("fp_event_id")
+        svc.later("mention", {"event": event, "team_id": context.team_id,
+                              "event_id": str(event_id) if event_id else None})
 
     @app.event("message")
     def on_message(event: dict[str, Any], context: BoltContext) -> None:
@@ -58,18 +63,26 @@ def register(app: App, svc: Services) -> None:
             _deactivate(svc, str(context.team_id))
 
 
-def handle_mention(svc: Services, event: dict[str, Any], context: BoltContext) -> None:
+def mention_work(svc: Services, p: dict[str, Any]) -> None:
+    """Work after the ack: a mention opens a session (or is a reply in a session's thread)."""
+    event_id = uuid.UUID(p["event_id"]) if p.get("event_id") else None
+    handle_mention(svc, p["event"], str(p["team_id"]), event_id)
+
+
+def handle_mention(svc: Services, event: dict[str, Any], team_id: str,
+                   event_id: uuid.UUID | None) -> None:
     channel, user = str(event.get("channel")), str(event.get("user") or "")
     ts, thread_ts = str(event.get("ts")), event.get("thread_ts")
     text = MENTION.sub("", event.get("text") or "").strip()
     if not user or event.get("bot_id"):
         return
     if thread_ts:
-        patterns = workspace_patterns(svc, str(context.team_id))
+        patterns = workspace_patterns(svc, team_id)
         with unit_of_work(svc.factory) as db:
             session = open_session_in_thread(db, channel, str(thread_ts))
             if session is not None:
-                _as_reply(svc, db, session, event, redact(text, patterns).text, context)
+                _as_reply(svc, db, session, event, redact(text, patterns).text, team_id,
+                          event_id)
                 session_id = session.id
             else:
                 session_id = None
@@ -89,7 +102,7 @@ def handle_mention(svc: Services, event: dict[str, Any], context: BoltContext) -
                                thread_ts=thread_ts)
         return
     try:
-        open_session(svc, team_id=str(context.team_id), user_id=user, channel=channel,
+        open_session(svc, team_id=team_id, user_id=user, channel=channel,
                      thread_ts=str(thread_ts or ts), intake=intake)
     except Exception as exc:
         svc.notifier.ephemeral(channel, user, f"⚠️ Could not open the session: {readable(exc)}",
@@ -97,11 +110,10 @@ def handle_mention(svc: Services, event: dict[str, Any], context: BoltContext) -
 
 
 def _as_reply(svc: Services, db: Any, session: AISession, event: dict[str, Any], text: str,
-              context: BoltContext) -> None:
+              team_id: str, event_id: uuid.UUID | None) -> None:
     payload = {"author": event.get("user"), "text": text, "ts": event.get("ts"),
-               "team_id": context.team_id}
-    event_id = context.get("fp_event_id")
-    if isinstance(event_id, uuid.UUID):
+               "team_id": team_id}
+    if event_id is not None:
         deliveries.attach(db, event_id, session_id=session.id, kind="reply", payload=payload)
     else:
         deliveries.add_turn_input(db, session, kind="reply", now=svc.clock(), payload=payload)
@@ -111,24 +123,20 @@ def handle_reply(svc: Services, event: dict[str, Any], context: BoltContext) -> 
     session_id = context.get("fp_session_id")
     if not isinstance(session_id, uuid.UUID):
         return
-    channel, user, ts = str(event.get("channel")), str(event.get("user")), str(event.get("ts"))
+    channel, user = str(event.get("channel")), str(event.get("user"))
     status = str(context.get("fp_session_status"))
     if not st.accepts_turns(status):
         _explain_once(svc, session_id, status, channel, user, str(event.get("thread_ts")),
                       str(context.get("fp_status_since") or ""))
         return
-    # Users are created on first sight; the session row itself is left to the turn (it
-    # records who spoke and when), so a reply never races a running turn for that row.
-    with unit_of_work(svc.factory) as db:
-        account = ensure_account(db, str(context.team_id))
-        ensure_user(db, account, user, svc.notifier)
-    _after_reply(svc, channel, ts, session_id)
+    # The turn creates unseen users, notes who spoke and reacts 👀 (in a worker process in
+    # queue mode, where the delivery's own transaction already woke it): nothing else here.
+    if svc.dispatch is not None and not svc.dispatch.queued:
+        svc.kick(session_id)
 
 
 def _after_reply(svc: Services, channel: str, ts: str, session_id: uuid.UUID) -> None:
-    svc.notifier.react(channel, ts, "eyes")
-    if svc.runner is not None:
-        svc.runner.kick(session_id)
+    svc.kick(session_id)
 
 
 def _explain_once(svc: Services, session_id: uuid.UUID, status: str, channel: str, user: str,

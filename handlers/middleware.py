@@ -20,6 +20,7 @@ from bot.domain import status as st
 from bot.redact import redact
 from bot.services import deliveries
 from bot.services.container import Services
+from bot.services.dispatch import notify_on_commit
 from bot.services.sessions import thread_session_state, workspace_patterns
 from storage.db import unit_of_work
 
@@ -121,19 +122,21 @@ def _record_reply(
     channel, thread_ts = event.get("channel"), event.get("thread_ts")
     with unit_of_work(svc.factory) as db:
         found = thread_session_state(db, str(channel), str(thread_ts))
-    if found is None:
-        return BoltResponse(status=200, body="")
-    session_id, status, changed_at = found
-    since = changed_at.isoformat() if changed_at else ""
-    text = (event.get("text") or "")[:MAX_REPLY_CHARS]
-    red = redact(text, workspace_patterns(svc, team_id or ""))
-    payload = {"author": event.get("user"), "text": red.text, "ts": event.get("ts"),
-               "team_id": team_id, "redacted": red.count}
-    with unit_of_work(svc.factory) as db:
+        if found is None:
+            return BoltResponse(status=200, body="")
+        session_id, status, changed_at = found
+        patterns = workspace_patterns(svc, team_id or "", db)  # cached a minute
+        since = changed_at.isoformat() if changed_at else ""
+        text = (event.get("text") or "")[:MAX_REPLY_CHARS]
+        red = redact(text, patterns)
+        payload = {"author": event.get("user"), "text": red.text, "ts": event.get("ts"),
+                   "team_id": team_id, "redacted": red.count}
         event_id = deliveries.record(
             db, key=key, kind="reply", now=now, team_id=team_id, session_id=session_id,
             payload=payload, status="pending" if st.accepts_turns(status) else "ignored",
         )
+        if event_id is not None and svc.dispatch is not None and svc.dispatch.queued:
+            notify_on_commit(db)  # the worker takes the turn; nothing left for this process
     if event_id is None:
         svc.metrics.deliveries.labels("message", "duplicate").inc()
         return BoltResponse(status=200, body="")

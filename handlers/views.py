@@ -9,7 +9,7 @@ from slack_bolt import Ack, App
 from bot.services.container import Services
 from bot.services.sessions import Intake, open_session
 from handlers import ids
-from handlers.common import later, readable, team_of, tell, user_of
+from handlers.common import readable, team_of, tell, user_of
 
 
 def field(view: dict[str, Any], action_id: str) -> Any:
@@ -24,6 +24,9 @@ def field(view: dict[str, Any], action_id: str) -> Any:
 
 
 def register(app: App, svc: Services) -> None:
+    assert svc.dispatch is not None
+    svc.dispatch.register("open_session", open_work)
+
     @app.view(ids.INTAKE_MODAL)
     def on_intake(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         problem = (field(view, ids.INTAKE_PROBLEM) or "").strip()
@@ -35,8 +38,8 @@ def register(app: App, svc: Services) -> None:
             return
         ack()
         channel = str(view.get("private_metadata") or "") or user_of(body)
-        later(svc, _open, svc, body, channel, None,
-              Intake(text=problem, log=log_text, ticket=ticket, source="modal"))
+        svc.later("open_session", _open_payload(body, channel, None, Intake(
+            text=problem, log=log_text, ticket=ticket, source="modal")))
 
     @app.shortcut(ids.SHORTCUT_TROUBLESHOOT)
     def on_shortcut(ack: Ack, body: dict[str, Any]) -> None:
@@ -47,14 +50,23 @@ def register(app: App, svc: Services) -> None:
         if not text:
             tell(svc, body, "That message has no text to troubleshoot.")
             return
-        later(svc, _open, svc, body, channel, str(message.get("thread_ts") or message.get("ts")),
-              Intake(text=text, source="shortcut"))
+        svc.later("open_session", _open_payload(
+            body, channel, str(message.get("thread_ts") or message.get("ts")),
+            Intake(text=text, source="shortcut")))
 
 
-def _open(svc: Services, body: dict[str, Any], channel: str, thread_ts: str | None,
-          intake: Intake) -> None:
+def _open_payload(body: dict[str, Any], channel: str, thread_ts: str | None,
+                  intake: Intake) -> dict[str, Any]:
+    return {"team_id": team_of(body), "user_id": user_of(body), "channel": channel,
+            "thread_ts": thread_ts, "intake": {"text": intake.text, "log": intake.log,
+                                               "ticket": intake.ticket, "source": intake.source}}
+
+
+def open_work(svc: Services, p: dict[str, Any]) -> None:
+    """Work after the ack: open a session from the intake form or the message shortcut."""
     try:
-        open_session(svc, team_id=team_of(body), user_id=user_of(body), channel=channel,
-                     thread_ts=thread_ts, intake=intake)
+        open_session(svc, team_id=p["team_id"], user_id=p["user_id"], channel=p["channel"],
+                     thread_ts=p.get("thread_ts"), intake=Intake(**p["intake"]))
     except Exception as exc:
-        tell(svc, body, f"⚠️ Could not open the session: {readable(exc)}")
+        tell(svc, {"user": {"id": p["user_id"]}, "channel": {"id": p["channel"]}},
+             f"⚠️ Could not open the session: {readable(exc)}")

@@ -15,6 +15,7 @@ from bot.notify import Notifier
 if TYPE_CHECKING:
     from bot.metrics import Metrics
     from bot.services.catalog import FlowCatalog
+    from bot.services.dispatch import Dispatch
     from bot.services.turns import TurnRunner
 
 
@@ -29,7 +30,18 @@ class Services:
     metrics: Metrics
     bot_user_id: str = ""
     runner: TurnRunner | None = None
+    dispatch: Dispatch | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+
+    def later(self, name: str, payload: dict[str, Any]) -> None:
+        """Work after the ack (see ``bot.services.dispatch``)."""
+        assert self.dispatch is not None
+        self.dispatch.later(name, payload)
+
+    def kick(self, session_id: Any) -> None:
+        """The session has new input: take a turn soon (here, or in a worker process)."""
+        if self.dispatch is not None:
+            self.dispatch.kick(session_id)
 
     @property
     def engine_name(self) -> str:

@@ -156,8 +156,7 @@ def open_session(
             )
         except SlackError:
             pass
-    if svc.runner is not None:
-        svc.runner.kick(session_id)
+    svc.kick(session_id)
     return Opened(session_id, channel, thread, created=True)
 
 
@@ -204,20 +203,26 @@ def _tree_for(db: Session, flow: Any) -> Tree:
 PATTERNS_TTL = 60.0
 
 
-def workspace_patterns(svc: Services, team_id: str) -> list[str]:
+def workspace_patterns(svc: Services, team_id: str, db: Session | None = None) -> list[str]:
     """The workspace's extra redaction patterns, cached a minute per workspace (read on every
-    reply, before the ack)."""
+    reply, before the ack). ``db``: read through an open transaction (never open a second
+    one while holding one: on SQLite it would wait on itself)."""
     cache: dict[str, tuple[float, list[str]]] = svc.extras.setdefault("redaction_patterns", {})
     hit = cache.get(team_id)
     if hit is not None and time.monotonic() - hit[0] < PATTERNS_TTL:
         return hit[1]
-    with unit_of_work(svc.factory) as db:
-        account = db.execute(
-            select(Account).where(Account.slack_team_id == team_id)
-        ).scalar_one_or_none()
-        patterns = workspace.redaction_patterns(db, account) if account is not None else []
+    if db is None:
+        with unit_of_work(svc.factory) as own:
+            patterns = _patterns(own, team_id)
+    else:
+        patterns = _patterns(db, team_id)
     cache[team_id] = (time.monotonic(), patterns)
     return patterns
+
+
+def _patterns(db: Session, team_id: str) -> list[str]:
+    account = db.execute(select(Account).where(Account.slack_team_id == team_id)).scalar_one_or_none()
+    return workspace.redaction_patterns(db, account) if account is not None else []
 
 
 def add_step(

@@ -26,6 +26,7 @@ from bot.render.session import render_engine_failure
 from bot.services import deliveries, workspace
 from bot.services.apply import Applied, apply_output, build_context
 from bot.services.container import Services
+from bot.services.identity import ensure_user
 from bot.services.refresh import post_turn_message, refresh_header, refresh_turn_messages
 from bot.services.sessions import LOCK_ROW, add_participant, touch
 from storage.db import in_transaction, unit_of_work
@@ -122,8 +123,9 @@ class TurnRunner:
         begun = in_transaction(svc.factory, lambda db: self._begin(db, session_id))
         if begun is None:
             return False
-        ctx, event_ids, channel, thread = begun
-
+        ctx, event_ids, channel, thread, seen = begun
+        for ts in seen:  # the technician sees at once that their message was taken
+            svc.notifier.react(channel, ts, "eyes")
         svc.notifier.set_status(channel, thread, "is working on it…")
         slow = threading.Timer(self.slow_after, self._say_slow, args=(channel, thread))
         slow.daemon = True
@@ -165,7 +167,7 @@ class TurnRunner:
 
     def _begin(
         self, db: Session, session_id: uuid.UUID
-    ) -> tuple[TurnContext, list[uuid.UUID], str, str] | None:
+    ) -> tuple[TurnContext, list[uuid.UUID], str, str, list[str]] | None:
         """Take the queued inputs (marked processing), note who spoke, build the context."""
         svc = self.svc
         now = svc.clock()
@@ -181,6 +183,7 @@ class TurnRunner:
             return None
         authors = [str(e.payload.get("author")) for e in events if (e.payload or {}).get("author")]
         for author in dict.fromkeys(authors):
+            ensure_user(db, session.account, author, svc.notifier)  # first sight: created
             add_participant(session, author)
         if authors:
             touch(session, max(e.received_at for e in events), human=True,
@@ -189,7 +192,8 @@ class TurnRunner:
             event.status = "processing"
             event.attempts += 1
         ctx = build_context(svc, db, session, events)
-        return ctx, [e.id for e in events], session.slack_channel_id, session.slack_thread_ts
+        seen = [str(e.payload["ts"]) for e in events if e.kind == "reply" and e.payload.get("ts")]
+        return ctx, [e.id for e in events], session.slack_channel_id, session.slack_thread_ts, seen
 
     def _say_slow(self, channel: str, thread: str) -> None:
         try:

@@ -1,0 +1,91 @@
+"""Where work after Slack's ack runs.
+
+``inline`` (the default; SQLite, ``flowpilot run``, ``flowpilot try``): on this process's worker
+pool. ``queue`` (``FLOWPILOT_WORK_MODE=queue``, PostgreSQL): ``flowpilot serve`` only records the
+work in ``inbound_events`` and sends ``NOTIFY flowpilot_work``; ``flowpilot scheduler``
+processes take it (``bot.worker``), so the processes that ack Slack never run model turns or
+rendering, and either side scales on its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import text
+
+from bot.services import deliveries
+from storage.db import unit_of_work
+
+if TYPE_CHECKING:
+    from bot.services.container import Services
+
+log = logging.getLogger(__name__)
+CHANNEL = "flowpilot_work"
+WorkFn = Callable[["Services", dict[str, Any]], None]
+
+
+class Dispatch:
+    """Named work with JSON payloads (so it can cross a process boundary)."""
+
+    queued = False  # True: work and turns run in worker processes, not here
+
+    def __init__(self, svc: Services) -> None:
+        self.svc = svc
+        self.work: dict[str, WorkFn] = {}
+
+    def register(self, name: str, fn: WorkFn) -> None:
+        self.work[name] = fn
+
+    def run(self, name: str, payload: dict[str, Any]) -> None:
+        fn = self.work.get(name)
+        if fn is None:
+            raise LookupError(f"no work named {name!r}")
+        fn(self.svc, payload)
+
+    def later(self, name: str, payload: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def kick(self, session_id: uuid.UUID) -> None:
+        raise NotImplementedError
+
+
+class InlineDispatch(Dispatch):
+    def later(self, name: str, payload: dict[str, Any]) -> None:
+        if self.svc.runner is not None:
+            self.svc.runner.submit(self.run, name, payload)
+        else:
+            self.run(name, payload)
+
+    def kick(self, session_id: uuid.UUID) -> None:
+        if self.svc.runner is not None:
+            self.svc.runner.kick(session_id)
+
+
+def notify_on_commit(db: Any) -> None:
+    """Wake the workers when this transaction commits (PostgreSQL delivers NOTIFY then)."""
+    db.execute(text(f"NOTIFY {CHANNEL}"))
+
+
+class QueueDispatch(Dispatch):
+    queued = True
+
+    def later(self, name: str, payload: dict[str, Any]) -> None:
+        with unit_of_work(self.svc.factory) as db:
+            deliveries.record(db, key=f"work:{uuid.uuid4()}", kind=f"work:{name}",
+                              now=self.svc.clock(), payload=payload, status="pending")
+            notify_on_commit(db)
+
+    def kick(self, session_id: uuid.UUID) -> None:
+        self.notify()  # the session's inputs are already recorded
+
+    def notify(self) -> None:
+        try:
+            with self.svc.factory() as db:
+                db.execute(text(f"NOTIFY {CHANNEL}"))
+                db.commit()
+        except Exception:
+            # The workers also poll; a lost wake-up costs at most their poll interval.
+            log.warning("NOTIFY %s failed", CHANNEL, exc_info=True)

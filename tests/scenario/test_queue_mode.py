@@ -1,0 +1,82 @@
+"""FLOWPILOT_WORK_MODE=queue: the process that acks Slack only records work and notifies; a
+worker process (here: a second app built as ``flowpilot scheduler`` builds it) does it."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from bot.bootstrap import build
+from bot.config import load_settings
+from bot.errors import ConfigError
+from bot.services.dispatch import QueueDispatch
+from bot.worker import Worker
+from storage.models import AISession, InboundEvent
+from support import SECRET, Harness
+
+
+@pytest.mark.postgres_only
+def test_serve_queues_and_the_worker_answers(db_url: str, engine: Any, fake_slack: Any,
+                                             fake_anthropic: Any) -> None:
+    web = Harness(db_url, fake_slack, anthropic_url=fake_anthropic.url,
+                  FLOWPILOT_WORK_MODE="queue")
+    settings = load_settings(
+        env_file=None, SLACK_BOT_TOKEN="xoxb-test", SLACK_SIGNING_SECRET=SECRET,
+        SLACK_API_URL=fake_slack.url, FLOWPILOT_DATABASE_URL=db_url,
+        ANTHROPIC_API_KEY="sk-ant-test", ANTHROPIC_BASE_URL=fake_anthropic.url,
+        FLOWPILOT_WORK_MODE="queue",
+    )
+    worker_app = build(settings, mode="scheduler", workers=4)
+    worker_app.services.bot_user_id = "UFPBOT"
+    worker = Worker(worker_app, poll_seconds=0.2)
+    try:
+        assert isinstance(web.svc.dispatch, QueueDispatch)
+        web.command("outlook keeps asking for a password")
+        web.settle()
+        assert not fake_slack.calls("chat.postMessage"), "serve does no work after the ack"
+        with web.svc.factory() as db:
+            queued = db.execute(select(InboundEvent.kind, InboundEvent.status)).all()
+        assert ("work:open_command", "pending") in queued
+
+        worker.start()
+        session = _wait(web, lambda db: db.execute(select(AISession)).scalar_one_or_none())
+        thread = session.slack_thread_ts
+        _wait(web, lambda db: len(web.bot_messages("C1", thread)) >= 2 or None)
+        ts, button = web.find_button("fp_answer")
+        web.click(button["action_id"], button["value"], message_ts=ts, thread_ts=thread)
+        web.reply("it started after the password change", thread)
+        web.settle()
+
+        def answered(db: Any) -> bool | None:
+            rows = db.execute(select(InboundEvent.status).where(
+                InboundEvent.kind.in_(["answer", "reply", "work:click"]))).scalars().all()
+            return (len(rows) == 3 and set(rows) == {"done"}) or None
+
+        _wait(web, answered)
+        assert len(fake_anthropic.message_requests) >= 2
+    finally:
+        worker.stop.set()
+        worker_app.close()
+        web.close()
+
+
+def test_queue_mode_needs_postgresql(tmp_path: Any) -> None:
+    settings = load_settings(env_file=None, FLOWPILOT_WORK_MODE="queue",
+                             FLOWPILOT_DATABASE_URL=f"sqlite:///{tmp_path}/x.db",
+                             SLACK_SIGNING_SECRET="s", SLACK_BOT_TOKEN="xoxb-x")
+    with pytest.raises(ConfigError, match="needs PostgreSQL"):
+        settings.require_for("serve")
+
+
+def _wait(h: Harness, probe: Any, timeout: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with h.svc.factory() as db:
+            found = probe(db)
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError("the worker did not get there in time")
