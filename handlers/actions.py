@@ -51,12 +51,25 @@ def _queue_click(svc: Services, ack: Ack, body: dict[str, Any], context: BoltCon
     turn stores its answer, and neither Slack's 3 seconds nor Bolt's listener threads should.
     The delivery itself is already recorded (middleware), so nothing is lost meanwhile."""
     ack()
-    event_id = _event_id(context)
-    svc.later("click", {
-        "decision": decision, "team_id": team_of(body), "user_id": user_of(body),
-        "value": _value(body), "event_id": str(event_id) if event_id else None,
-        "channel": channel_of(body), "thread_ts": thread_of(body),
-    })
+    if not context.get("fp_queued"):  # queued already with its delivery record
+        svc.later("click", click_payload(body, decision, _event_id(context)))
+
+
+CLICKS = {ids.ANSWER: "answer", ids.ACTION_DONE: "done", ids.ACTION_SKIP: "skip",
+          ids.FIX_WORKED: "worked", ids.FIX_FAILED: "failed", ids.FIX_REJECT: "rejected"}
+
+
+def click_decision(body: dict[str, Any]) -> str | None:
+    """The decision a turn button stands for (``answer``, ``done``…), or None."""
+    action_id = str(((body.get("actions") or [{}])[0]).get("action_id") or "")
+    return CLICKS.get(action_id.split(":", 1)[0])
+
+
+def click_payload(body: dict[str, Any], decision: str,
+                  event_id: uuid.UUID | None) -> dict[str, Any]:
+    return {"decision": decision, "team_id": team_of(body), "user_id": user_of(body),
+            "value": _value(body), "event_id": str(event_id) if event_id else None,
+            "channel": channel_of(body), "thread_ts": thread_of(body)}
 
 
 def click_work(svc: Services, p: dict[str, Any]) -> None:
@@ -86,9 +99,7 @@ def register(app: App, svc: Services) -> None:
     assert svc.dispatch is not None
 
     svc.dispatch.register("click", click_work)
-    for prefix, decision in ((ids.ANSWER, "answer"), (ids.ACTION_DONE, "done"),
-                             (ids.ACTION_SKIP, "skip"), (ids.FIX_WORKED, "worked"),
-                             (ids.FIX_FAILED, "failed"), (ids.FIX_REJECT, "rejected")):
+    for prefix, decision in CLICKS.items():
         _register_click(app, svc, prefix, decision)
 
     @app.action(ids.prefixed(ids.RETRY))

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App
+from slack_bolt.context import BoltContext
 from slack_sdk.webhook import WebhookClient
 
 from bot.render.modals import intake_modal
@@ -45,7 +46,8 @@ def register(app: App, svc: Services) -> None:
     svc.dispatch.register("open_command", open_command)
 
     @app.command(ids.COMMAND)
-    def on_command(ack: Ack, body: dict[str, Any], respond: Callable[..., Any], client: Any) -> None:
+    def on_command(ack: Ack, body: dict[str, Any], respond: Callable[..., Any], client: Any,
+                   context: BoltContext) -> None:
         text = (body.get("text") or "").strip()
         word, _, rest = text.partition(" ")
         handler = SUBCOMMANDS.get(word.lower())
@@ -62,11 +64,20 @@ def register(app: App, svc: Services) -> None:
                 respond(text=f"⚠️ {readable(exc)}", response_type="ephemeral")
             return
         ack()
-        svc.later("open_command", {
-            "team_id": body.get("team_id"), "user_id": body.get("user_id"),
-            "channel_id": body.get("channel_id"), "text": text,
-            "response_url": body.get("response_url"),
-        })
+        if not context.get("fp_queued"):  # queued already with its delivery record
+            svc.later("open_command", command_payload(body))
+
+
+def opens_session(body: dict[str, Any]) -> bool:
+    """A ``/flowpilot <problem>`` (not empty, not a subcommand)."""
+    text = (body.get("text") or "").strip()
+    return bool(text) and text.partition(" ")[0].lower() not in SUBCOMMANDS
+
+
+def command_payload(body: dict[str, Any]) -> dict[str, Any]:
+    return {"team_id": body.get("team_id"), "user_id": body.get("user_id"),
+            "channel_id": body.get("channel_id"), "text": (body.get("text") or "").strip(),
+            "response_url": body.get("response_url")}
 
 
 def open_command(svc: Services, p: dict[str, Any]) -> None:

@@ -56,6 +56,23 @@ def delivery_key(body: dict[str, Any]) -> tuple[str, str] | None:
     return None
 
 
+def queued_work(svc: Services, body: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """In queue mode: the work a delivery stands for (opening a session, a turn button),
+    recorded in the same INSERT as the delivery. None: handled by its listener as usual."""
+    if svc.dispatch is None or not svc.dispatch.queued:
+        return None
+    from handlers.actions import click_decision, click_payload
+    from handlers.commands import command_payload, opens_session
+
+    if body.get("command") and opens_session(body):
+        return "open_command", command_payload(body)
+    if body.get("type") == "block_actions":
+        decision = click_decision(body)
+        if decision is not None:
+            return "click", click_payload(body, decision, None)
+    return None
+
+
 def _shown(body: dict[str, Any], action: dict[str, Any]) -> str:
     """What the person clicked on: Slack sends the message as it was displayed. Two clicks on
     the same rendering are one decision (a double click); a click after the message changed
@@ -100,9 +117,19 @@ def make_delivery_middleware(svc: Services) -> Callable[..., Any]:
         now = svc.clock()
         if kind == "message":
             return _record_reply(svc, body, event, key, team_id, context, next)
+        work = queued_work(svc, body)
         with unit_of_work(svc.factory) as db:
-            event_id = deliveries.record(db, key=key, kind=kind, now=now, team_id=team_id,
-                                         status="done")
+            if work is None:
+                event_id = deliveries.record(db, key=key, kind=kind, now=now, team_id=team_id,
+                                             status="done")
+            else:
+                # Queue mode: the delivery record is the work item itself, and its commit
+                # wakes a worker; the listener only acks.
+                event_id = deliveries.record(db, key=key, kind=f"work:{work[0]}", now=now,
+                                             team_id=team_id, payload=work[1], status="pending")
+                if event_id is not None:
+                    notify_on_commit(db)
+                    context["fp_queued"] = True
         if event_id is None:
             svc.metrics.deliveries.labels(kind, "duplicate").inc()
             return BoltResponse(status=200, body="")
