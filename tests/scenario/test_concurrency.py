@@ -7,9 +7,9 @@ import threading
 from typing import Any
 
 from sqlalchemy import select
+from support import Harness
 
 from storage.models import AISession, InboundEvent
-from support import Harness
 
 
 def test_clicks_and_replies_during_turns_all_land(claude_harness: Harness,

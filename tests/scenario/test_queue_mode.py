@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from support import SECRET, Harness
 
 from bot.bootstrap import build
 from bot.config import load_settings
@@ -15,7 +16,6 @@ from bot.errors import ConfigError
 from bot.services.dispatch import QueueDispatch
 from bot.worker import Worker
 from storage.models import AISession, InboundEvent
-from support import SECRET, Harness
 
 
 @pytest.mark.postgres_only
