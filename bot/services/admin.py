@@ -75,5 +75,7 @@ def change(svc: Services, team_id: str, user_id: str, key: str, raw: str | None)
         if not is_admin(db, svc, user):
             raise NotAllowedError("Only workspace admins can change FlowPilot's settings.")
         set_setting(db, account.id, key, value)
+        account_id = account.id
     svc.extras.get("redaction_patterns", {}).pop(team_id, None)
+    svc.extras.get("nudge_after", {}).pop(account_id, None)
     return value

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from bot.domain import confidence as conf
@@ -25,7 +26,14 @@ from bot.engines.base import (
 from bot.services import deliveries, present
 from bot.services.container import Services
 from bot.services.sessions import add_step
-from storage.models import AISession, InboundEvent, SessionFact, SessionSuggestedFix
+from storage.models import (
+    Account,
+    AISession,
+    AISessionStep,
+    InboundEvent,
+    SessionFact,
+    SessionSuggestedFix,
+)
 
 MAX_OPTIONS = 8
 MAX_TEXT = 2_000
@@ -86,8 +94,13 @@ def _turn_input(event: InboundEvent) -> TurnInput:
 
 @dataclass
 class Applied:
-    step_id: uuid.UUID
+    step: AISessionStep
+    facts: list[SessionFact] = field(default_factory=list)  # the turn's new facts
     superseded_message_ts: list[str] = field(default_factory=list)
+
+    @property
+    def step_id(self) -> uuid.UUID:
+        return self.step.id
 
 
 def apply_output(
@@ -101,7 +114,7 @@ def apply_output(
     session.confidence_score = conf.clamp_confidence(out.confidence)
     session.confidence_tier = conf.tier_for(session.confidence_score)
 
-    fact_ids = []
+    fact_ids, facts = [], []
     for fact in out.facts:
         text = fact.text.strip()[:MAX_TEXT]
         if not text:
@@ -112,6 +125,7 @@ def apply_output(
             source_type="turn", created_at=now,
         )
         db.add(fact_row)
+        facts.append(fact_row)
         fact_ids.append(str(fact_row.id))
 
     lane = dict(session.pending_task_lane or {"questions": [], "actions": []})
@@ -166,11 +180,6 @@ def apply_output(
     session.total_output_tokens += usage.output_tokens
     session.total_cache_read_tokens += usage.cache_read_input_tokens
     session.total_cache_write_tokens += usage.cache_creation_input_tokens
-    account = session.account
-    account.total_input_tokens += usage.input_tokens
-    account.total_output_tokens += usage.output_tokens
-    account.total_cache_read_tokens += usage.cache_read_input_tokens
-    account.total_cache_write_tokens += usage.cache_creation_input_tokens
     for kind, n in (("input", usage.input_tokens), ("output", usage.output_tokens),
                     ("cache_read", usage.cache_read_input_tokens),
                     ("cache_write", usage.cache_creation_input_tokens)):
@@ -198,6 +207,22 @@ def apply_output(
     step = add_step(db, session, "ai_turn", None, content, now,
                     input_tokens=usage.input_tokens, output_tokens=usage.output_tokens)
     db.flush()
-    for event_id in event_ids:
-        deliveries.finish(db, event_id, "done", now)
-    return Applied(step_id=step.id, superseded_message_ts=applied_superseded)
+    _add_account_tokens(db, session.account_id, usage.input_tokens, usage.output_tokens,
+                        usage.cache_read_input_tokens, usage.cache_creation_input_tokens)
+    deliveries.finish_all(db, event_ids, "done", now)
+    return Applied(step=step, facts=facts, superseded_message_ts=applied_superseded)
+
+
+def _add_account_tokens(db: Session, account_id: uuid.UUID, input_tokens: int,
+                        output_tokens: int, cache_read: int, cache_write: int) -> None:
+    """One relative UPDATE: sessions of one workspace finishing at once never lose a count."""
+    if not (input_tokens or output_tokens or cache_read or cache_write):
+        return
+    db.execute(
+        update(Account).where(Account.id == account_id).values(
+            total_input_tokens=Account.total_input_tokens + input_tokens,
+            total_output_tokens=Account.total_output_tokens + output_tokens,
+            total_cache_read_tokens=Account.total_cache_read_tokens + cache_read,
+            total_cache_write_tokens=Account.total_cache_write_tokens + cache_write,
+        ).execution_options(synchronize_session=False)
+    )

@@ -71,6 +71,16 @@ def finish(db: Session, event_id: uuid.UUID, status: str, now: datetime, error: 
     )
 
 
+def finish_all(db: Session, event_ids: list[uuid.UUID], status: str, now: datetime,
+               error: str | None = None) -> None:
+    if event_ids:
+        db.execute(
+            update(InboundEvent).where(InboundEvent.id.in_(event_ids)).values(
+                status=status, processed_at=now, error=error
+            )
+        )
+
+
 def pending_inputs(db: Session, session_id: uuid.UUID) -> list[InboundEvent]:
     """Inputs the next turn must answer, in order. Inputs of a failed turn ride along with
     new ones, so a reply after a model outage never drops what came before it."""

@@ -69,12 +69,14 @@ def lane_items(session: AISession) -> dict[str, dict[str, Any]]:
 
 
 def turn_view(
-    session: AISession, step: AISessionStep, users: dict[Any, User], tz: str = "UTC"
+    session: AISession, step: AISessionStep, users: dict[Any, User], tz: str = "UTC",
+    facts: list[SessionFact] | None = None,
 ) -> TurnView:
-    """Rebuild a turn's message from its step record and the items' current state."""
+    """Rebuild a turn's message from its step record and the items' current state.
+    ``facts``: where to find the turn's facts, when not in ``session.facts``."""
     content = step.content or {}
     items = lane_items(session)
-    facts_by_id = {str(f.id): f for f in session.facts}
+    facts_by_id = {str(f.id): f for f in (session.facts if facts is None else facts)}
     fixes_by_id = {str(f.id): f for f in session.fixes}
     questions, actions = [], []
     for item_id in content.get("question_ids", []):
@@ -89,12 +91,12 @@ def turn_view(
         fix_item(fixes_by_id[i], fixes_by_id, users, tz)
         for i in content.get("fix_ids", []) if i in fixes_by_id
     ]
-    facts = [fact_item(facts_by_id[i]) for i in content.get("fact_ids", []) if i in facts_by_id]
+    shown = [fact_item(facts_by_id[i]) for i in content.get("fact_ids", []) if i in facts_by_id]
     allowed = frozenset(str(p) for p in (session.participants or []))
     return TurnView(
         session_id=str(session.id),
         message=str(content.get("message") or ""),
-        facts=facts, questions=questions, actions=actions, fixes=fixes,
+        facts=shown, questions=questions, actions=actions, fixes=fixes,
         recommend=content.get("recommend", "continue"),
         engine="claude" if session.engine == "claude" else "offline",
         allowed_user_ids=allowed,

@@ -4,54 +4,101 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterable
+from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, defer, joinedload, selectinload
 
 from bot.errors import SlackError
 from bot.render.session import render_header
 from bot.render.turn import render_turn
+from bot.render.views import HeaderView, TurnView
 from bot.services import present
 from bot.services.container import Services
 from bot.services.sessions import LOCK_ROW
 from storage.db import in_transaction, unit_of_work
-from storage.models import AISession, AISessionStep, User
+from storage.models import AISession, AISessionStep, SessionFact, SessionSuggestedFix, Tree, User
 
 log = logging.getLogger(__name__)
 
+# The session's large JSON columns, which neither the header nor a turn message shows.
+HISTORY = (defer(AISession.conversation_messages), defer(AISession.engine_state))
+# What a header shows, read with the session row (one statement, not one per relation).
+HEADER_LOAD = (
+    joinedload(AISession.user),
+    joinedload(AISession.escalated_to),
+    joinedload(AISession.matched_flow).load_only(Tree.id, Tree.title),
+    *HISTORY,
+)
+# Lock the session row only: the joined rows are read, not locked (PostgreSQL refuses to
+# lock the nullable side of an outer join).
+LOCK_SESSION: dict[str, Any] = {**LOCK_ROW, "of": AISession}
 
-def _users(db: object, session: AISession) -> dict[object, User]:
-    ids = {f.decided_by_id for f in session.fixes if f.decided_by_id}
+
+def _users(db: Session, fixes: Iterable[SessionSuggestedFix]) -> dict[object, User]:
+    ids = {f.decided_by_id for f in fixes if f.decided_by_id}
     if not ids:
         return {}
-    rows = db.execute(select(User).where(User.id.in_(ids))).scalars()  # type: ignore[attr-defined]
-    return {u.id: u for u in rows}
+    return {u.id: u for u in db.execute(select(User).where(User.id.in_(ids))).scalars()}
 
 
-def post_turn_message(svc: Services, session_id: uuid.UUID, step_id: uuid.UUID) -> str | None:
-    """Post a turn's message in the thread and remember its ts on the step and its items."""
-    with unit_of_work(svc.factory) as db:
-        session = db.get(AISession, session_id)
-        step = db.get(AISessionStep, step_id)
-        if session is None or step is None:
-            return None
-        view = present.turn_view(session, step, _users(db, session), session.user.tz)
-        channel, thread = session.slack_channel_id, session.slack_thread_ts
+def turn_message_view(
+    db: Session, session: AISession, step: AISessionStep,
+    facts: list[SessionFact] | None = None,
+) -> TurnView:
+    """The view of a turn's message; ``facts``: the turn's own facts when the caller has
+    them (so the session's whole fact list need not be read)."""
+    fix_ids = set((step.content or {}).get("fix_ids", []))
+    shown = [f for f in session.fixes if str(f.id) in fix_ids]
+    return present.turn_view(session, step, _users(db, shown), session.user.tz, facts=facts)
+
+
+def post_turn(
+    svc: Services, session_id: uuid.UUID, step_id: uuid.UUID, view: TurnView,
+    channel: str, thread: str, superseded_message_ts: list[str],
+) -> str | None:
+    """Post a turn's message in the thread, remember its ts on the step and its items,
+    re-render the turn messages whose fixes it superseded, and refresh the header."""
     msg = render_turn(view)
     try:
-        ts = svc.notifier.post(channel, msg.text, msg.blocks, thread_ts=thread)
+        ts: str | None = svc.notifier.post(channel, msg.text, msg.blocks, thread_ts=thread)
     except SlackError as exc:
         log.warning("could not post turn of session %s: %s", session_id, exc.message)
-        return None
+        ts = None
+    header = None
+    if ts is not None:
+        posted = ts
+        # The header is read in the same transaction, after the turn is stored and posted.
+        header = in_transaction(
+            svc.factory, lambda db: _remember(svc, db, session_id, step_id, view, posted)
+        )
+    if superseded_message_ts:
+        refresh_turn_messages(svc, session_id, superseded_message_ts)
+    if header is None:
+        refresh_header(svc, session_id)
+    else:
+        _update_header(svc, session_id, *header)
+    return ts
 
-    def remember(db: Session) -> None:
-        session = db.get(AISession, session_id, with_for_update=LOCK_ROW)
-        step = db.get(AISessionStep, step_id)
-        if session is None or step is None:
-            return
-        step.slack_ts = ts
-        content = step.content or {}
-        wanted = set(content.get("question_ids", [])) | set(content.get("action_ids", []))
+
+def _remember(
+    svc: Services, db: Session, session_id: uuid.UUID, step_id: uuid.UUID, view: TurnView,
+    ts: str,
+) -> tuple[str, str, HeaderView] | None:
+    # Clicks edit the lane too: its JSON is a read-modify-write under the row lock.
+    session = db.get(AISession, session_id, with_for_update=LOCK_SESSION, options=HEADER_LOAD)
+    if session is None:
+        return None
+    db.execute(update(AISessionStep).where(AISessionStep.id == step_id).values(slack_ts=ts))
+    fix_ids = [uuid.UUID(f.id) for f in view.fixes]
+    if fix_ids:
+        db.execute(
+            update(SessionSuggestedFix).where(SessionSuggestedFix.id.in_(fix_ids))
+            .values(slack_message_ts=ts).execution_options(synchronize_session=False)
+        )
+    wanted = {q.id for q in view.questions} | {a.id for a in view.actions}
+    if wanted:
         lane = dict(session.pending_task_lane or {})
         for key in ("questions", "actions"):
             lane[key] = [
@@ -59,19 +106,33 @@ def post_turn_message(svc: Services, session_id: uuid.UUID, step_id: uuid.UUID) 
                 for item in lane.get(key) or []
             ]
         session.pending_task_lane = lane
-        for fix in session.fixes:
-            if str(fix.id) in content.get("fix_ids", []):
-                fix.slack_message_ts = ts
+    return _header_of(svc, session)
 
-    in_transaction(svc.factory, remember)
-    return ts
+
+def _header_of(svc: Services, session: AISession) -> tuple[str, str, HeaderView] | None:
+    if not session.root_message_ts:
+        return None
+    view = present.header_view(session, svc.clock())
+    return session.slack_channel_id, session.root_message_ts, view
+
+
+def _update_header(svc: Services, session_id: uuid.UUID, channel: str, ts: str,
+                   view: HeaderView) -> None:
+    msg = render_header(view)
+    try:
+        svc.notifier.update(channel, ts, msg.text, msg.blocks)
+    except SlackError as exc:
+        log.warning("could not update the header of %s: %s", session_id, exc.message)
 
 
 def refresh_turn_messages(svc: Services, session_id: uuid.UUID, message_ts: list[str]) -> None:
     """Re-render turn messages in place (after a click, or when a fix was superseded)."""
     for ts in dict.fromkeys(message_ts):
         with unit_of_work(svc.factory) as db:
-            session = db.get(AISession, session_id)
+            session = db.get(
+                AISession, session_id,
+                options=(joinedload(AISession.user), selectinload(AISession.fixes), *HISTORY),
+            )
             if session is None:
                 return
             step = db.execute(
@@ -81,7 +142,7 @@ def refresh_turn_messages(svc: Services, session_id: uuid.UUID, message_ts: list
             ).scalar_one_or_none()
             if step is None:
                 continue
-            view = present.turn_view(session, step, _users(db, session), session.user.tz)
+            view = turn_message_view(db, session, step)
             channel = session.slack_channel_id
         msg = render_turn(view)
         try:
@@ -91,15 +152,8 @@ def refresh_turn_messages(svc: Services, session_id: uuid.UUID, message_ts: list
 
 
 def refresh_header(svc: Services, session_id: uuid.UUID) -> None:
-    now = svc.clock()
     with unit_of_work(svc.factory) as db:
-        session = db.get(AISession, session_id)
-        if session is None or not session.root_message_ts:
-            return
-        view = present.header_view(session, now)
-        channel, ts = session.slack_channel_id, session.root_message_ts
-    msg = render_header(view)
-    try:
-        svc.notifier.update(channel, ts, msg.text, msg.blocks)
-    except SlackError as exc:
-        log.warning("could not update the header of %s: %s", session_id, exc.message)
+        session = db.get(AISession, session_id, options=HEADER_LOAD)
+        header = _header_of(svc, session) if session is not None else None
+    if header is not None:
+        _update_header(svc, session_id, *header)

@@ -17,24 +17,34 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import or_, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer, joinedload, selectinload
 
 from bot.domain import status as st
 from bot.engines.base import TurnContext
 from bot.errors import EngineError, SlackError
 from bot.render.session import render_engine_failure
+from bot.render.views import TurnView
 from bot.services import deliveries, workspace
 from bot.services.apply import Applied, apply_output, build_context
 from bot.services.container import Services
 from bot.services.identity import ensure_user
-from bot.services.refresh import post_turn_message, refresh_header, refresh_turn_messages
-from bot.services.sessions import LOCK_ROW, add_participant, touch
+from bot.services.refresh import LOCK_SESSION, post_turn, turn_message_view
+from bot.services.sessions import add_participant, touch
 from storage.db import in_transaction, unit_of_work
-from storage.models import AISession, InboundEvent
+from storage.models import Account, AISession, InboundEvent
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 LEASE = timedelta(minutes=5)
+NUDGE_TTL = 60.0  # seconds a workspace's nudge_after setting is cached for turns
+
+# (context, input ids, channel, thread ts, ts of the replies taken)
+Begun = tuple[TurnContext, list[uuid.UUID], str, str, list[str]]
+# What a turn reads with the session row, so nothing is lazy-loaded (and autoflushed) later.
+BEGIN_LOAD = (joinedload(AISession.account), selectinload(AISession.facts),
+              selectinload(AISession.fixes))
+STORE_LOAD = (joinedload(AISession.user), selectinload(AISession.fixes),
+              defer(AISession.intake_content))
 
 
 class TurnRunner:
@@ -88,41 +98,40 @@ class TurnRunner:
         """Take turns until no input is pending. Returns how many turns were taken."""
         taken = 0
         while True:
-            if not self._claim(session_id):
+            claimed, begun = in_transaction(self.svc.factory, lambda db: self._begin(db, session_id))
+            if not claimed:
                 return taken  # another worker holds the session; it will see our input
             try:
-                while self._one_turn(session_id):
+                if begun is not None and self._one_turn(session_id, begun):
                     taken += 1
             finally:
-                self._release(session_id)
-            with unit_of_work(self.svc.factory) as db:
-                if not deliveries.has_pending(db, session_id):
-                    return taken
+                more = self._release(session_id)
+            if not more:
+                return taken
 
-    def _claim(self, session_id: uuid.UUID) -> bool:
+    def _claim(self, db: Session, session_id: uuid.UUID) -> bool:
         now = self.svc.clock()
-        with unit_of_work(self.svc.factory) as db:
-            result = db.execute(
-                update(AISession)
-                .where(AISession.id == session_id,
-                       or_(AISession.turn_lease_until.is_(None), AISession.turn_lease_until < now))
-                .values(turn_lease_until=now + LEASE)
-                .execution_options(synchronize_session=False)
-            )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+        result = db.execute(
+            update(AISession)
+            .where(AISession.id == session_id,
+                   or_(AISession.turn_lease_until.is_(None), AISession.turn_lease_until < now))
+            .values(turn_lease_until=now + LEASE)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
-    def _release(self, session_id: uuid.UUID) -> None:
+    def _release(self, session_id: uuid.UUID) -> bool:
+        """Give the lease back; True when inputs are waiting. Released first, then looked:
+        an input queued meanwhile is seen here, or its own kick finds the lease free."""
         with unit_of_work(self.svc.factory) as db:
             db.execute(
                 update(AISession).where(AISession.id == session_id)
                 .values(turn_lease_until=None).execution_options(synchronize_session=False)
             )
+            return deliveries.has_pending(db, session_id)
 
-    def _one_turn(self, session_id: uuid.UUID) -> bool:
+    def _one_turn(self, session_id: uuid.UUID, begun: Begun) -> bool:
         svc = self.svc
-        begun = in_transaction(svc.factory, lambda db: self._begin(db, session_id))
-        if begun is None:
-            return False
         ctx, event_ids, channel, thread, seen = begun
         for ts in seen:  # the technician sees at once that their message was taken
             svc.notifier.react(channel, ts, "eyes")
@@ -143,11 +152,14 @@ class TurnRunner:
             slow.cancel()
         svc.metrics.turn_seconds.labels(svc.engine_name).observe(time.monotonic() - started)
 
-        def store(db: Session) -> Applied | None:
-            session = db.get(AISession, session_id, with_for_update=LOCK_ROW)
+        def store(db: Session) -> tuple[Applied, TurnView, str, str] | None:
+            session = db.get(AISession, session_id, with_for_update=LOCK_SESSION,
+                             options=STORE_LOAD)
             if session is None:
                 return None
-            return apply_output(svc, db, session, output, event_ids, svc.clock())
+            applied = apply_output(svc, db, session, output, event_ids, svc.clock())
+            view = turn_message_view(db, session, applied.step, applied.facts)
+            return applied, view, session.slack_channel_id, session.slack_thread_ts
 
         try:
             # A click or a transition may change the session row meanwhile: apply again on
@@ -159,41 +171,42 @@ class TurnRunner:
         if result is None:
             return False
         svc.metrics.turns.labels(svc.engine_name, "ok").inc()
-        post_turn_message(svc, session_id, result.step_id)
-        if result.superseded_message_ts:
-            refresh_turn_messages(svc, session_id, result.superseded_message_ts)
-        refresh_header(svc, session_id)
+        applied, view, channel, thread = result
+        post_turn(svc, session_id, applied.step_id, view, channel, thread,
+                  applied.superseded_message_ts)
         return True
 
-    def _begin(
-        self, db: Session, session_id: uuid.UUID
-    ) -> tuple[TurnContext, list[uuid.UUID], str, str, list[str]] | None:
-        """Take the queued inputs (marked processing), note who spoke, build the context."""
+    def _begin(self, db: Session, session_id: uuid.UUID) -> tuple[bool, Begun | None]:
+        """Claim the session (False: another worker holds it), take the queued inputs
+        (marked processing), note who spoke, build the context; one transaction."""
+        if not self._claim(db, session_id):
+            return False, None
         svc = self.svc
         now = svc.clock()
-        session = db.get(AISession, session_id, with_for_update=LOCK_ROW)
+        session = db.get(AISession, session_id, with_for_update=LOCK_SESSION, options=BEGIN_LOAD)
         if session is None:
-            return None
+            return True, None
         events = deliveries.pending_inputs(db, session_id)
         if not events:
-            return None
+            return True, None
         if not st.accepts_turns(session.status):
             for event in events:
                 deliveries.finish(db, event.id, "ignored", now, st.explain_no_turns(session.status))
-            return None
+            return True, None
         authors = [str(e.payload.get("author")) for e in events if (e.payload or {}).get("author")]
         for author in dict.fromkeys(authors):
             ensure_user(db, session.account, author, svc.notifier)  # first sight: created
             add_participant(session, author)
         if authors:
             touch(session, max(e.received_at for e in events), human=True,
-                  nudge_after=workspace.nudge_after(svc, db, session.account))
+                  nudge_after=_nudge_after(svc, db, session.account))
         for event in events:
             event.status = "processing"
             event.attempts += 1
         ctx = build_context(svc, db, session, events)
         seen = [str(e.payload["ts"]) for e in events if e.kind == "reply" and e.payload.get("ts")]
-        return ctx, [e.id for e in events], session.slack_channel_id, session.slack_thread_ts, seen
+        return True, (ctx, [e.id for e in events], session.slack_channel_id,
+                      session.slack_thread_ts, seen)
 
     def _say_slow(self, channel: str, thread: str) -> None:
         try:
@@ -236,6 +249,17 @@ def _crashed(stage: str, session_id: uuid.UUID) -> str:
     ref = uuid.uuid4().hex[:8]
     log.exception("turn %s failed (ref %s) on session %s", stage, ref, session_id)
     return f"Something went wrong on our side (reference {ref}). Nothing was lost."
+
+
+def _nudge_after(svc: Services, db: Session, account: Account) -> timedelta:
+    """The workspace's nudge delay, cached a minute per workspace (read on every turn)."""
+    cache: dict[uuid.UUID, tuple[float, timedelta]] = svc.extras.setdefault("nudge_after", {})
+    hit = cache.get(account.id)
+    if hit is not None and time.monotonic() - hit[0] < NUDGE_TTL:
+        return hit[1]
+    delay = workspace.nudge_after(svc, db, account)
+    cache[account.id] = (time.monotonic(), delay)
+    return delay
 
 
 def requeue_failed(svc: Services, session_id: uuid.UUID, now: datetime) -> int:

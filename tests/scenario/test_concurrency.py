@@ -53,3 +53,29 @@ def test_clicks_and_replies_during_turns_all_land(claude_harness: Harness,
     sent = json.dumps([r.body["messages"][-1] for r in fake_anthropic.message_requests])
     for i in range(5):
         assert f"observation {i}" in sent
+
+
+def test_workspace_token_totals_add_up_when_sessions_finish_together(
+    claude_harness: Harness, fake_anthropic: Any
+) -> None:
+    """Account counters are incremented in the database, never read-modify-written."""
+    from storage.models import Account
+
+    h = claude_harness
+    for _ in range(6):
+        fake_anthropic.reply_turn(summary="Printers", domain="printing", confidence=0.5,
+                                  message="Checks first.", delay=0.2,
+                                  usage={"input_tokens": 1000, "output_tokens": 100})
+    threads = [threading.Thread(target=h.command, args=(f"printer {i} offline",),
+                                kwargs={"user": f"U{i}", "channel": f"C{i}"}) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    h.settle(30)
+    with h.svc.factory() as db:
+        sessions = db.execute(select(AISession)).scalars().all()
+        account = db.execute(select(Account)).scalar_one()
+    assert len(sessions) == 6 and all(s.total_input_tokens >= 1000 for s in sessions)
+    assert account.total_input_tokens == sum(s.total_input_tokens for s in sessions)
+    assert account.total_output_tokens == sum(s.total_output_tokens for s in sessions)
