@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
@@ -150,3 +151,23 @@ def claude_harness(db_url: str, engine: Engine, fake_slack: object,
     h = Harness(db_url, fake_slack, anthropic_url=fake_anthropic.url)  # type: ignore[arg-type,attr-defined]
     yield h
     h.close()
+
+
+@pytest.fixture()
+def make(db_url: str, engine: Engine, fake_slack: Any,
+         fake_anthropic: Any) -> Iterator[Callable[..., Any]]:
+    """Build Claude-engine harnesses with extra settings (``make(FLOWPILOT_…=…, clock=…)``);
+    each is closed at the end of the test."""
+    from support import Harness
+
+    made: list[Harness] = []
+
+    def build(**overrides: Any) -> Harness:
+        overrides.setdefault("anthropic_url", fake_anthropic.url)
+        h = Harness(db_url, fake_slack, **overrides)
+        made.append(h)
+        return h
+
+    yield build
+    for h in made:
+        h.close()

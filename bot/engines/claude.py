@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import anthropic
 
 from bot.engines.base import TurnContext, TurnOutput, Usage
-from bot.engines.prompt import build_request, copy_json
+from bot.engines.prompt import build_request
 from bot.engines.schema import (
     DRAFT_TEMPLATE_TOOL,
     OutputInvalid,
@@ -24,6 +24,7 @@ from bot.engines.schema import (
     parse_turn,
 )
 from bot.errors import ConfigError, EngineError
+from bot.jsoncopy import copy_json
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,9 @@ the way Slack's JavaScript does (UTF-16 code units, see ``text``). ``truncate`` 
 
 from __future__ import annotations
 
-import copy
 from typing import Any
+
+from bot.jsoncopy import copy_json
 
 from .text import cut_index, slack_len, split_text, truncate
 
@@ -49,7 +50,6 @@ _SHRINK_FLOOR = 300
 
 
 _TEXT_TYPES = ("mrkdwn", "plain_text")
-_ATOMIC = (str, int, float, bool, type(None))
 
 
 def _walk_texts(node: Any, found: list[dict[str, Any]]) -> None:
@@ -95,34 +95,6 @@ def block_text_size(blocks: list[Block]) -> int:
         if isinstance(b, dict | list):
             total += _text_size(b)
     return total
-
-
-def _copy(node: Any, memo: dict[int, Any]) -> Any:
-    """``copy.deepcopy`` for Block Kit JSON (same result, shared objects stay shared), fast
-    on plain dicts, lists and scalars; anything else goes to ``deepcopy`` with the same memo."""
-    cls = type(node)
-    if cls in _ATOMIC:
-        return node
-    if cls is dict:
-        done = memo.get(id(node))
-        if done is not None:
-            return done
-        out: dict[Any, Any] = {}
-        memo[id(node)] = out
-        for key, value in node.items():
-            out[key if type(key) is str else _copy(key, memo)] = (
-                value if type(value) is str else _copy(value, memo)
-            )
-        return out
-    if cls is list:
-        done = memo.get(id(node))
-        if done is not None:
-            return done
-        items: list[Any] = []
-        memo[id(node)] = items
-        items.extend(v if type(v) is str else _copy(v, memo) for v in node)
-        return items
-    return copy.deepcopy(node, memo)
 
 
 def _cap_text(obj: Any, limit: int, *, note: bool = True) -> None:
@@ -233,7 +205,7 @@ def enforce_blocks(
     blocks: list[Block], *, max_blocks: int = MAX_BLOCKS, max_chars: int | None = TOTAL_BLOCK_TEXT
 ) -> list[Block]:
     """A copy of ``blocks`` that respects every per-block limit, the block count and size."""
-    out = [_copy(b, {}) for b in blocks if isinstance(b, dict)]
+    out = [copy_json(b, {}) for b in blocks if isinstance(b, dict)]
     for b in out:
         _fix_block(b)
     seen: set[str] = set()

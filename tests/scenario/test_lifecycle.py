@@ -4,33 +4,17 @@ carry on; park and resume with exact time accounting."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-import pytest
 from lifecycle_support import ESC, fix_button, load, open_session
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 from support import Harness
 
 from bot.clock import FakeClock
 from storage.models import AISession, SessionHandoff, SessionResolutionOutput
 
-Make = Callable[..., Harness]
-
-
-@pytest.fixture()
-def make(db_url: str, engine: Engine, fake_slack: Any, fake_anthropic: Any) -> Iterator[Make]:
-    made: list[Harness] = []
-
-    def build(**overrides: Any) -> Harness:
-        overrides.setdefault("anthropic_url", fake_anthropic.url)
-        h = Harness(db_url, fake_slack, **overrides)
-        made.append(h)
-        return h
-
-    yield build
-    for h in made:
-        h.close()
+Make = Callable[..., Harness]  # the ``make`` fixture (tests/conftest.py)
 
 
 def _header(h: Harness, thread: str) -> dict[str, Any]:

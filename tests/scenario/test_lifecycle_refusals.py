@@ -4,13 +4,13 @@ channel, bad ratings, forged ids, strangers, illegal transitions."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from lifecycle_support import ESC, load, open_session
-from sqlalchemy import Engine, func, select
+from sqlalchemy import func, select
 from support import Harness
 
 from bot.clock import FakeClock
@@ -18,22 +18,7 @@ from bot.errors import DomainError
 from bot.services import escalation, lifecycle
 from storage.models import AISession, SessionHandoff, SessionResolutionOutput
 
-Make = Callable[..., Harness]
-
-
-@pytest.fixture()
-def make(db_url: str, engine: Engine, fake_slack: Any, fake_anthropic: Any) -> Iterator[Make]:
-    made: list[Harness] = []
-
-    def build(**overrides: Any) -> Harness:
-        overrides.setdefault("anthropic_url", fake_anthropic.url)
-        h = Harness(db_url, fake_slack, **overrides)
-        made.append(h)
-        return h
-
-    yield build
-    for h in made:
-        h.close()
+Make = Callable[..., Harness]  # the ``make`` fixture (tests/conftest.py)
 
 
 def _at_once(*calls: Callable[[], Any]) -> list[Any]:
