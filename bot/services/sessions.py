@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 import uuid
@@ -100,7 +101,12 @@ def open_session(
         user=None, participants=[user_id], step_count=0, created_at=now,
         total_active_seconds=0, total_parked_seconds=0, status_changed_at=now,
     )
-    header = render_header(present.header_view(draft, now))
+    view = dataclasses.replace(
+        present.header_view(draft, now), owner_id=user_id,
+        domain=match.flow.domain if match else "other",
+        flow_title=match.flow.title if match else None,
+    )
+    header = render_header(view)
     header_ts = _post_header(svc, channel, thread_ts, header, session_id)
     thread = thread_ts or header_ts
 
