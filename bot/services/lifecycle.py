@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
@@ -416,41 +416,43 @@ def announce_take_over(svc: Services, done: TookOver) -> None:
 # ── park, resume, abandon ───────────────────────────────────────────────────────────────
 
 
-def park(svc: Services, *, team_id: str, user_id: str, session_id: str) -> Moved:
+def _move(svc: Services, event: str, team_id: str, user_id: str, session_id: str,
+          then: Callable[[Session, AISession, datetime], None]) -> Moved:
+    """Load (locked), check who may act, apply the transition with exact time accounting,
+    then ``then`` for what this transition changes besides the status, and record a step."""
     now = svc.clock()
     with _txn(svc) as db:
         session, user = _load(db, svc, team_id, user_id, session_id)
         require_may_act(session, user)
-        move_status(session, st.PARK, now)
+        move_status(session, event, now)
+        then(db, session, now)
+        add_step(db, session, "status", user, {"event": event, "author": user_id}, now)
+        return _moved(session, user_id)
+
+
+def park(svc: Services, *, team_id: str, user_id: str, session_id: str) -> Moved:
+    def then(db: Session, session: AISession, now: datetime) -> None:
         session.next_nudge_at = None
         session.escalation_deadline_at = None
-        add_step(db, session, "status", user, {"event": "park", "author": user_id}, now)
-        return _moved(session, user_id)
+
+    return _move(svc, st.PARK, team_id, user_id, session_id, then)
 
 
 def resume(svc: Services, *, team_id: str, user_id: str, session_id: str) -> Moved:
-    now = svc.clock()
-    with _txn(svc) as db:
-        session, user = _load(db, svc, team_id, user_id, session_id)
-        require_may_act(session, user)
-        move_status(session, st.RESUME, now)
+    def then(db: Session, session: AISession, now: datetime) -> None:
         session.next_nudge_at = now + workspace.nudge_after(svc, db, session.account)
         session.last_human_activity_at = now
         add_participant(session, user_id)
-        add_step(db, session, "status", user, {"event": "resume", "author": user_id}, now)
-        return _moved(session, user_id)
+
+    return _move(svc, st.RESUME, team_id, user_id, session_id, then)
 
 
 def abandon(svc: Services, *, team_id: str, user_id: str, session_id: str) -> Moved:
-    now = svc.clock()
-    with _txn(svc) as db:
-        session, user = _load(db, svc, team_id, user_id, session_id)
-        require_may_act(session, user)
-        move_status(session, st.ABANDON, now)
+    def then(db: Session, session: AISession, now: datetime) -> None:
         session.ended_at = now
         _quiet(session)
-        add_step(db, session, "status", user, {"event": "abandon", "author": user_id}, now)
-        return _moved(session, user_id)
+
+    return _move(svc, st.ABANDON, team_id, user_id, session_id, then)
 
 
 _NOTES = {
