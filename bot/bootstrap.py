@@ -74,7 +74,7 @@ def build(
     settings: Settings, *, clock: Clock = utcnow, mode: str = "serve",
     workers: int | None = None, listener_workers: int = 64,
 ) -> FlowPilot:
-    db = make_engine(settings.database_url)
+    db = make_engine(settings.database_url, pool_size=settings.pool_size, max_overflow=10)
     factory = make_session_factory(db)
     client = make_web_client(
         settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None,

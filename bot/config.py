@@ -46,6 +46,14 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO", alias="FLOWPILOT_LOG_LEVEL")
     work_mode: Literal["inline", "queue"] = Field(default="inline", alias="FLOWPILOT_WORK_MODE")
     worker_nice: int = Field(default=10, ge=0, le=19, alias="FLOWPILOT_WORKER_NICE")
+    db_pool_size: int | None = Field(default=None, ge=1, le=1000, alias="FLOWPILOT_DB_POOL_SIZE")
+
+    @property
+    def pool_size(self) -> int:
+        """Connections a process keeps (opened on demand): one per thread that may hold one
+        at once (the turn workers, plus the ack and job threads), so a busy process reuses
+        its connections instead of opening and closing overflow ones."""
+        return self.db_pool_size or max(20, self.workers + 8)
 
     @field_validator("slack_api_url")
     @classmethod

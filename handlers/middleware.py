@@ -22,7 +22,7 @@ from bot.services import deliveries
 from bot.services.container import Services
 from bot.services.dispatch import notify_on_commit
 from bot.services.sessions import thread_session_state, workspace_patterns
-from storage.db import unit_of_work
+from storage.db import core_transaction
 
 log = logging.getLogger(__name__)
 COUNTED_SUBTYPES = (None, "thread_broadcast", "file_share")
@@ -118,22 +118,25 @@ def make_delivery_middleware(svc: Services) -> Callable[..., Any]:
         if kind == "message":
             return _record_reply(svc, body, event, key, team_id, context, next)
         work = queued_work(svc, body)
-        with unit_of_work(svc.factory) as db:
+        with core_transaction(svc.factory) as db:
             if work is None:
                 event_id = deliveries.record(db, key=key, kind=kind, now=now, team_id=team_id,
                                              status="done")
             else:
                 # Queue mode: the delivery record is the work item itself, and its commit
-                # wakes a worker; the listener only acks.
+                # wakes a worker.
                 event_id = deliveries.record(db, key=key, kind=f"work:{work[0]}", now=now,
                                              team_id=team_id, payload=work[1], status="pending")
                 if event_id is not None:
                     notify_on_commit(db)
-                    context["fp_queued"] = True
         if event_id is None:
             svc.metrics.deliveries.labels(kind, "duplicate").inc()
             return BoltResponse(status=200, body="")
         svc.metrics.deliveries.labels(kind, "new").inc()
+        if work is not None:
+            # Queued work is acked here: its listener would only ack (after Bolt's listener
+            # runner polls for that ack every 10 ms on another thread).
+            return BoltResponse(status=200, body="")
         context["fp_event_id"] = event_id
         next()
         return None
@@ -147,7 +150,8 @@ def _record_reply(
 ) -> BoltResponse | None:
     now = svc.clock()
     channel, thread_ts = event.get("channel"), event.get("thread_ts")
-    with unit_of_work(svc.factory) as db:
+    queued = svc.dispatch is not None and svc.dispatch.queued
+    with core_transaction(svc.factory) as db:
         found = thread_session_state(db, str(channel), str(thread_ts))
         if found is None:
             return BoltResponse(status=200, body="")
@@ -158,16 +162,19 @@ def _record_reply(
         red = redact(text, patterns)
         payload = {"author": event.get("user"), "text": red.text, "ts": event.get("ts"),
                    "team_id": team_id, "redacted": red.count}
+        takes_turn = st.accepts_turns(status)
         event_id = deliveries.record(
             db, key=key, kind="reply", now=now, team_id=team_id, session_id=session_id,
-            payload=payload, status="pending" if st.accepts_turns(status) else "ignored",
+            payload=payload, status="pending" if takes_turn else "ignored",
         )
-        if event_id is not None and svc.dispatch is not None and svc.dispatch.queued:
+        if event_id is not None and queued:
             notify_on_commit(db)  # the worker takes the turn; nothing left for this process
     if event_id is None:
         svc.metrics.deliveries.labels("message", "duplicate").inc()
         return BoltResponse(status=200, body="")
     svc.metrics.deliveries.labels("message", "new").inc()
+    if queued and takes_turn:
+        return BoltResponse(status=200, body="")  # the worker has it; the listener has nothing to do
     context["fp_event_id"] = event_id
     context["fp_session_id"] = session_id
     context["fp_session_status"] = status

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import JSON, Engine, create_engine, event
+from sqlalchemy import JSON, Connection, Engine, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -19,9 +19,8 @@ class Base(DeclarativeBase):
     type_annotation_map: dict[Any, Any] = {dict[str, Any]: JSONType, list[Any]: JSONType}
 
 
-def is_postgres(engine_or_session: Engine | Session) -> bool:
-    bind = engine_or_session.get_bind() if isinstance(engine_or_session, Session) else engine_or_session
-    return bind.dialect.name == "postgresql"
+def is_postgres(bind: Engine | Connection | Session) -> bool:
+    return (bind.get_bind() if isinstance(bind, Session) else bind).dialect.name == "postgresql"
 
 
 def make_engine(url: str, *, pool_size: int = 20, max_overflow: int = 40,
@@ -71,6 +70,15 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+@contextmanager
+def core_transaction(factory: sessionmaker[Session]) -> Iterator[Connection]:
+    """One transaction on a plain connection, no ORM session: for the few statements that
+    run before Slack's ack, where an ORM session's bookkeeping is most of the cost."""
+    bind = factory.kw["bind"]
+    with bind.begin() as conn:
+        yield conn
 
 
 T = TypeVar("T")

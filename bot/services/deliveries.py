@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, Insert, Table, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -17,8 +18,26 @@ from storage.models import AISession, InboundEvent
 TURN_KINDS = ("intake", "reply", "answer", "action_done", "action_skip", "fix_decision", "retry")
 
 
+_RECORD_COLUMNS = ("id", "delivery_key", "kind", "slack_team_id", "session_id", "payload",
+                   "status", "attempts", "received_at")
+
+
+@functools.cache
+def _record_statement(postgres: bool) -> Insert:
+    """Built once per dialect and run with parameters: building a statement costs more CPU
+    than running it, and this one runs before every ack."""
+    table = cast(Table, InboundEvent.__table__)
+    dialect_insert = pg_insert if postgres else sqlite_insert
+    return (
+        dialect_insert(table)
+        .values({c: bindparam(c, type_=table.c[c].type) for c in _RECORD_COLUMNS})
+        .on_conflict_do_nothing(index_elements=["delivery_key"])
+        .returning(table.c.id)
+    )
+
+
 def record(
-    db: Session, *, key: str, kind: str, now: datetime, team_id: str | None = None,
+    db: Session | Connection, *, key: str, kind: str, now: datetime, team_id: str | None = None,
     session_id: uuid.UUID | None = None, payload: dict[str, Any] | None = None,
     status: str = "pending",
 ) -> uuid.UUID | None:
@@ -28,13 +47,7 @@ def record(
         "session_id": session_id, "payload": payload or {}, "status": status, "attempts": 0,
         "received_at": now,
     }
-    dialect_insert = pg_insert if is_postgres(db) else sqlite_insert
-    stmt = (
-        dialect_insert(InboundEvent).values(**values)
-        .on_conflict_do_nothing(index_elements=["delivery_key"])
-        .returning(InboundEvent.id)
-    )
-    return db.execute(stmt).scalar_one_or_none()
+    return db.execute(_record_statement(is_postgres(db)), values).scalar_one_or_none()
 
 
 def add_turn_input(

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 CHANNEL = "flowpilot_work"
+_NOTIFY = text(f"NOTIFY {CHANNEL}")
 WorkFn = Callable[["Services", dict[str, Any]], None]
 
 
@@ -66,7 +67,7 @@ class InlineDispatch(Dispatch):
 
 def notify_on_commit(db: Any) -> None:
     """Wake the workers when this transaction commits (PostgreSQL delivers NOTIFY then)."""
-    db.execute(text(f"NOTIFY {CHANNEL}"))
+    db.execute(_NOTIFY)
 
 
 class QueueDispatch(Dispatch):
@@ -84,7 +85,7 @@ class QueueDispatch(Dispatch):
     def notify(self) -> None:
         try:
             with self.svc.factory() as db:
-                db.execute(text(f"NOTIFY {CHANNEL}"))
+                db.execute(_NOTIFY)
                 db.commit()
         except Exception:
             # The workers also poll; a lost wake-up costs at most their poll interval.

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -209,7 +209,8 @@ def _tree_for(db: Session, flow: Any) -> Tree:
 PATTERNS_TTL = 60.0
 
 
-def workspace_patterns(svc: Services, team_id: str, db: Session | None = None) -> list[str]:
+def workspace_patterns(svc: Services, team_id: str,
+                       db: Session | Connection | None = None) -> list[str]:
     """The workspace's extra redaction patterns, cached a minute per workspace (read on every
     reply, before the ack). ``db``: read through an open transaction (never open a second
     one while holding one: on SQLite it would wait on itself)."""
@@ -220,6 +221,9 @@ def workspace_patterns(svc: Services, team_id: str, db: Session | None = None) -
     if db is None:
         with unit_of_work(svc.factory) as own:
             patterns = _patterns(own, team_id)
+    elif isinstance(db, Connection):
+        with Session(bind=db) as joined:  # joins the connection's transaction
+            patterns = _patterns(joined, team_id)
     else:
         patterns = _patterns(db, team_id)
     cache[team_id] = (time.monotonic(), patterns)
@@ -264,16 +268,21 @@ def latest_session_in_thread(db: Session, channel: str, thread_ts: str) -> AISes
     ).scalar_one_or_none()
 
 
+_THREAD_STATE = (
+    select(AISession.id, AISession.status, AISession.status_changed_at)
+    .where(AISession.slack_channel_id == bindparam("channel"),
+           AISession.slack_thread_ts == bindparam("thread_ts"))
+    .order_by(AISession.created_at.desc()).limit(1)
+)
+
+
 def thread_session_state(
-    db: Session, channel: str, thread_ts: str
+    db: Session | Connection, channel: str, thread_ts: str
 ) -> tuple[uuid.UUID, str, datetime | None] | None:
     """(id, status, status changed at) of a thread's newest session: one indexed lookup that
-    reads three columns, not the session's history (this runs before Slack's ack)."""
-    row = db.execute(
-        select(AISession.id, AISession.status, AISession.status_changed_at)
-        .where(AISession.slack_channel_id == channel, AISession.slack_thread_ts == thread_ts)
-        .order_by(AISession.created_at.desc()).limit(1)
-    ).first()
+    reads three columns, not the session's history (this runs before Slack's ack; the
+    statement is built once)."""
+    row = db.execute(_THREAD_STATE, {"channel": channel, "thread_ts": thread_ts}).first()
     return (row[0], row[1], row[2]) if row else None
 
 

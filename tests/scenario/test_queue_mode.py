@@ -7,12 +7,13 @@ import time
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from support import SECRET, Harness
 
 from bot.bootstrap import build
 from bot.config import load_settings
 from bot.errors import ConfigError
+from bot.sandbox.signing import slash_command_body
 from bot.services.dispatch import QueueDispatch
 from bot.worker import Worker
 from storage.models import AISession, InboundEvent
@@ -32,6 +33,7 @@ def test_serve_queues_and_the_worker_answers(db_url: str, engine: Any, fake_slac
     worker_app = build(settings, mode="scheduler", workers=4)
     worker_app.services.bot_user_id = "UFPBOT"
     worker = Worker(worker_app, poll_seconds=0.2)
+    loop = None
     try:
         assert isinstance(web.svc.dispatch, QueueDispatch)
         web.command("outlook keeps asking for a password")
@@ -41,7 +43,7 @@ def test_serve_queues_and_the_worker_answers(db_url: str, engine: Any, fake_slac
             queued = db.execute(select(InboundEvent.kind, InboundEvent.status)).all()
         assert ("work:open_command", "pending") in queued
 
-        worker.start()
+        loop = worker.start()
         session = _wait(web, lambda db: db.execute(select(AISession)).scalar_one_or_none())
         thread = session.slack_thread_ts
         _wait(web, lambda db: len(web.bot_messages("C1", thread)) >= 2 or None)
@@ -59,8 +61,81 @@ def test_serve_queues_and_the_worker_answers(db_url: str, engine: Any, fake_slac
         assert len(fake_anthropic.message_requests) >= 2
     finally:
         worker.stop.set()
+        if loop is not None:
+            loop.join(5)  # its LISTEN connection closes before the database goes
         worker_app.close()
         web.close()
+
+
+@pytest.mark.postgres_only
+def test_queue_mode_acks_from_the_record_once(db_url: str, engine: Any, fake_slack: Any) -> None:
+    """Queued deliveries are acked by the middleware that records them: a retried command,
+    a double click and a retried reply each leave one work item; a reply to a session that
+    takes no turns still goes to its listener and is explained to the person."""
+    web = Harness(db_url, fake_slack, FLOWPILOT_WORK_MODE="queue")
+    settings = load_settings(
+        env_file=None, SLACK_BOT_TOKEN="xoxb-test", SLACK_SIGNING_SECRET=SECRET,
+        SLACK_API_URL=fake_slack.url, FLOWPILOT_DATABASE_URL=db_url, FLOWPILOT_WORK_MODE="queue",
+    )
+    worker_app = build(settings, mode="scheduler", workers=2)
+    worker_app.services.bot_user_id = "UFPBOT"
+    worker = Worker(worker_app, poll_seconds=0.2)
+    loop = None
+    try:
+        body, ctype = slash_command_body("T0001", "U1", "C1", "VPN drops every few minutes",
+                                         response_url=fake_slack.hook_url("T0001/cmd/U1"))
+        assert web.send(body, ctype) == (200, "")
+        assert web.send(body, ctype) == (200, "")  # Slack's retry of the same command
+        with web.svc.factory() as db:
+            kinds = db.execute(select(InboundEvent.kind)).scalars().all()
+        assert kinds.count("work:open_command") == 1
+
+        loop = worker.start()
+        session = _wait(web, lambda db: db.execute(select(AISession)).scalar_one_or_none())
+        thread = session.slack_thread_ts
+        _wait(web, lambda db: web.find_button("fp_answer") if _has_button(web) else None)
+        ts, button = web.find_button("fp_answer")
+        first = web.click(button["action_id"], button["value"], message_ts=ts, thread_ts=thread)
+        second = web.click(button["action_id"], button["value"], message_ts=ts, thread_ts=thread)
+        assert first == second == (200, "")
+        with web.svc.factory() as db:
+            clicks = db.execute(select(InboundEvent.id).where(
+                InboundEvent.kind == "work:click")).scalars().all()
+        assert len(clicks) == 1, "a double click is one decision"
+
+        reply = {"type": "message", "channel": "C1", "user": "U1", "text": "still down",
+                 "ts": "1800000000.000100", "thread_ts": thread, "channel_type": "channel"}
+        assert web.event(reply) == (200, "")
+        assert web.event(reply, event_id="Ev-retry") == (200, "")  # a retried event
+        with web.svc.factory() as db:
+            replies = db.execute(select(InboundEvent.status).where(
+                InboundEvent.kind == "reply")).scalars().all()
+        assert len(replies) == 1
+
+        with web.svc.factory.begin() as db:  # the session ends (as resolving it would)
+            db.execute(update(AISession).values(status="resolved"))
+        late = dict(reply, ts="1800000000.000200", text="one more thing")
+        assert web.event(late) == (200, "")
+        web.settle()
+        assert "resolved" in web.ephemerals_text("U1").lower()
+        with web.svc.factory() as db:
+            ignored = db.execute(select(InboundEvent.status).where(
+                InboundEvent.delivery_key == "msg:C1:1800000000.000200")).scalar_one()
+        assert ignored == "ignored"
+    finally:
+        worker.stop.set()
+        if loop is not None:
+            loop.join(5)  # its LISTEN connection closes before the database goes
+        worker_app.close()
+        web.close()
+
+
+def _has_button(web: Harness) -> bool:
+    try:
+        web.find_button("fp_answer")
+    except Exception:
+        return False
+    return True
 
 
 def test_queue_mode_needs_postgresql(tmp_path: Any) -> None:
