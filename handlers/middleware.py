@@ -20,8 +20,8 @@ from bot.domain import status as st
 from bot.redact import redact
 from bot.services import deliveries
 from bot.services.container import Services
-from bot.services.dispatch import notify_on_commit
-from bot.services.sessions import thread_session_state, workspace_patterns
+from bot.services.dispatch import CHANNEL, notify_on_commit
+from bot.services.sessions import workspace_patterns
 from storage.db import core_transaction
 
 log = logging.getLogger(__name__)
@@ -148,36 +148,32 @@ def _record_reply(
     svc: Services, body: dict[str, Any], event: dict[str, Any], key: str, team_id: str | None,
     context: BoltContext, next: Callable[[], None],
 ) -> BoltResponse | None:
-    now = svc.clock()
-    channel, thread_ts = event.get("channel"), event.get("thread_ts")
     queued = svc.dispatch is not None and svc.dispatch.queued
+    patterns = workspace_patterns(svc, team_id or "")  # cached a minute
+    text = (event.get("text") or "")[:MAX_REPLY_CHARS]
+    red = redact(text, patterns)
+    payload = {"author": event.get("user"), "text": red.text, "ts": event.get("ts"),
+               "team_id": team_id, "redacted": red.count}
     with core_transaction(svc.factory) as db:
-        found = thread_session_state(db, str(channel), str(thread_ts))
-        if found is None:
-            return BoltResponse(status=200, body="")
-        session_id, status, changed_at = found
-        patterns = workspace_patterns(svc, team_id or "", db)  # cached a minute
-        since = changed_at.isoformat() if changed_at else ""
-        text = (event.get("text") or "")[:MAX_REPLY_CHARS]
-        red = redact(text, patterns)
-        payload = {"author": event.get("user"), "text": red.text, "ts": event.get("ts"),
-                   "team_id": team_id, "redacted": red.count}
-        takes_turn = st.accepts_turns(status)
-        event_id = deliveries.record(
-            db, key=key, kind="reply", now=now, team_id=team_id, session_id=session_id,
-            payload=payload, status="pending" if takes_turn else "ignored",
+        # In queue mode the commit wakes a worker; nothing is left for this process.
+        found = deliveries.record_reply(
+            db, channel=str(event.get("channel")), thread_ts=str(event.get("thread_ts")),
+            key=key, now=svc.clock(), team_id=team_id, payload=payload,
+            notify=CHANNEL if queued else None,
         )
-        if event_id is not None and queued:
-            notify_on_commit(db)  # the worker takes the turn; nothing left for this process
-    if event_id is None:
+    if found is None:
+        return BoltResponse(status=200, body="")  # not a session's thread
+    if found.event_id is None:
         svc.metrics.deliveries.labels("message", "duplicate").inc()
         return BoltResponse(status=200, body="")
     svc.metrics.deliveries.labels("message", "new").inc()
-    if queued and takes_turn:
-        return BoltResponse(status=200, body="")  # the worker has it; the listener has nothing to do
-    context["fp_event_id"] = event_id
-    context["fp_session_id"] = session_id
-    context["fp_session_status"] = status
-    context["fp_status_since"] = since
+    if queued and st.accepts_turns(found.status):
+        return BoltResponse(status=200, body="")  # the worker has it
+    context["fp_event_id"] = found.event_id
+    context["fp_session_id"] = found.session_id
+    context["fp_session_status"] = found.status
+    context["fp_status_since"] = (
+        found.status_changed_at.isoformat() if found.status_changed_at else ""
+    )
     next()
     return None

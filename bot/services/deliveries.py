@@ -4,14 +4,28 @@ from __future__ import annotations
 
 import functools
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Insert, Table, bindparam, insert, select, update
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    Insert,
+    Table,
+    Uuid,
+    bindparam,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from bot.domain import status as st
 from storage.db import is_postgres
 from storage.models import AISession, InboundEvent
 
@@ -48,6 +62,83 @@ def record(
         "received_at": now,
     }
     return db.execute(_record_statement(is_postgres(db)), values).scalar_one_or_none()
+
+
+_THREAD_STATE = (
+    select(AISession.id, AISession.status, AISession.status_changed_at)
+    .where(AISession.slack_channel_id == bindparam("channel"),
+           AISession.slack_thread_ts == bindparam("thread_ts"))
+    .order_by(AISession.created_at.desc()).limit(1)
+)
+
+
+def thread_session_state(
+    db: Session | Connection, channel: str, thread_ts: str
+) -> tuple[uuid.UUID, str, datetime | None] | None:
+    """(id, status, status changed at) of a thread's newest session: one indexed lookup that
+    reads three columns, not the session's history (this runs before Slack's ack; the
+    statement is built once)."""
+    row = db.execute(_THREAD_STATE, {"channel": channel, "thread_ts": thread_ts}).first()
+    return (row[0], row[1], row[2]) if row else None
+
+
+_REPLY_PG = text("""
+WITH s AS (
+    SELECT id, status, status_changed_at FROM ai_sessions
+    WHERE slack_channel_id = :channel AND slack_thread_ts = :thread_ts
+    ORDER BY created_at DESC LIMIT 1
+), ins AS (
+    INSERT INTO inbound_events (id, delivery_key, kind, slack_team_id, session_id, payload,
+                                status, attempts, received_at)
+    SELECT :id, :key, 'reply', :team_id, s.id, :payload,
+           CASE WHEN s.status = ANY(:turn_statuses) THEN 'pending' ELSE 'ignored' END, 0, :now
+    FROM s
+    ON CONFLICT (delivery_key) DO NOTHING
+    RETURNING id, status
+)
+SELECT s.id, s.status, s.status_changed_at, ins.id,
+       (SELECT count(pg_notify(:channel_name, '')) FROM ins
+        WHERE ins.status = 'pending' AND :notify)
+FROM s LEFT JOIN ins ON true
+""").bindparams(bindparam("payload", type_=JSONB), bindparam("id", type_=Uuid),
+                bindparam("now", type_=DateTime(timezone=True)))
+
+
+@dataclass(frozen=True)
+class ReplyRecord:
+    session_id: uuid.UUID
+    status: str
+    status_changed_at: datetime | None
+    event_id: uuid.UUID | None  # None: this delivery was recorded before (a retry)
+
+
+def record_reply(
+    db: Connection, *, channel: str, thread_ts: str, key: str, now: datetime,
+    team_id: str | None, payload: dict[str, Any], notify: str | None,
+) -> ReplyRecord | None:
+    """A thread reply, before the ack: find the thread's session and record the reply as its
+    turn input (``pending`` when the session takes turns, else ``ignored``), and NOTIFY
+    ``notify`` when it is pending. None when the thread holds no session.
+
+    On PostgreSQL this is one statement (one round trip); elsewhere, two."""
+    if is_postgres(db):
+        row = db.execute(_REPLY_PG, {
+            "channel": channel, "thread_ts": thread_ts, "id": uuid.uuid4(), "key": key[:255],
+            "team_id": team_id, "payload": payload, "now": now,
+            "turn_statuses": sorted(st.TURN_STATUSES), "channel_name": notify or "",
+            "notify": notify is not None,
+        }).first()
+        if row is None:
+            return None
+        return ReplyRecord(row[0], row[1], row[2], row[3])
+    found = thread_session_state(db, channel, thread_ts)
+    if found is None:
+        return None
+    session_id, status, changed_at = found
+    event_id = record(db, key=key, kind="reply", now=now, team_id=team_id,
+                      session_id=session_id, payload=payload,
+                      status="pending" if st.accepts_turns(status) else "ignored")
+    return ReplyRecord(session_id, status, changed_at, event_id)
 
 
 def add_turn_input(

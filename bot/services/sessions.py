@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -266,24 +266,6 @@ def latest_session_in_thread(db: Session, channel: str, thread_ts: str) -> AISes
         .where(AISession.slack_channel_id == channel, AISession.slack_thread_ts == thread_ts)
         .order_by(AISession.created_at.desc()).limit(1)
     ).scalar_one_or_none()
-
-
-_THREAD_STATE = (
-    select(AISession.id, AISession.status, AISession.status_changed_at)
-    .where(AISession.slack_channel_id == bindparam("channel"),
-           AISession.slack_thread_ts == bindparam("thread_ts"))
-    .order_by(AISession.created_at.desc()).limit(1)
-)
-
-
-def thread_session_state(
-    db: Session | Connection, channel: str, thread_ts: str
-) -> tuple[uuid.UUID, str, datetime | None] | None:
-    """(id, status, status changed at) of a thread's newest session: one indexed lookup that
-    reads three columns, not the session's history (this runs before Slack's ack; the
-    statement is built once)."""
-    row = db.execute(_THREAD_STATE, {"channel": channel, "thread_ts": thread_ts}).first()
-    return (row[0], row[1], row[2]) if row else None
 
 
 LOCK_ROW: dict[str, bool] = {"key_share": True}  # Session.get(..., with_for_update=LOCK_ROW)

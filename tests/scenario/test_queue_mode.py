@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import psycopg
 import pytest
 from sqlalchemy import select, update
 from support import SECRET, Harness
@@ -14,7 +15,7 @@ from bot.bootstrap import build
 from bot.config import load_settings
 from bot.errors import ConfigError
 from bot.sandbox.signing import slash_command_body
-from bot.services.dispatch import QueueDispatch
+from bot.services.dispatch import CHANNEL, QueueDispatch
 from bot.worker import Worker
 from storage.models import AISession, InboundEvent
 
@@ -105,7 +106,12 @@ def test_queue_mode_acks_from_the_record_once(db_url: str, engine: Any, fake_sla
 
         reply = {"type": "message", "channel": "C1", "user": "U1", "text": "still down",
                  "ts": "1800000000.000100", "thread_ts": thread, "channel_type": "channel"}
-        assert web.event(reply) == (200, "")
+        pg_url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        with psycopg.connect(pg_url, autocommit=True) as listener:
+            listener.execute(f"LISTEN {CHANNEL}")
+            assert web.event(reply) == (200, "")
+            woken = list(listener.notifies(timeout=5, stop_after=1))
+        assert [n.channel for n in woken] == [CHANNEL], "the reply's commit wakes a worker"
         assert web.event(reply, event_id="Ev-retry") == (200, "")  # a retried event
         with web.svc.factory() as db:
             replies = db.execute(select(InboundEvent.status).where(
