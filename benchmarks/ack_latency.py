@@ -24,10 +24,13 @@ What it does, in one run:
    before their listener, so that is the only place an event can wait for an INSERT); the
    command and action listeners then just ``ack()``. It is served by the same stack:
    ``bot.server.serve`` → waitress (same threads and limits) → ``bot.server.WsgiApp`` → Bolt.
-5. Drives the app with signed requests over real HTTP from a pool of ``--concurrency``
-   client threads in a separate load-generator process (so the fakes' traffic in this
-   process never slows the clock that times the acks) (closed loop, one keep-alive connection per thread), in three phases of
-   ``--requests`` each:
+5. Drives both servers **side by side** with signed requests over real HTTP from a pool of
+   ``--concurrency`` client threads in a separate load-generator process (so the fakes'
+   traffic in this process never slows the clock that times the acks); closed loop, one
+   keep-alive connection per thread and server. Each client thread sends a request to the
+   app and then the very same request (re-signed) to the floor, so both answer at the same
+   moments under the same machine load (the app's turns, PostgreSQL, the fakes). Three
+   phases of ``--requests`` each:
 
    * ``command``: ``/flowpilot <problem>``; each opens a session (header post, first turn).
      The benchmark then waits until every session exists.
@@ -39,15 +42,18 @@ What it does, in one run:
 
    Then it waits (``--turn-timeout``) until no turn input is pending or processing, and counts
    how many inputs were consumed by a completed turn.
-6. Sends the very same request bodies (re-signed) to the floor, after the app is idle.
+6. For reference, sends the same bodies to the floor alone once the app is idle, and prints
+   that p99 and the app's p99 over it (the app's acks against a floor that shares the machine
+   with nothing).
 
 An ack's latency is measured by the client: from just before the request is written to the
 socket until the whole HTTP response has been read. Percentiles are nearest-rank (p99 of
-150 samples is the second slowest). A small warm-up (``/flowpilot help`` commands) precedes
-each server's phases and is not counted.
+150 samples is the second slowest). A warm-up (``/flowpilot help`` commands and replies in
+threads that hold no session, to both servers) precedes the phases and is not counted. On
+Linux, each server's CPU time per ack during the phases is read from ``/proc``.
 
-Targets (issue 3): app p99 ack < 1.5 × the floor's p99 (overall), no ack over 3 s (Slack's
-limit; a non-200 ack counts as a miss too), every turn answered.
+Targets (issue 3): app p99 ack < 1.5 × the floor's p99 side by side (overall), no ack over 3 s
+(Slack's limit; a non-200 ack counts as a miss too), every turn answered.
 """
 
 from __future__ import annotations
@@ -277,6 +283,7 @@ class Req:
     kind: str
     body: str
     content_type: str
+    target: str = "app"  # which server: "app" or "floor"
 
 
 @dataclass
@@ -285,23 +292,26 @@ class Sample:
     status: int
     seconds: float
     error: str = ""
+    target: str = "app"
 
 
 class Loader:
-    """Closed-loop clients: ``concurrency`` threads, one keep-alive connection each."""
+    """Closed-loop clients: ``concurrency`` threads, one keep-alive connection each per
+    server (``ports``: target name -> port)."""
 
-    def __init__(self, port: int, concurrency: int) -> None:
-        self.port = port
+    def __init__(self, ports: dict[str, int], concurrency: int) -> None:
+        self.ports = ports
         self.concurrency = concurrency
         self._local = threading.local()
 
-    def _conn(self, fresh: bool = False) -> http.client.HTTPConnection:
-        conn = getattr(self._local, "conn", None)
+    def _conn(self, target: str, fresh: bool = False) -> http.client.HTTPConnection:
+        conns: dict[str, http.client.HTTPConnection] = self._local.__dict__.setdefault("c", {})
+        conn = conns.get(target)
         if conn is None or fresh:
             if conn is not None:
                 conn.close()
-            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-            self._local.conn = conn
+            conn = http.client.HTTPConnection("127.0.0.1", self.ports[target], timeout=30)
+            conns[target] = conn
         return conn
 
     def send(self, req: Req) -> Sample:
@@ -310,19 +320,21 @@ class Loader:
         raw = req.body.encode()
         for attempt in (0, 1):
             headers = {"Content-Type": req.content_type, **sign_request(SECRET, req.body)}
-            conn = self._conn(fresh=attempt == 1)
+            conn = self._conn(req.target, fresh=attempt == 1)
             started = time.perf_counter()
             try:
                 conn.request("POST", "/slack/events", body=raw, headers=headers)
                 resp = conn.getresponse()
                 resp.read()
-                return Sample(req.kind, resp.status, time.perf_counter() - started)
+                return Sample(req.kind, resp.status, time.perf_counter() - started,
+                              target=req.target)
             except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
                 if attempt == 0:  # a keep-alive connection the server had closed: reconnect
                     continue
-                return Sample(req.kind, 0, time.perf_counter() - started, "connection lost")
+                return Sample(req.kind, 0, time.perf_counter() - started, "connection lost",
+                              req.target)
             except OSError as exc:
-                return Sample(req.kind, 0, time.perf_counter() - started, repr(exc))
+                return Sample(req.kind, 0, time.perf_counter() - started, repr(exc), req.target)
         raise AssertionError("unreachable")
 
     def run_here(self, reqs: list[Req]) -> list[Sample]:
@@ -332,26 +344,45 @@ class Loader:
     def run(self, reqs: list[Req]) -> list[Sample]:
         """Send from a separate process: this one also hosts the fake Slack and model
         servers, and their traffic (the app's work) must not slow the clock that times the
-        app's acks more than the floor's."""
+        acks."""
         proc = subprocess.run(
             [sys.executable, str(Path(__file__).resolve()), "--load-client",
-             "--port", str(self.port), "--concurrency", str(self.concurrency)],
-            input=json.dumps([r.__dict__ for r in reqs]), capture_output=True, text=True,
-            check=True,
+             "--concurrency", str(self.concurrency)],
+            input=json.dumps({"ports": self.ports, "reqs": [r.__dict__ for r in reqs]}),
+            capture_output=True, text=True, check=True,
         )
         return [Sample(**x) for x in json.loads(proc.stdout)]
 
 
-def load_client(port: int, concurrency: int) -> None:
-    """``--load-client``: read requests (JSON) on stdin, write samples (JSON) on stdout."""
-    reqs = [Req(**r) for r in json.loads(sys.stdin.read())]
-    samples = Loader(port, concurrency).run_here(reqs)
+def load_client(concurrency: int) -> None:
+    """``--load-client``: read ports and requests (JSON) on stdin, write samples on stdout."""
+    job = json.loads(sys.stdin.read())
+    reqs = [Req(**r) for r in job["reqs"]]
+    samples = Loader({k: int(v) for k, v in job["ports"].items()}, concurrency).run_here(reqs)
     sys.stdout.write(json.dumps([x.__dict__ for x in samples]))
+
+
+def side_by_side(reqs: list[Req]) -> list[Req]:
+    """Each request to the app, then the same request to the floor: the client threads take
+    them in this order, so both servers answer at the same moments, under the same load."""
+    out = []
+    for r in reqs:
+        out += [r, Req(r.kind, r.body, r.content_type, "floor")]
+    return out
+
+
+def cpu_ms(pid: int) -> float | None:
+    """CPU time (user + system) a process has used, in ms (Linux ``/proc``; else None)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 # ---------------------------------------------------------------------------------------------
 # Reading the app's state
-# ---------------------------------------------------------------------------------------------
 
 
 def turn_input_counts(engine: Any) -> dict[str, int]:
@@ -545,7 +576,20 @@ def benchmark(args: argparse.Namespace) -> int:
         ))
         log(f"app on :{app_port} (flowpilot serve), floor on :{floor_port}; logs in {workdir}")
 
-        app_load, floor_load = Loader(app_port, conc), Loader(floor_port, conc)
+        load = Loader({"app": app_port, "floor": floor_port}, conc)
+        pids = {c.name: c.proc.pid for c in children}
+        cpu: dict[str, dict[str, float]] = {}  # kind -> process -> CPU ms during the phase
+        app, floor = Run(), Run()  # side by side: same moments, same machine load
+
+        def phase(kind: str, reqs: list[Req]) -> None:
+            before = {name: cpu_ms(pid) for name, pid in pids.items()}
+            samples = load.run(side_by_side(reqs))
+            after = {name: cpu_ms(pid) for name, pid in pids.items()}
+            cpu[kind] = {name: after[name] - b for name, b in before.items()  # type: ignore[operator]
+                         if b is not None and after[name] is not None}
+            app.samples += [x for x in samples if x.target == "app"]
+            floor.samples += [x for x in samples if x.target == "floor"]
+
         counter = itertools.count()
 
         def command(text_: str) -> Req:
@@ -555,15 +599,22 @@ def benchmark(args: argparse.Namespace) -> int:
                 TEAM, user, channel, text_, response_url=slack.hook_url(f"{TEAM}/cmd/{i}"))
             return Req("command", body, ctype)
 
+        # Warm-up, not counted: help commands, and replies in threads that hold no session
+        # (each server's first requests of a kind pay one-time costs: imports, caches).
         warmup = [command("help") for _ in range(2 * conc)]
-        app_load.run(warmup)
+        for i in range(2 * conc):
+            body, ctype = event_body(TEAM, {
+                "type": "message", "channel": channels[i % len(channels)], "user": users[0],
+                "text": "warm-up", "ts": f"1600000000.{i:06d}", "thread_ts": "1600000000.000000",
+                "channel_type": "channel"})
+            warmup.append(Req("reply", body, ctype))
+        load.run(side_by_side(warmup))
 
         # Phase 1: commands, each opening a session.
         commands = [command(f"Bench {i}: the VPN drops every few minutes on laptop LT-{i:04d}")
                     for i in range(n)]
-        app = Run()
-        log(f"app: {n} slash commands at concurrency {conc}")
-        app.samples += app_load.run(commands)
+        log(f"{n} slash commands at concurrency {conc}, app and floor side by side")
+        phase("command", commands)
         opened = wait_for_sessions(engine, n, args.turn_timeout)
         if len(opened) < n:
             log(f"app: only {len(opened)} of {n} commands opened a session")
@@ -578,8 +629,8 @@ def benchmark(args: argparse.Namespace) -> int:
                 "ts": msg["ts"], "thread_ts": s.thread_ts, "channel_type": "channel",
             })
             replies.append(Req("reply", body, ctype))
-        log(f"app: {len(replies)} thread replies")
-        app.samples += app_load.run(replies)
+        log(f"{len(replies)} thread replies")
+        phase("reply", replies)
         stall = max(30.0, 8 * args.model_delay)
         if not wait_for_turns(engine, args.turn_timeout, stall):
             log(f"app: turn inputs still pending or processing: {turn_input_counts(engine)}")
@@ -602,20 +653,21 @@ def benchmark(args: argparse.Namespace) -> int:
                 str(button["value"]), thread_ts=s.thread_ts, message=message,
                 response_url=slack.hook_url(f"{TEAM}/act/{s.owner}"))
             clicks.append(Req("click", body, ctype))
-        log(f"app: {len(clicks)} button clicks ({missing} sessions had no answer button)")
-        app.samples += app_load.run(clicks)
+        log(f"{len(clicks)} button clicks ({missing} sessions had no answer button)")
+        phase("click", clicks)
 
         log("app: waiting until every turn is answered")
         timed_out = not wait_for_turns(engine, args.turn_timeout, stall)
         counts = turn_input_counts(engine)
         model_calls = len(model.message_requests)
 
-        # The floor: the same bodies, re-signed, once the app is idle.
-        floor = Run()
-        floor_load.run(warmup)
+        # For reference: the floor alone, the same bodies re-signed, once the app is idle.
+        alone = Run()
+        load.run([Req(r.kind, r.body, r.content_type, "floor") for r in warmup])
         for kind, reqs in (("command", commands), ("reply", replies), ("click", clicks)):
-            log(f"floor: {len(reqs)} {kind} requests")
-            floor.samples += floor_load.run(reqs)
+            log(f"floor alone: {len(reqs)} {kind} requests")
+            alone.samples += load.run([Req(r.kind, r.body, r.content_type, "floor")
+                                       for r in reqs])
         with engine.connect() as conn:
             floor_rows = conn.execute(text(f"SELECT count(*) FROM {FLOOR_TABLE}")).scalar()
 
@@ -641,11 +693,24 @@ def benchmark(args: argparse.Namespace) -> int:
           f"{args.model_delay:g} s, FLOWPILOT_WORKERS={args.workers}, work mode {args.work_mode}, waitress threads "
           f"{args.threads}, PostgreSQL {pg_version}, Python {platform.python_version()}, "
           f"{cores} cores")
-    print("  app = flowpilot serve; floor = minimal Bolt app, one INSERT then ack, same stack")
+    print("  app = flowpilot serve; floor = minimal Bolt app, one INSERT then ack, same stack;")
+    print("  side by side: each client sends a request to the app, then the same to the floor")
     print("  latency in ms, client side (request written -> response read), nearest-rank")
     print()
     for line in table(app, floor):
         print("  " + line)
+    print()
+    a_alone = pct(alone.of(None), 99)
+    print("  for reference, the floor alone on an idle machine (after the app's work): "
+          + ", ".join(f"{k} p50 {ms(pct(alone.of(k), 50))} / p99 {ms(pct(alone.of(k), 99))}"
+                      for k in KINDS)
+          + f"; all p99 {ms(a_alone)} ms (app p99 / this = {a_p99 / a_alone:.2f}x)")
+    if cpu:
+        print("  server CPU per ack during the side-by-side phases (ms, /proc): " + "; ".join(
+            f"{k} app {cpu[k].get('app', math.nan) / max(1, len(app.of(k))):.2f} / floor "
+            f"{cpu[k].get('floor', math.nan) / max(1, len(floor.of(k))):.2f}"
+            + (f" (worker {cpu[k]['worker']:.0f} ms in the phase)" if "worker" in cpu[k] else "")
+            for k in KINDS if k in cpu))
     print()
     print(f"  acks over {ACK_LIMIT:.0f} s: app {over}, floor {floor.over(ACK_LIMIT)}; "
           f"non-200 acks: app {len(bad)}, floor {len(floor.bad())}")
@@ -689,7 +754,7 @@ def main(argv: list[str] | None = None) -> int:
         serve_floor(args.port, args.db_url, args.slack_url, args.threads)
         return 0
     if args.load_client:
-        load_client(args.port, args.concurrency)
+        load_client(args.concurrency)
         return 0
     try:
         return benchmark(args)

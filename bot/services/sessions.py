@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -209,24 +210,25 @@ def _tree_for(db: Session, flow: Any) -> Tree:
 PATTERNS_TTL = 60.0
 
 
-def workspace_patterns(svc: Services, team_id: str,
-                       db: Session | Connection | None = None) -> list[str]:
+def workspace_patterns(svc: Services, team_id: str) -> list[str]:
     """The workspace's extra redaction patterns, cached a minute per workspace (read on every
-    reply, before the ack). ``db``: read through an open transaction (never open a second
-    one while holding one: on SQLite it would wait on itself)."""
+    reply, before the ack). When the minute is up, one thread re-reads them while the others
+    keep using the old list instead of all querying at once. Call it outside a transaction
+    (on SQLite a second one would wait on the first)."""
     cache: dict[str, tuple[float, list[str]]] = svc.extras.setdefault("redaction_patterns", {})
     hit = cache.get(team_id)
     if hit is not None and time.monotonic() - hit[0] < PATTERNS_TTL:
         return hit[1]
-    if db is None:
+    refreshing: threading.Lock = svc.extras.setdefault("redaction_patterns_lock", threading.Lock())
+    if hit is not None and not refreshing.acquire(blocking=False):
+        return hit[1]  # another thread is re-reading them
+    try:
         with unit_of_work(svc.factory) as own:
             patterns = _patterns(own, team_id)
-    elif isinstance(db, Connection):
-        with Session(bind=db) as joined:  # joins the connection's transaction
-            patterns = _patterns(joined, team_id)
-    else:
-        patterns = _patterns(db, team_id)
-    cache[team_id] = (time.monotonic(), patterns)
+        cache[team_id] = (time.monotonic(), patterns)
+    finally:
+        if hit is not None:
+            refreshing.release()
     return patterns
 
 
