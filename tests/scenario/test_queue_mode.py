@@ -3,7 +3,10 @@ worker process (here: a second app built as ``flowpilot scheduler`` builds it) d
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -23,19 +26,7 @@ from storage.models import AISession, InboundEvent
 @pytest.mark.postgres_only
 def test_serve_queues_and_the_worker_answers(db_url: str, engine: Any, fake_slack: Any,
                                              fake_anthropic: Any) -> None:
-    web = Harness(db_url, fake_slack, anthropic_url=fake_anthropic.url,
-                  FLOWPILOT_WORK_MODE="queue")
-    settings = load_settings(
-        env_file=None, SLACK_BOT_TOKEN="xoxb-test", SLACK_SIGNING_SECRET=SECRET,
-        SLACK_API_URL=fake_slack.url, FLOWPILOT_DATABASE_URL=db_url,
-        ANTHROPIC_API_KEY="sk-ant-test", ANTHROPIC_BASE_URL=fake_anthropic.url,
-        FLOWPILOT_WORK_MODE="queue",
-    )
-    worker_app = build(settings, mode="scheduler", workers=4)
-    worker_app.services.bot_user_id = "UFPBOT"
-    worker = Worker(worker_app, poll_seconds=0.2)
-    loop = None
-    try:
+    with _serve_and_worker(db_url, fake_slack, fake_anthropic.url, workers=4) as (web, worker):
         assert isinstance(web.svc.dispatch, QueueDispatch)
         web.command("outlook keeps asking for a password")
         web.settle()
@@ -44,7 +35,7 @@ def test_serve_queues_and_the_worker_answers(db_url: str, engine: Any, fake_slac
             queued = db.execute(select(InboundEvent.kind, InboundEvent.status)).all()
         assert ("work:open_command", "pending") in queued
 
-        loop = worker.start()
+        worker.start()
         session = _wait(web, lambda db: db.execute(select(AISession)).scalar_one_or_none())
         thread = session.slack_thread_ts
         _wait(web, lambda db: len(web.bot_messages("C1", thread)) >= 2 or None)
@@ -60,12 +51,6 @@ def test_serve_queues_and_the_worker_answers(db_url: str, engine: Any, fake_slac
 
         _wait(web, answered)
         assert len(fake_anthropic.message_requests) >= 2
-    finally:
-        worker.stop.set()
-        if loop is not None:
-            loop.join(5)  # its LISTEN connection closes before the database goes
-        worker_app.close()
-        web.close()
 
 
 @pytest.mark.postgres_only
@@ -73,16 +58,7 @@ def test_queue_mode_acks_from_the_record_once(db_url: str, engine: Any, fake_sla
     """Queued deliveries are acked by the middleware that records them: a retried command,
     a double click and a retried reply each leave one work item; a reply to a session that
     takes no turns still goes to its listener and is explained to the person."""
-    web = Harness(db_url, fake_slack, FLOWPILOT_WORK_MODE="queue")
-    settings = load_settings(
-        env_file=None, SLACK_BOT_TOKEN="xoxb-test", SLACK_SIGNING_SECRET=SECRET,
-        SLACK_API_URL=fake_slack.url, FLOWPILOT_DATABASE_URL=db_url, FLOWPILOT_WORK_MODE="queue",
-    )
-    worker_app = build(settings, mode="scheduler", workers=2)
-    worker_app.services.bot_user_id = "UFPBOT"
-    worker = Worker(worker_app, poll_seconds=0.2)
-    loop = None
-    try:
+    with _serve_and_worker(db_url, fake_slack, None, workers=2) as (web, worker):
         body, ctype = slash_command_body("T0001", "U1", "C1", "VPN drops every few minutes",
                                          response_url=fake_slack.hook_url("T0001/cmd/U1"))
         assert web.send(body, ctype) == (200, "")
@@ -91,7 +67,7 @@ def test_queue_mode_acks_from_the_record_once(db_url: str, engine: Any, fake_sla
             kinds = db.execute(select(InboundEvent.kind)).scalars().all()
         assert kinds.count("work:open_command") == 1
 
-        loop = worker.start()
+        worker.start()
         session = _wait(web, lambda db: db.execute(select(AISession)).scalar_one_or_none())
         thread = session.slack_thread_ts
         _wait(web, lambda db: web.find_button("fp_answer") if _has_button(web) else None)
@@ -128,10 +104,31 @@ def test_queue_mode_acks_from_the_record_once(db_url: str, engine: Any, fake_sla
             ignored = db.execute(select(InboundEvent.status).where(
                 InboundEvent.delivery_key == "msg:C1:1800000000.000200")).scalar_one()
         assert ignored == "ignored"
+
+
+@contextlib.contextmanager
+def _serve_and_worker(db_url: str, fake_slack: Any, anthropic_url: str | None, *,
+                      workers: int) -> Iterator[tuple[Harness, Worker]]:
+    """``serve`` in queue mode (the harness) and a worker built as ``flowpilot scheduler``
+    builds it; the test starts the worker's loop when it wants work taken."""
+    web = Harness(db_url, fake_slack, anthropic_url=anthropic_url, FLOWPILOT_WORK_MODE="queue")
+    model = ({"ANTHROPIC_API_KEY": "sk-ant-test", "ANTHROPIC_BASE_URL": anthropic_url}
+             if anthropic_url else {})
+    settings = load_settings(
+        env_file=None, SLACK_BOT_TOKEN="xoxb-test", SLACK_SIGNING_SECRET=SECRET,
+        SLACK_API_URL=fake_slack.url, FLOWPILOT_DATABASE_URL=db_url,
+        FLOWPILOT_WORK_MODE="queue", **model,
+    )
+    worker_app = build(settings, mode="scheduler", workers=workers)
+    worker_app.services.bot_user_id = "UFPBOT"
+    worker = Worker(worker_app, poll_seconds=0.2)
+    try:
+        yield web, worker
     finally:
         worker.stop.set()
-        if loop is not None:
-            loop.join(5)  # its LISTEN connection closes before the database goes
+        for thread in threading.enumerate():
+            if thread.name == "fp-worker":  # its LISTEN connection closes before the database
+                thread.join(5)
         worker_app.close()
         web.close()
 
