@@ -5,25 +5,39 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 
 from bot.cli_flows import add_flow_commands
-from bot.config import Settings, load_settings
+from bot.config import LOG_LEVELS, Settings, load_settings
 from bot.errors import FlowPilotError
 
 Command = Callable[[argparse.Namespace], int]
 
 
-def _settings() -> Settings:
-    return load_settings()
+# Libraries that log every HTTP request at INFO (the model API's client): quiet unless DEBUG.
+CHATTY_LOGGERS = ("httpx", "httpx2", "httpcore", "httpcore2")
+
+
+def cli_settings() -> Settings:
+    """The settings, and the log level they name (``FLOWPILOT_LOG_LEVEL``)."""
+    settings = load_settings()
+    apply_log_level(settings.log_level)
+    return settings
+
+
+def apply_log_level(level: str) -> None:
+    logging.getLogger().setLevel(level)
+    for name in CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from storage.db import make_engine
     from storage.migrate import current_revision, upgrade
 
-    settings = _settings()
+    settings = cli_settings()
     engine = make_engine(settings.database_url)
     try:
         upgrade(engine)
@@ -36,7 +50,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 def _start(mode: str) -> object:
     from bot.bootstrap import build, check_ready
 
-    settings = _settings()
+    settings = cli_settings()
     settings.require_for(mode)  # type: ignore[arg-type]
     fp = build(settings, mode=mode)
     check_ready(fp)
@@ -86,7 +100,7 @@ def _start_scheduler(fp: object) -> None:
 def cmd_flows_list(args: argparse.Namespace) -> int:
     from bot.services.catalog import FlowCatalog
 
-    settings = _settings()
+    settings = cli_settings()
     catalog = FlowCatalog(None, settings.flows_dir)
     for flow in sorted(catalog.base, key=lambda f: f.id):
         print(f"{flow.id:<28} {flow.domain:<18} {flow.title}  ({flow.source})")
@@ -103,7 +117,7 @@ def cmd_flows_check(args: argparse.Namespace) -> int:
         problems = check_paths([args.path])
         checked = args.path
     else:
-        flows_dir = _settings().flows_dir
+        flows_dir = cli_settings().flows_dir
         library = load_library([flows_dir] if flows_dir else [])
         problems = list(library.problems)
         checked = str(builtin_dir() or "built-in flows") + (f" and {flows_dir}" if flows_dir else "")
@@ -119,7 +133,7 @@ def cmd_flows_check(args: argparse.Namespace) -> int:
 def cmd_doctor(args: argparse.Namespace) -> int:
     from bot.doctor import doctor
 
-    return doctor(_settings())
+    return doctor(cli_settings())
 
 
 def cmd_try(args: argparse.Namespace) -> int:
@@ -168,6 +182,10 @@ def _extend(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # From the environment now, before imports log; a .env file's value applies once the
+    # settings load (and a malformed value is reported then, in one line).
+    early = os.environ.get("FLOWPILOT_LOG_LEVEL", "INFO").strip().upper()
+    apply_log_level(early if early in LOG_LEVELS else "INFO")
     try:
         return int(args.fn(args))
     except FlowPilotError as exc:

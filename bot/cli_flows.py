@@ -18,7 +18,7 @@ TEAM_ID = re.compile(r"^[TE][A-Z0-9]{2,}$")
 
 
 def cmd_flows_import(args: argparse.Namespace) -> int:
-    from bot.config import load_settings
+    from bot.cli import cli_settings as load_settings
     from bot.errors import ConfigError, StorageError
     from bot.flows.check import check_flow
     from bot.flows.loader import load_flow_file

@@ -12,7 +12,7 @@ from bot.jobs import INTERVALS, JOBS
 
 def cmd_scheduler(args: argparse.Namespace) -> int:
     from bot.bootstrap import build, check_ready
-    from bot.config import load_settings
+    from bot.cli import cli_settings as load_settings
     from bot.scheduling import start_scheduler
 
     settings = load_settings()
@@ -53,7 +53,7 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     from bot.bootstrap import build, check_ready
-    from bot.config import load_settings
+    from bot.cli import cli_settings as load_settings
     from bot.jobs import run_job
 
     settings = load_settings()

@@ -46,6 +46,16 @@ def test_missing_and_malformed_settings_stop_startup_with_one_line(tmp_path: Pat
     assert no_app_token.returncode != 0 and "SLACK_APP_TOKEN" in no_app_token.stderr
 
 
+def test_the_log_level_setting_is_applied(tmp_path: Path) -> None:
+    chatty = run(tmp_path, "db", "upgrade")
+    assert chatty.returncode == 0 and "INFO alembic" in chatty.stderr, chatty.stderr
+    quiet = run(tmp_path, "db", "upgrade", FLOWPILOT_LOG_LEVEL="warning")
+    assert quiet.returncode == 0 and "INFO" not in quiet.stderr, quiet.stderr
+    bad = run(tmp_path, "db", "upgrade", FLOWPILOT_LOG_LEVEL="LOUD")
+    assert bad.returncode != 0
+    assert bad.stderr.strip().splitlines()[-1].startswith("flowpilot: FLOWPILOT_LOG_LEVEL")
+
+
 def test_serve_refuses_an_unmigrated_schema_then_serves(tmp_path: Path) -> None:
     with FakeSlack() as slack:
         env = {"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": "s",
