@@ -67,6 +67,7 @@ import math
 import os
 import platform
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -725,6 +726,10 @@ def benchmark(args: argparse.Namespace) -> int:
         print(f"  {'PASS' if ok else 'FAIL'}  {name}: {detail}")
     verdict = all(ok for _, ok, _ in checks)
     print(f"  {'PASS' if verdict else 'FAIL'}  overall ({time.monotonic() - started:.0f} s)")
+    if verdict:
+        shutil.rmtree(workdir, ignore_errors=True)
+    else:
+        print(f"  the servers' logs are kept in {workdir}")
     return 0 if verdict else 1
 
 
