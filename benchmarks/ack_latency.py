@@ -76,7 +76,6 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -252,26 +251,6 @@ def clean_env(**values: str) -> dict[str, str]:
            if not k.startswith(("SLACK_", "FLOWPILOT_", "ANTHROPIC_"))}
     env.update(values)
     return env
-
-
-@contextlib.contextmanager
-def bench_database(admin_url: str) -> Iterator[str]:
-    from sqlalchemy import create_engine, text
-
-    name = f"fp_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin_url.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(
-                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
-                {"n": name},
-            )
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -519,6 +498,7 @@ def log(message: str) -> None:
 
 
 def benchmark(args: argparse.Namespace) -> int:
+    from pgdb import scratch_database
     from sqlalchemy import text
 
     from bot.sandbox.fake_slack import FakeSlack
@@ -533,7 +513,7 @@ def benchmark(args: argparse.Namespace) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="fp-bench-"))
     children: list[Child] = []
     with contextlib.ExitStack() as stack:
-        db_url = stack.enter_context(bench_database(args.pg_url))
+        db_url = stack.enter_context(scratch_database(args.pg_url, "fp_bench"))
         engine = make_engine(db_url, pool_size=2)
         stack.callback(engine.dispose)
         upgrade(engine)

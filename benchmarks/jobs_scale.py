@@ -19,6 +19,7 @@ It prints both timings, their ratio (target: the 1M pass under 2x the 10k pass) 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -28,8 +29,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
+from pgdb import scratch_database  # noqa: E402
 from sqlalchemy import Engine, create_engine, text  # noqa: E402
 
 from bot.clock import FakeClock  # noqa: E402
@@ -182,11 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     from bot.config import load_settings
     from storage.migrate import upgrade
 
-    name = f"fp_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    database = contextlib.ExitStack()
+    url = database.enter_context(scratch_database(ADMIN_URL, "fp_bench"))
+    name = url.rsplit("/", 1)[1]
     print(f"database {name}")
     fake = FakeSlack().start()
     fp = None
@@ -249,11 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         if fp is not None:
             fp.close()
         fake.stop()
-        with admin.connect() as conn:
-            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                              "WHERE datname = :n AND pid <> pg_backend_pid()"), {"n": name})
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
+        database.close()
         print(f"dropped {name}")
 
 

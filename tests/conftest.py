@@ -9,13 +9,13 @@ Under ``CI=true`` a PostgreSQL that cannot be reached fails the run instead of s
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from pgdb import scratch_database
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.db import Base, make_engine, make_session_factory
@@ -48,35 +48,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = keep
 
 
-def _pg_admin() -> Engine:
-    return create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-
-
 @pytest.fixture(scope="session")
 def db_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if BACKEND == "sqlite":
         path: Path = tmp_path_factory.mktemp("db") / "flowpilot-test.db"
         yield f"sqlite:///{path}"
         return
-    name = f"fp_test_{uuid.uuid4().hex[:12]}"
-    admin = _pg_admin()
+    database = scratch_database(PG_ADMIN_URL, "fp_test")
     try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        url = database.__enter__()
     except Exception as exc:  # pragma: no cover - depends on the machine
         msg = f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc.__class__.__name__}: {exc}"
         if os.environ.get("CI") == "true":
             pytest.fail(msg, pytrace=False)
         pytest.skip(msg)
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     yield url
-    with admin.connect() as conn:
-        conn.execute(
-            text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
-            {"n": name},
-        )
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-    admin.dispose()
+    database.__exit__(None, None, None)
 
 
 @pytest.fixture(scope="session")

@@ -3,12 +3,12 @@ itself current, and matches the models exactly."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
 from conftest import PG_ADMIN_URL
-from sqlalchemy import Engine, create_engine, inspect, text
+from pgdb import scratch_database
+from sqlalchemy import Engine, inspect, text
 
 from storage.db import Base, make_engine
 from storage.migrate import current_revision, head_revision, is_current, schema_drift, upgrade
@@ -23,22 +23,12 @@ def fresh_engine(engine: Engine, db_url: str, tmp_path: object) -> Iterator[Engi
         yield fresh
         fresh.dispose()
         return
-    name = f"fp_mig_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    fresh = make_engine(PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}")
-    try:
-        yield fresh
-    finally:
-        fresh.dispose()
-        with admin.connect() as conn:
-            conn.execute(
-                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
-                {"n": name},
-            )
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
+    with scratch_database(PG_ADMIN_URL, "fp_mig") as url:
+        fresh = make_engine(url)
+        try:
+            yield fresh
+        finally:
+            fresh.dispose()
 
 
 def test_fresh_database_is_on_the_backend_under_test(fresh_engine: Engine, db_url: str) -> None:
