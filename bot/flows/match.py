@@ -7,11 +7,19 @@ How it scores (see docs/flows.md):
    (``process.extractOne``, optimal-string-alignment distance, 1 edit for words of 6+
    letters, 2 for 9+, same first letter), so "outlok", "pasword" and "printr" still hit.
 3. Words weigh by how specific they are across the library (inverse document frequency):
-   "veeam" identifies one flow, "password" several.
+   "veeam" identifies one flow, "password" several. Generic words ("not", "work", "error",
+   "file", "open", and any stem in 40% of the flows or more) weigh at most 0.2.
 4. Within each window of 40 words (so a long pasted log is judged near each line), a flow
-   scores the best weighted share of any one of its phrases found (a keyword is a phrase of
-   one word), plus a little for every other word of its vocabulary present.
-The best flow wins when it reaches ``threshold``; ties go to the more specific evidence.
+   scores ``0.75 * cover`` of its best phrase (a keyword is a phrase of one word; a phrase
+   word the text lacks costs 0.75 of one it has) plus ``0.25 * mass / (mass + 4)``, where
+   mass is the weight of all its words in the text (its own keywords count double). The
+   mass part never saturates, so more evidence always ranks higher and no score reaches 1.
+5. Evidence is required: a keyword, two distinctive words of one phrase, a whole phrase
+   with a distinctive word ("cant print"), or a distinctive word plus a word saying
+   something is wrong ("printer keeps jamming"). Without it a flow scores at most 0.45, so
+   "restock the printer paper" matches nothing, and "not" never makes up the second word.
+The best flow wins when it reaches ``threshold`` (0.6); ties go to the flow whose keyword
+was named, then to the stronger evidence, then to the smaller (more specific) flow, then id.
 """
 
 from __future__ import annotations
@@ -25,12 +33,29 @@ from rapidfuzz.distance import OSA, Indel
 from bot.flows.model import Flow, FlowLibrary
 from bot.flows.normalise import stem, stems, words
 
-DEFAULT_THRESHOLD = 0.55
+DEFAULT_THRESHOLD = 0.6
 WINDOW = 40
-PHRASE_WEIGHT = 0.8  # share of the score from the best phrase; the rest from vocabulary mass
-FULL_MASS = 7.0  # vocabulary weight that counts as "plenty of evidence"
 MAX_TEXT_CHARS = 400_000
-ONE_WORD_CAP = 0.5  # one ordinary word ("print", "slow") is not enough; a keyword is
+PHRASE_WEIGHT = 0.75  # share of the score from the best phrase; the rest from evidence mass
+MASS_HALF = 4.0  # evidence weight that earns half of the mass share (never saturates)
+MISSING_WEIGHT = 0.75  # how much a phrase word absent from the text costs, against one present
+KEYWORD_BONUS = 2.0  # a flow's own keyword weighs this much more than an ordinary word
+GENERIC_SHARE = 0.4  # a stem in this share of the flows or more is generic ("not", "work")
+GENERIC_WEIGHT = 0.2  # the most a generic stem weighs, however rare the library makes it
+# Words that say nothing about *which* problem, whatever the library: never distinctive.
+_GENERIC = "not work say file open error fail issu new get use show run stop start keep load"
+GENERIC_STEMS = frozenset(_GENERIC.split())
+# Words that say something is wrong. One topic word ("printer") with one of these anywhere
+# in the text is a problem ("printer keeps jamming"); a topic word alone ("restock the
+# printer paper") is not.
+_SYMPTOM_WORDS = """not fail failed failing error errors stuck crash crashing crashes drop dropping
+    drops down offline slow freeze broken broke missing denied bounce rejected expired lost
+    lockout hang loop corrupt corrupted disconnected disconnects timeout timing dodgy
+    suspicious weird strange hacked compromised garbage jam jammed invalid incorrect wrong
+    unavailable full spam warning cant wont keeps constantly again randomly intermittent
+    unreachable blocked forever ages"""
+SYMPTOMS = frozenset(stem(w) for w in _SYMPTOM_WORDS.split())
+WEAK_CAP = 0.45  # the score of a flow without enough evidence (below any sane threshold)
 
 
 @dataclass(frozen=True)
@@ -45,6 +70,7 @@ class _Phrase:
     flow: int
     stems: frozenset[str]
     total: float
+    distinctive: int  # how many of its stems are not generic
 
 
 @dataclass
@@ -55,9 +81,25 @@ class _Index:
     by_stem: dict[str, list[int]]
     flow_vocab: list[frozenset[str]]
     strong: list[frozenset[str]]  # each flow's keyword stems
+    generic: frozenset[str]
     # Unstemmed vocabulary words by first letter, and the stem each stands for (typo lookup).
     by_initial: dict[str, list[str]] = field(default_factory=dict)
     raw_to_stem: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Score:
+    """How one flow scored in one window; ``key`` orders flows, best last."""
+
+    score: float
+    keyword: bool
+    evidence: float
+    specific: float  # smaller vocabulary = more specific flow
+    terms: frozenset[str]
+
+    @property
+    def key(self) -> tuple[float, bool, float, float]:
+        return (round(self.score, 6), self.keyword, round(self.evidence, 6), self.specific)
 
 
 def match_flow(
@@ -71,12 +113,16 @@ def match_flow(
 
 
 def rank_flows(text: str, library: FlowLibrary, limit: int = 3) -> list[MatchResult]:
-    """The ``limit`` best-scoring flows for ``text``, best first (scores may be low)."""
+    """The ``limit`` best-scoring flows for ``text``, best first (scores may be low).
+
+    Equal scores go to the flow whose own keyword was named, then to the stronger
+    evidence, then to the more specific flow (the smaller vocabulary), then by id."""
     index = _index_for(library)
     if not index.flows or not text:
         return []
-    seq = _canonical(words(text[:MAX_TEXT_CHARS]), index)
-    best: dict[int, tuple[float, float, frozenset[str]]] = {}
+    raw_words = words(text[:MAX_TEXT_CHARS])
+    seq = _canonical(raw_words, index)
+    best: dict[int, _Score] = {}
     seen_windows: set[frozenset[str]] = set()
     step = WINDOW // 2
     for start in range(0, max(1, len(seq) - step), step):
@@ -84,38 +130,70 @@ def rank_flows(text: str, library: FlowLibrary, limit: int = 3) -> list[MatchRes
         if not hits or hits in seen_windows:
             continue
         seen_windows.add(hits)
-        for fi, (score, specific, terms) in _score_window(hits, index).items():
-            if fi not in best or (score, specific) > best[fi][:2]:
-                best[fi] = (score, specific, terms)
-    ordered = sorted(best.items(), key=lambda kv: (-kv[1][0], -kv[1][1], index.flows[kv[0]].id))
+        symptoms = {stem(w) for w in raw_words[start : start + WINDOW]} & SYMPTOMS
+        for fi, scored in _score_window(hits, symptoms, index).items():
+            if fi not in best or scored.key > best[fi].key:
+                best[fi] = scored
+    ordered = sorted(best.items(), key=lambda kv: (_neg(kv[1].key), index.flows[kv[0]].id))
     return [
-        MatchResult(index.flows[fi], round(score, 4), tuple(sorted(terms)))
-        for fi, (score, _, terms) in ordered[:limit]
+        MatchResult(index.flows[fi], round(s.score, 4), tuple(sorted(s.terms)))
+        for fi, s in ordered[:limit]
     ]
 
 
+def _neg(key: tuple[float, bool, float, float]) -> tuple[float, ...]:
+    return tuple(-float(k) for k in key)
+
+
 def _score_window(
-    hits: frozenset[str], index: _Index
-) -> dict[int, tuple[float, float, frozenset[str]]]:
+    hits: frozenset[str], symptoms: set[str], index: _Index
+) -> dict[int, _Score]:
     candidates = {pi for s in hits for pi in index.by_stem.get(s, ())}
-    best_phrase: dict[int, tuple[float, float, frozenset[str]]] = {}
+    best_phrase: dict[int, tuple[float, float, frozenset[str], bool]] = {}
     for pi in candidates:
         phrase = index.phrases[pi]
         found = phrase.stems & hits
         got = sum(index.weights[s] for s in found)
-        cover = got / phrase.total
+        # Words of the phrase the text leaves out count less than the words it has: people
+        # write "takes 10 min to boot" for "pc takes forever to boot".
+        cover = got / (got + MISSING_WEIGHT * (phrase.total - got)) if got else 0.0
+        enough = _enough(found, phrase, index.generic)
         current = best_phrase.get(phrase.flow)
-        if current is None or (cover, got) > current[:2]:
-            best_phrase[phrase.flow] = (cover, got, found)
+        if current is None or (enough, cover, got) > (current[3], current[0], current[1]):
+            best_phrase[phrase.flow] = (cover, got, found, enough)
     out = {}
-    for fi, (cover, got, found) in best_phrase.items():
+    for fi, (cover, _got, found, enough) in best_phrase.items():
         vocab_hits = hits & index.flow_vocab[fi]
-        mass = sum(index.weights[s] for s in vocab_hits)
-        score = PHRASE_WEIGHT * cover + (1 - PHRASE_WEIGHT) * min(1.0, mass / FULL_MASS)
-        if len(vocab_hits) < 2 and not vocab_hits & index.strong[fi]:
-            score = min(score, ONE_WORD_CAP)
-        out[fi] = (min(1.0, score), got, vocab_hits | found)
+        keyword = bool(vocab_hits & index.strong[fi])
+        mass = sum(
+            index.weights[s] * (KEYWORD_BONUS if s in index.strong[fi] else 1.0)
+            for s in vocab_hits
+        )
+        score = PHRASE_WEIGHT * cover + (1 - PHRASE_WEIGHT) * mass / (mass + MASS_HALF)
+        if keyword:
+            score = max(score, PHRASE_WEIGHT + (1 - PHRASE_WEIGHT) * mass / (mass + MASS_HALF))
+        elif not enough and not _topic_with_symptom(vocab_hits, symptoms, index.generic):
+            score = min(score, WEAK_CAP)
+        specific = -float(len(index.flow_vocab[fi]))
+        out[fi] = _Score(score, keyword, mass, specific, vocab_hits | found)
     return out
+
+
+def _topic_with_symptom(
+    vocab_hits: frozenset[str], symptoms: set[str], generic: frozenset[str]
+) -> bool:
+    """A distinctive word of the flow and, elsewhere in the text, a word saying it is broken."""
+    return any(symptoms - {topic} for topic in vocab_hits - generic)
+
+
+def _enough(found: frozenset[str], phrase: _Phrase, generic: frozenset[str]) -> bool:
+    """Evidence for a flow: two distinctive words of one phrase, or a whole phrase that has
+    a distinctive word ("cant print"). One topic word ("printer paper") is not a problem,
+    and "not" never counts as the second word."""
+    distinctive = len(found - generic)
+    if distinctive >= 2:
+        return True
+    return distinctive >= 1 and found == phrase.stems
 
 
 def _canonical(words: list[str], index: _Index) -> list[str | None]:
@@ -184,8 +262,16 @@ def build_index(flows: list[Flow]) -> _Index:
         for s in vocab:
             df[s] = df.get(s, 0) + 1
     n = max(1, len(flows))
-    weights = {s: math.log(1 + n / d) for s, d in df.items()}
-    phrases = [_Phrase(fi, ps, sum(weights[s] for s in ps)) for fi, ps in raw]
+    generic = frozenset(
+        s for s, d in df.items() if s in GENERIC_STEMS or (n >= 5 and d / n >= GENERIC_SHARE)
+    )
+    weights = {
+        s: min(GENERIC_WEIGHT, math.log(1 + n / d)) if s in generic else math.log(1 + n / d)
+        for s, d in df.items()
+    }
+    phrases = [
+        _Phrase(fi, ps, sum(weights[s] for s in ps), len(ps - generic)) for fi, ps in raw
+    ]
     by_stem: dict[str, list[int]] = {}
     for pi, entry in enumerate(phrases):
         for s in entry.stems:
@@ -193,4 +279,6 @@ def build_index(flows: list[Flow]) -> _Index:
     by_initial: dict[str, list[str]] = {}
     for w in sorted(raw_to_stem):
         by_initial.setdefault(w[0], []).append(w)
-    return _Index(flows, weights, phrases, by_stem, flow_vocab, strong, by_initial, raw_to_stem)
+    return _Index(
+        flows, weights, phrases, by_stem, flow_vocab, strong, generic, by_initial, raw_to_stem
+    )

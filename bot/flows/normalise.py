@@ -16,7 +16,8 @@ _NOISE = [
         r"\b\d{4}-\d{2}-\d{2}(?:[t ]\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:z|[+-]\d{2}:?\d{2})?)?"
     ),
     re.compile(r"\b\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:\s*[ap]m)?\b"),  # clock time
-    re.compile(r"\b\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\b"),  # date
+    # Dates; dotted ones only with a 4-digit year, so SMTP codes ("5.7.708") survive.
+    re.compile(r"\b\d{1,2}[/-]\d{1,2}[/-]\d{2,4}\b|\b\d{1,2}\.\d{1,2}\.\d{4}\b"),
     re.compile(r"\b(?:[0-9a-f]{2}[:-]){5}[0-9a-f]{2}\b"),  # MAC
     re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}(?:[:/]\d+)?\b"),  # IPv4 (with port or prefix)
     re.compile(r"\b(?:0x)?[0-9a-f]{16,}\b"),  # long hex (hashes, handles)
@@ -48,6 +49,15 @@ _PHRASES: list[tuple[re.Pattern[str], str]] = [
         (r"\bms[\s-]?teams\b|\bmicrosoft\s+teams\b", " teams "),
         (r"\bblue\s+screens?\b", " bsod "),
         (r"\baccess\s+is\s+denied\b", " access denied "),
+        # MSP shorthand: a drive letter is a mapped drive, except C: (the local disk).
+        (r"\bc:?\s*drive\b|\bc:(?=\s|$)", " cdrive "),
+        (r"\b[d-z]:?\s+drive\b|\b[d-z]:(?=\s|$)", " mapped drive "),
+        (r"\b(?:ms\s+|microsoft\s+)?(?:authy|duo|authenticator|msauth)\b", " authenticator "),
+        (r"\bnumber\s+matching\b", " mfa "),
+        # "Microsoft 365 Apps" is the Office suite, not the subscription.
+        (r"\bm365\s+apps\b", " office apps "),
+        (r"\bimpossible\s+travel\b|\brisky\s+sign[\s-]?ins?\b", " compromised "),
+        (r"\b(\w+)['’]d\b", r" \1 "),  # "vpn'd", "rdp'd"
     ]
 ]
 
@@ -83,11 +93,13 @@ SYNONYMS: dict[str, str] = {
     **dict.fromkeys(["inet", "interweb", "interwebs"], "internet"),
     **dict.fromkeys(["mstsc", "rds"], "rdp"),
     **dict.fromkeys(["hdd", "ssd", "drivespace", "diskspace"], "disk"),
-    **dict.fromkeys(["mem"], "memory"),
+    **dict.fromkeys(["mem", "ram"], "memory"),
+    **dict.fromkeys(["repo", "repos"], "repository"),
     **dict.fromkeys(["locked", "lockd", "lockouts", "lockedout"], "lockout"),
     **dict.fromkeys(["sync", "syncing", "synching", "synch", "synced", "syncd", "syncs"], "sync"),
     **dict.fromkeys(["bounced", "bouncing", "bounces", "bouncebacks", "bounceback"], "bounce"),
     **dict.fromkeys(["phishy", "phished", "phishing", "phish"], "phish"),
+    **dict.fromkeys(["dodgy", "sketchy", "fishy", "shady", "sus", "suspect"], "suspicious"),
     **dict.fromkeys(["pwned", "breached"], "compromised"),
     **dict.fromkeys(["mail", "mails", "emails", "e-mail"], "email"),
     **dict.fromkeys(["expiry", "expiration", "exp", "expird", "expried"], "expired"),
@@ -101,6 +113,9 @@ SYNONYMS: dict[str, str] = {
     **dict.fromkeys(["auth", "authn"], "authentication"),
     **dict.fromkeys(["msg", "msgs"], "message"),
     **dict.fromkeys(["pwrd"], "password"),
+    **dict.fromkeys(["forgotten", "forgets", "forgetting", "forget"], "forgot"),
+    **dict.fromkeys(["creds", "cred"], "credentials"),
+    **dict.fromkeys(["lappy", "lappie", "comp", "puter"], "pc"),
     **dict.fromkeys(["certs", "cert"], "certificate"),
     **dict.fromkeys(["nxdomain", "servfail"], "dns"),
     **dict.fromkeys(["unlicenced", "unlicensed"], "unlicensed"),

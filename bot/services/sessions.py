@@ -98,7 +98,8 @@ def open_session(
     summary = summary.splitlines()[0][:120] if summary else "New session"
     draft = AISession(
         id=session_id, status="active", problem_summary=summary,
-        confidence_score=0.9 if match else 0.0, confidence_tier="guided" if match else "discovery",
+        confidence_score=round(float(match.score), 2) if match else 0.0,
+        confidence_tier=conf.tier_for(float(match.score)) if match else "discovery",
         user=None, participants=[user_id], step_count=0, created_at=now,
         total_active_seconds=0, total_parked_seconds=0, status_changed_at=now,
     )

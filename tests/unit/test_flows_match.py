@@ -263,3 +263,75 @@ def test_normalising_folds_abbreviations_typos_and_noise() -> None:
     assert stems("printers printing printer") == ["print", "print", "print"]
     assert stems("teams") == ["teams"] and stems("team") == ["team"]
     assert words("user can't print; it won't work") == ["not", "print", "not", "work"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("S drive gone", ["mapped", "drive", "gone"]),
+        ("H: drive wont map", ["mapped", "drive", "not", "map"]),
+        ("c drive full", ["cdrive", "full"]),
+        ("authy codes", ["authenticator", "codes"]),
+        ("o365 apps", ["office", "apps"]),
+        ("vpn'd in", ["vpn"]),
+        ("dodgy attachment", ["suspicious", "attachment"]),
+        ("550 5.7.708 on 01.02.2024", ["550", "5.7.708"]),
+    ],
+)
+def test_msp_shorthand_is_folded(text: str, expected: list[str]) -> None:
+    assert words(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "restock the printer paper",
+        "printer paper delivery arrived",
+        "send me the teams link for standup",
+        "sql server agent job failing",  # a job and a failure, but not a backup
+        "ssl cert expired",  # no flow for certificates in the fifteen
+        "not",
+        "it does not work, says error, file wont open",  # only generic words
+    ],
+)
+def test_a_topic_word_or_generic_words_alone_match_nothing(text: str) -> None:
+    assert match_flow(text, LIBRARY) is None, rank_flows(text, LIBRARY, 2)
+
+
+def test_a_decisive_keyword_wins_over_a_partial_phrase() -> None:
+    ranked = rank_flows("authenticator loop in teams", LIBRARY, limit=2)
+    assert [r.flow.id for r in ranked] == ["mfa", "teams-onedrive-sharepoint"]
+    assert ranked[0].score > ranked[1].score
+
+
+def test_scores_do_not_saturate() -> None:
+    # More evidence for the same flow always scores higher, and no score reaches 1.
+    one = match_flow("veeam job failed", LIBRARY)
+    more = match_flow("veeam backup job failed with vss error, repository full", LIBRARY)
+    assert one is not None and more is not None
+    assert one.flow.id == more.flow.id == "backup-failure"
+    assert one.score < more.score < 1.0
+
+
+def test_ties_prefer_the_flow_whose_keyword_was_named_then_the_smaller_flow() -> None:
+    from bot.flows import load_flow_text
+    from bot.flows.model import FlowLibrary
+
+    def flow(fid: str, phrases: list[str], keywords: list[str]) -> str:
+        return (
+            f"id: {fid}\ntitle: {fid}\ndomain: other\nmatch: {phrases}\n"
+            f"keywords: {keywords}\nstart: a\nnodes:\n  a:\n    escalate: x\n"
+        )
+
+    texts = [
+        flow("aa-wide", ["widget broken", "widget slow", "gizmo down"], []),
+        flow("zz-narrow", ["widget broken"], []),
+    ]
+    flows = [load_flow_text(t, f"{i}.yaml")[0] for i, t in enumerate(texts)]
+    library = FlowLibrary({f.id: f for f in flows if f is not None})
+    ranked = rank_flows("widget broken", library, limit=2)
+    assert ranked[0].score == ranked[1].score
+    assert ranked[0].flow.id == "zz-narrow"  # same words, the more specific flow first
+    assert [r.flow.id for r in rank_flows("widget broken", library, 2)] == [
+        r.flow.id for r in ranked
+    ]
