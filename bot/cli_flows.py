@@ -71,6 +71,30 @@ def cmd_flows_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_flows_match(args: argparse.Namespace) -> int:
+    """Print the flow each text matches (id and score, or null), one line a text; no
+    session is opened and nothing is stored."""
+    import json
+
+    from bot.cli import cli_settings as load_settings
+    from bot.flows.match import match_flow
+    from bot.services.catalog import FlowCatalog
+
+    texts = list(args.text)
+    if texts == ["-"]:
+        texts = [line for line in sys.stdin.read().splitlines() if line.strip()]
+    library = FlowCatalog(None, load_settings().flows_dir).base
+    for text in texts:
+        found = match_flow(text, library)
+        if args.json:
+            record = {"text": text, "id": found.flow.id if found else None,
+                      "score": found.score if found else None}
+            print(json.dumps(record, ensure_ascii=False))
+        else:
+            print(f"{found.flow.id} {found.score:.2f}" if found else "null")
+    return 0
+
+
 def add_flow_commands(flows: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the flows subcommands that live here to ``flowpilot flows``."""
     imp = flows.add_parser("import", help="store a flow for one workspace (overrides by id)")
@@ -78,3 +102,8 @@ def add_flow_commands(flows: argparse._SubParsersAction) -> None:  # type: ignor
     imp.add_argument("--workspace", required=True, metavar="TEAM_ID",
                      help="the Slack team id (T…) whose flow this is")
     imp.set_defaults(fn=cmd_flows_import)
+    match = flows.add_parser(
+        "match", help="which flow each text matches (id and score, null for none)")
+    match.add_argument("text", nargs="+", help="problem texts, one per argument ('-': stdin lines)")
+    match.add_argument("--json", action="store_true", help="one JSON object a line")
+    match.set_defaults(fn=cmd_flows_match)

@@ -36,6 +36,7 @@ from bot.flows.normalise import stem, stems, words
 DEFAULT_THRESHOLD = 0.6
 WINDOW = 40
 MAX_TEXT_CHARS = 400_000
+MAX_TYPO_WORD = 30  # longer "words" (base64, pasted junk) are never a typo of ours
 PHRASE_WEIGHT = 0.75  # share of the score from the best phrase; the rest from evidence mass
 MASS_HALF = 4.0  # evidence weight that earns half of the mass share (never saturates)
 MISSING_WEIGHT = 0.75  # how much a phrase word absent from the text costs, against one present
@@ -214,7 +215,7 @@ def _lookup(word: str, index: _Index) -> str | None:
     stemmed = stem(word)
     if stemmed in index.weights:
         return stemmed
-    if len(word) < 6 or not word.isalpha():
+    if not 6 <= len(word) <= MAX_TYPO_WORD or not word.isalpha():
         return None
     edits = 2 if len(word) >= 9 else 1
     choices = index.by_initial.get(word[0], [])

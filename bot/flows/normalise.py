@@ -21,7 +21,8 @@ _NOISE = [
     re.compile(r"\b(?:[0-9a-f]{2}[:-]){5}[0-9a-f]{2}\b"),  # MAC
     re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}(?:[:/]\d+)?\b"),  # IPv4 (with port or prefix)
     re.compile(r"\b(?:0x)?[0-9a-f]{16,}\b"),  # long hex (hashes, handles)
-    re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"),  # e-mail address
+    # E-mail address; bounded parts (RFC 5321 limits) so a long run of letters is linear.
+    re.compile(r"(?<![\w.+-])[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63})+"),
 ]
 
 # Multi-word spellings folded into one token, applied to the lower-cased text.

@@ -335,3 +335,11 @@ def test_ties_prefer_the_flow_whose_keyword_was_named_then_the_smaller_flow() ->
     assert [r.flow.id for r in rank_flows("widget broken", library, 2)] == [
         r.flow.id for r in ranked
     ]
+
+
+def test_a_huge_single_word_is_linear_not_quadratic() -> None:
+    # A run of letters once made the e-mail pattern and the typo lookup quadratic (minutes).
+    started = time.perf_counter()
+    assert match_flow("x" * 100_000, LIBRARY) is None
+    assert match_flow("printer offline " + "ab" * 50_000, LIBRARY) is not None
+    assert time.perf_counter() - started < 5.0
