@@ -83,6 +83,12 @@ class TurnOutput:
     transcript: list[dict[str, Any]] = field(default_factory=list)
     model: str | None = None
     request_id: str | None = None
+    # Offline engine: the flow the session follows after this turn ("" = none, the discovery
+    # checklist; None = the engine does not say), the "Wrong flow?" choices (id, title) with
+    # ("none", "None of these") last, and lane questions a typed reply answered (id, option).
+    flow_id: str | None = None
+    other_flows: list[tuple[str, str]] = field(default_factory=list)
+    answered: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

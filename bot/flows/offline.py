@@ -4,7 +4,15 @@ Pure and deterministic: the position in the flow travels in ``TurnOutput.engine_
 comes back as ``TurnContext.engine_state``; nothing here reads a clock or does I/O.
 
 State (JSON): ``{"v": 1, "mode": "flow" | "discovery", "flow_id": str, "node": str,
-"path": [{"flow": id, "node": id, "answer": label}], "ended": null | "resolve" | "escalate"}``.
+"path": [{"flow": id, "node": id, "answer": label}], "ended": null | "resolve" | "escalate",
+"score": float}``; ``score`` is how well the intake (or the reply that switched flows)
+matched the flow, and becomes the turn's confidence. States without it still load.
+
+Leaving a wrong flow: every turn on a flow offers the next best flows for the intake
+(``TurnOutput.other_flows``, rendered as the ``fp_wrong_flow`` control); the click comes back
+as an ``answer`` input whose ``item_id`` is ``WRONG_FLOW_ITEM`` and whose ``choice`` is a flow
+id or ``"none"`` (back to the discovery checklist). A typed reply that describes another
+flow and says nothing for this one switches too, and says so.
 """
 
 from __future__ import annotations
@@ -20,15 +28,18 @@ from bot.engines.base import (
     TurnInput,
     TurnOutput,
 )
-from bot.flows.match import match_flow
+from bot.flows.match import DEFAULT_THRESHOLD, match_flow
 from bot.flows.model import ActionNode, EscalateNode, FixNode, Flow, FlowLibrary, QuestionNode
+from bot.flows.replies import contradicts, flow_score, other_flows, typed_option
 
 STATE_VERSION = 1
-FLOW_CONFIDENCE = 0.9
+FLOW_CONFIDENCE = 0.9  # only for a state saved before scores were kept
 DISCOVERY_CONFIDENCE = 0.2
 FIX_CONFIDENCE = 0.8
 MAX_FACT_CHARS = 300
 DISCOVERY_ID = "discovery"
+WRONG_FLOW_ITEM = "fp_wrong_flow"  # item_id of the "Wrong flow?" choice (an answer input)
+NONE_OF_THESE = "none"
 
 
 def _discovery_flow() -> Flow:
@@ -106,7 +117,7 @@ class OfflineEngine:
                 notes.append("I lost my place in the flow, so I am starting it again.")
             matched = ctx.flow if isinstance(ctx.flow, Flow) else None
             flow = matched or DISCOVERY
-            state = _start(flow)
+            state = _start(flow, score=self._intake_score(ctx, matched))
             notes.append(
                 f"This matches the *{flow.title}* flow. Read-only checks come first."
                 if matched
@@ -127,9 +138,10 @@ class OfflineEngine:
                     f"The flow `{state['flow_id']}` is no longer available; escalate with what we know."
                 ),
             )
+        answered: list[tuple[str, str]] = []
         for item in ctx.inputs:
-            current = self._apply(item, state, current, ctx, facts, notes)
-        return self._present(ctx, state, current, facts, notes)
+            current = self._apply(item, state, current, ctx, facts, notes, answered)
+        return self._present(ctx, state, current, facts, notes, answered)
 
     # --- inputs -----------------------------------------------------------------------
 
@@ -141,24 +153,17 @@ class OfflineEngine:
         ctx: TurnContext,
         facts: list[FactOut],
         notes: list[str],
+        answered: list[tuple[str, str]],
     ) -> Flow:
+        if item.kind == "answer" and item.item_id == WRONG_FLOW_ITEM:
+            return self._switch(item.choice or "", state, flow, ctx, facts, notes)
         if state["ended"]:
             if item.kind == "reply" and item.text.strip():
                 facts.append(FactOut(_clip(item.text), "technician"))
             return flow
         node = flow.nodes.get(state["node"])
         if item.kind == "reply":
-            if item.text.strip():
-                facts.append(FactOut(_clip(item.text), "technician"))
-                if state["mode"] == "discovery":
-                    found = match_flow(item.text, self.library)
-                    if found is not None:
-                        notes.append(
-                            f"That looks like *{found.flow.title}*; switching to that flow."
-                        )
-                        state.update(_start(found.flow, path=state["path"]))
-                        return found.flow
-            return flow
+            return self._reply(item.text, state, flow, node, ctx, facts, notes, answered)
         if item.kind == "answer" and isinstance(node, QuestionNode):
             label = _label(node, item.choice)
             if label is not None and _is_for(node, _lane_node(ctx, item.item_id)):
@@ -182,6 +187,94 @@ class OfflineEngine:
         ):
             self._decide(node, item.choice or "", state, flow, facts, notes)
         return flow
+
+    def _reply(
+        self,
+        text: str,
+        state: dict[str, Any],
+        flow: Flow,
+        node: object,
+        ctx: TurnContext,
+        facts: list[FactOut],
+        notes: list[str],
+        answered: list[tuple[str, str]],
+    ) -> Flow:
+        """A typed reply: an answer to the open question, a near miss (ask), a description
+        of another problem (switch flows and say so), or a fact."""
+        if not text.strip():
+            return flow
+        if isinstance(node, QuestionNode):
+            typed = typed_option(text, list(node.options))
+            if typed is not None and typed.how == "exact":
+                facts.append(FactOut(_fact(node.fact, typed.label, node.question), "technician"))
+                item_id = _open_item_for(ctx, node.id)
+                if item_id is not None:
+                    answered.append((item_id, typed.label))
+                notes.append(f"Taking “{_clip(text, 60)}” as the answer *{typed.label}*.")
+                _step(state, flow, node.id, typed.label, node.options[typed.label])
+                return flow
+            if typed is not None:
+                notes.append(
+                    f"Did you mean *{typed.label}*? Press its button (or type it exactly) to "
+                    "answer; I have not recorded anything."
+                )
+                return flow
+        facts.append(FactOut(_clip(text), "technician"))
+        if state["mode"] == "discovery":
+            found = match_flow(text, self.library)
+            if found is not None:
+                notes.append(f"That looks like *{found.flow.title}*; switching to that flow.")
+                state.update(_start(found.flow, path=state["path"], score=found.score))
+                return found.flow
+            return flow
+        other = contradicts(text, flow, self.library)
+        if other is None:
+            return flow
+        notes.append(
+            f"That sounds like *{other.flow.title}* rather than *{flow.title}*, so I am "
+            "switching to that flow (use *Wrong flow?* to go back)."
+        )
+        facts.append(FactOut(f"Flow changed: {flow.title} → {other.flow.title}", "inference"))
+        state.update(_start(other.flow, path=state["path"], score=other.score))
+        return other.flow
+
+    def _switch(
+        self,
+        choice: str,
+        state: dict[str, Any],
+        flow: Flow,
+        ctx: TurnContext,
+        facts: list[FactOut],
+        notes: list[str],
+    ) -> Flow:
+        """The technician's "Wrong flow?" choice: another flow, or none (discovery)."""
+        if choice == NONE_OF_THESE:
+            if state["mode"] == "discovery":
+                return flow
+            facts.append(FactOut(f"Not the {flow.title} flow (technician)", "technician"))
+            notes.append(
+                f"Leaving *{flow.title}*. No built-in flow fits, so a few quick questions "
+                "instead; then we can escalate with what we know."
+            )
+            state.update(_start(DISCOVERY, path=state["path"]))
+            return DISCOVERY
+        chosen = self.library.get(choice)
+        if chosen is None or chosen.id == flow.id:
+            return flow
+        facts.append(FactOut(f"Flow changed: {flow.title} → {chosen.title}", "technician"))
+        notes.append(f"Switched from *{flow.title}* to *{chosen.title}*, as you chose.")
+        score = flow_score(ctx.intake_text, chosen.id, self.library) or 0.0
+        # The technician's choice is evidence too: never shown below the match threshold.
+        state.update(_start(chosen, path=state["path"], score=max(score, DEFAULT_THRESHOLD)))
+        return chosen
+
+    def _intake_score(self, ctx: TurnContext, flow: Flow | None) -> float:
+        if flow is None:
+            return DISCOVERY_CONFIDENCE
+        if 0.0 < ctx.confidence <= 1.0:
+            return float(ctx.confidence)
+        score = flow_score(ctx.intake_text, flow.id, self.library)
+        return score if score is not None else FLOW_CONFIDENCE
 
     def _decide(
         self,
@@ -217,28 +310,38 @@ class OfflineEngine:
         flow: Flow,
         facts: list[FactOut],
         notes: list[str],
+        answered: list[tuple[str, str]] | None = None,
     ) -> TurnOutput:
+        fields: dict[str, Any] = {"answered": list(answered or [])}
         if state["ended"] == "resolve":
             notes.append("Great — press Resolve to write the note.")
-            return self._output(ctx, state, flow, facts, recommend="resolve", message=_join(notes))
+            return self._output(
+                ctx, state, flow, facts, recommend="resolve", message=_join(notes), **fields
+            )
         node = flow.nodes.get(state["node"])
         if node is None:
             state["ended"] = "escalate"
             notes.append(
                 f"The flow has no step `{state['node']}` any more; escalate with what we know."
             )
-            return self._output(ctx, state, flow, facts, recommend="escalate", message=_join(notes))
+            return self._output(
+                ctx, state, flow, facts, recommend="escalate", message=_join(notes), **fields
+            )
         if isinstance(node, EscalateNode):
             state["ended"] = "escalate"
             notes.append(f"*Escalate to {node.to}:* {node.reason}")
             notes.append(node.summary)
             notes.append(self._path_text(state, ctx))
-            return self._output(ctx, state, flow, facts, recommend="escalate", message=_join(notes))
+            return self._output(
+                ctx, state, flow, facts, recommend="escalate", message=_join(notes), **fields
+            )
         if state["ended"] == "escalate":
             notes.append("That was the last fix this flow has. Escalate with what we know.")
             notes.append(self._path_text(state, ctx))
-            return self._output(ctx, state, flow, facts, recommend="escalate", message=_join(notes))
-        out: dict[str, Any] = {}
+            return self._output(
+                ctx, state, flow, facts, recommend="escalate", message=_join(notes), **fields
+            )
+        out: dict[str, Any] = dict(fields)
         if isinstance(node, QuestionNode) and not _open_in_lane(ctx, node.id):
             out["questions"] = [
                 QuestionOut(
@@ -276,14 +379,36 @@ class OfflineEngine:
         **fields: Any,
     ) -> TurnOutput:
         discovery = state["mode"] == "discovery"
+        score = state.get("score")
+        confidence = (
+            DISCOVERY_CONFIDENCE
+            if discovery
+            else float(score) if isinstance(score, int | float) else FLOW_CONFIDENCE
+        )
+        others = [] if state["ended"] == "resolve" else self._other_flows(ctx, state)
         return TurnOutput(
             summary=ctx.summary or _first_line(ctx.intake_text) or flow.title,
             domain=(ctx.domain or "other") if discovery else flow.domain,
-            confidence=DISCOVERY_CONFIDENCE if discovery else FLOW_CONFIDENCE,
+            confidence=confidence,
             facts=facts,
             engine_state=_copy_state(state),
+            flow_id="" if discovery else flow.id,
+            other_flows=others,
             **fields,
         )
+
+    def _other_flows(self, ctx: TurnContext, state: dict[str, Any]) -> list[tuple[str, str]]:
+        """The "Wrong flow?" choices: the next best flows for the intake (and the flows the
+        session has been on), then "none of these" unless already in discovery."""
+        if state["mode"] == "discovery":
+            return []
+        current = state["flow_id"]
+        visited = [str(p.get("flow")) for p in state["path"]]
+        seen = [f for f in dict.fromkeys(visited) if f not in (current, DISCOVERY_ID)]
+        flows = [self.library.get(f) for f in seen]
+        flows += other_flows(ctx.intake_text, current, self.library)
+        out = list(dict.fromkeys((f.id, f.title) for f in flows if f is not None))[:3]
+        return [*out, (NONE_OF_THESE, "None of these")]
 
     def _flow(self, flow_id: str, ctx: TurnContext) -> Flow | None:
         if flow_id == DISCOVERY_ID:
@@ -307,8 +432,10 @@ class OfflineEngine:
         )
 
 
-def _start(flow: Flow, path: list[dict[str, str]] | None = None) -> dict[str, Any]:
-    return {
+def _start(
+    flow: Flow, path: list[dict[str, str]] | None = None, score: float | None = None
+) -> dict[str, Any]:
+    state: dict[str, Any] = {
         "v": STATE_VERSION,
         "mode": "discovery" if flow.id == DISCOVERY_ID else "flow",
         "flow_id": flow.id,
@@ -316,6 +443,9 @@ def _start(flow: Flow, path: list[dict[str, str]] | None = None) -> dict[str, An
         "path": list(path or []),
         "ended": None,
     }
+    if score is not None:
+        state["score"] = round(float(score), 4)
+    return state
 
 
 def _valid_state(raw: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -332,7 +462,7 @@ def _valid_state(raw: dict[str, Any] | None) -> dict[str, Any] | None:
 
 def _copy_state(state: dict[str, Any]) -> dict[str, Any]:
     path = [dict(p) for p in state["path"] if isinstance(p, dict)]
-    return {
+    out = {
         "v": STATE_VERSION,
         "mode": state["mode"],
         "flow_id": state["flow_id"],
@@ -340,6 +470,10 @@ def _copy_state(state: dict[str, Any]) -> dict[str, Any]:
         "path": path,
         "ended": state["ended"],
     }
+    score = state.get("score")
+    if isinstance(score, int | float) and not isinstance(score, bool) and 0 <= score <= 1:
+        out["score"] = float(score)
+    return out
 
 
 def _step(state: dict[str, Any], flow: Flow, node_id: str, answer: str, next_id: str) -> None:
@@ -377,6 +511,14 @@ def _label(node: QuestionNode, choice: str | None) -> str | None:
     return next((label for label in node.options if label.casefold() == folded), None)
 
 
+def _open_item_for(ctx: TurnContext, node_id: str) -> str | None:
+    """The open lane question that stands for ``node_id`` (the newest), if any."""
+    for item in reversed(ctx.lane):
+        if item.kind == "question" and item.node_id == node_id and item.status == "open":
+            return item.id
+    return None
+
+
 def _open_in_lane(ctx: TurnContext, node_id: str) -> bool:
     return any(i.node_id == node_id and i.status == "open" for i in ctx.lane)
 
@@ -403,9 +545,9 @@ def _node_text(node: object) -> str:
     return ""
 
 
-def _clip(text: str) -> str:
+def _clip(text: str, limit: int = MAX_FACT_CHARS) -> str:
     text = " ".join(text.split())
-    return text if len(text) <= MAX_FACT_CHARS else text[: MAX_FACT_CHARS - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _first_line(text: str) -> str:
