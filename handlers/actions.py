@@ -56,7 +56,8 @@ def _queue_click(svc: Services, ack: Ack, body: dict[str, Any], context: BoltCon
 
 
 CLICKS = {ids.ANSWER: "answer", ids.ACTION_DONE: "done", ids.ACTION_SKIP: "skip",
-          ids.FIX_WORKED: "worked", ids.FIX_FAILED: "failed", ids.FIX_REJECT: "rejected"}
+          ids.FIX_WORKED: "worked", ids.FIX_FAILED: "failed", ids.FIX_REJECT: "rejected",
+          ids.WRONG_FLOW: "wrong_flow"}
 
 
 def click_decision(body: dict[str, Any]) -> str | None:
@@ -81,6 +82,8 @@ def click_work(svc: Services, p: dict[str, Any]) -> None:
     try:
         if decision == "answer":
             clicked = decisions.answer(svc, **who)
+        elif decision == "wrong_flow":
+            clicked = decisions.choose_flow(svc, **who)
         elif decision in ("done", "skip"):
             clicked = decisions.complete_action(svc, **who, done=decision == "done")
         else:

@@ -30,11 +30,12 @@ NUDGE_STILL_WORKING = "fp_nudge_ok"
 NUDGE_SNOOZE = "fp_nudge_snooze"
 FEEDBACK = "fp_feedback"
 OPEN_SESSION = "fp_open_session"  # App Home / list links (a url button; acked and ignored)
+WRONG_FLOW = "fp_wrong_flow"  # offline turns: pick another flow (or none); CONTRACTS "More ids"
 
 BUTTON_PREFIXES = (
     ANSWER, ACTION_DONE, ACTION_SKIP, FIX_WORKED, FIX_FAILED, FIX_REJECT, RESOLVE, ESCALATE,
     PARK, RESUME, TAKE_OVER, RATE, RETRY, NUDGE_STILL_WORKING, NUDGE_SNOOZE, FEEDBACK,
-    OPEN_SESSION,
+    OPEN_SESSION, WRONG_FLOW,
 )
 
 # Shortcut and modals.

@@ -15,7 +15,7 @@ from .blocks import Message
 from .items import Item, render_item
 from .limits import Block, block_text_size, truncate
 from .mrkdwn import markdown_to_mrkdwn
-from .safe import neutralize, one_line, safe_link
+from .safe import neutralize, one_line, plain, safe_link
 from .views import FactItem, SeenBeforeItem, TurnView
 
 MESSAGE_MAX_WITH_ITEMS = 4000
@@ -77,6 +77,23 @@ def _recommend_blocks(t: TurnView) -> list[Block]:
         hint = "🔺 *This may need an escalation engineer.* Escalate to hand it over with everything we know."
         return [bk.section(hint, accessory=button)]
     return []
+
+
+def _wrong_flow_blocks(t: TurnView) -> list[Block]:
+    """Offline turns: leave a wrong flow for the next best ones, or for none of them.
+    Each button's action_id is unique in the message (``fp_wrong_flow:<n>``)."""
+    if t.engine != "offline" or not t.other_flows:
+        return []
+    buttons = [
+        bk.button(
+            plain("None of these" if fid == "none" else f"Try: {title}", max_len=70),
+            f"{ids.WRONG_FLOW}:{n}",
+            f"{t.session_id}|{fid}",
+        )
+        for n, (fid, title) in enumerate(t.other_flows[:4])
+    ]
+    return [bk.context(["🔀 *Wrong flow?* Switch to another one, or to none of them."]),
+            bk.actions(buttons)]
 
 
 def _kind(item: Item) -> str:
@@ -147,7 +164,7 @@ def render_turn(t: TurnView) -> Message:
         head.append(bk.section(_seen_before_text(t.seen_before)))
     if t.facts:
         head.append(bk.section(facts_text(t.facts)))
-    tail = _recommend_blocks(t)
+    tail = _recommend_blocks(t) + _wrong_flow_blocks(t)
     blocks_left = limits.MAX_BLOCKS - len(head) - len(tail) - 1
     chars_left = limits.TOTAL_BLOCK_TEXT - block_text_size(head) - block_text_size(tail) - _NOTE_CHARS
     groups, hidden = _fit_items(t.session_id, items, t.allowed_user_ids, blocks_left, chars_left)

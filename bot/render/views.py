@@ -99,6 +99,8 @@ class TurnView:
     # Users the model's text may mention (the session's participants); others are escaped.
     allowed_user_ids: frozenset[str] = frozenset()
     seen_before: list[SeenBeforeItem] = field(default_factory=list)
+    # Offline turns: the "Wrong flow?" choices, (flow id, title), "none" last.
+    other_flows: list[tuple[str, str]] = field(default_factory=list)
 
 
 # --- Resolution note and escalation package ----------------------------------------------

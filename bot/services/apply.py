@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.domain import confidence as conf
@@ -147,6 +147,9 @@ def apply_output(
         actions.append(item)
         action_ids.append(item["id"])
     session.pending_task_lane = {**lane, "questions": questions, "actions": actions}
+    typed_answer_ts = _typed_answers(db, session, out, event_ids, now)
+    if out.flow_id is not None:
+        _follow_flow(svc, db, session, out.flow_id)
 
     applied_superseded: list[str] = []
     fix_ids = []
@@ -204,13 +207,58 @@ def apply_output(
         },
         "inputs": [str(e) for e in event_ids],
     }
+    if out.other_flows:
+        content["other_flows"] = [[str(fid)[:100], str(title)[:150]]
+                                  for fid, title in out.other_flows[:4]]
     step = add_step(db, session, "ai_turn", None, content, now,
                     input_tokens=usage.input_tokens, output_tokens=usage.output_tokens)
     db.flush()
     _add_account_tokens(db, session.account_id, usage.input_tokens, usage.output_tokens,
                         usage.cache_read_input_tokens, usage.cache_creation_input_tokens)
     deliveries.finish_all(db, event_ids, "done", now)
-    return Applied(step=step, facts=facts, superseded_message_ts=applied_superseded)
+    return Applied(step=step, facts=facts,
+                   superseded_message_ts=[*applied_superseded, *typed_answer_ts])
+
+
+def _typed_answers(db: Session, session: AISession, out: TurnOutput,
+                   event_ids: list[uuid.UUID], now: datetime) -> list[str]:
+    """Close the lane questions a typed reply answered, as a click would; returns the
+    messages to re-render (their buttons become the answer)."""
+    if not out.answered:
+        return []
+    events = db.execute(
+        select(InboundEvent).where(InboundEvent.id.in_(event_ids))
+    ).scalars().all() if event_ids else []
+    authors = [str((e.payload or {}).get("author") or "") for e in events if e.kind == "reply"]
+    by = next((a for a in reversed(authors) if a), "")
+    lane = session.pending_task_lane or {}
+    to_refresh = []
+    for item_id, option in out.answered:
+        item = lanerules.find_item(lane, item_id)
+        if item is None or item.get("status", "open") != "open" or option not in (item.get("options") or []):
+            continue
+        lane = lanerules.with_item(lane, lanerules.answer_question(item, option, by, now))
+        if item.get("message_ts"):
+            to_refresh.append(str(item["message_ts"]))
+    session.pending_task_lane = lane
+    return to_refresh
+
+
+def _follow_flow(svc: Services, db: Session, session: AISession, flow_id: str) -> None:
+    """The offline engine moved the session to another flow ("" = none): the session's
+    flow key and ``trees`` row follow, so the next turn and the header use it."""
+    if flow_id == (session.flow_key or ""):
+        return
+    if not flow_id:
+        session.flow_key, session.matched_flow_id = None, None
+        return
+    flow = svc.flows.get(flow_id, session.account_id, db)
+    if flow is None:
+        return
+    from bot.services.sessions import tree_for
+
+    session.flow_key = flow.id
+    session.matched_flow_id = tree_for(db, flow).id
 
 
 def _add_account_tokens(db: Session, account_id: uuid.UUID, input_tokens: int,

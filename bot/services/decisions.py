@@ -157,6 +157,32 @@ def decide_fix(svc: Services, *, team_id: str, user_id: str, value: str, decisio
                   event_id=event_id, mutate=mutate)
 
 
+def choose_flow(svc: Services, *, team_id: str, user_id: str, value: str,
+                event_id: uuid.UUID | None = None) -> Clicked:
+    """"Wrong flow?" on an offline turn: ``session|flow id`` or ``session|none``. The choice
+    is recorded as a step and goes to the engine as an answer to ``WRONG_FLOW_ITEM``."""
+    from bot.flows.offline import NONE_OF_THESE, WRONG_FLOW_ITEM
+
+    target = parse_value(value)
+
+    def mutate(db: Session, session: AISession, user: User) -> tuple[str, dict[str, Any], str | None]:
+        if session.engine != "offline":
+            raise DomainError("Choosing another flow is for sessions on the built-in flows.")
+        choice = target.item_id
+        if choice == NONE_OF_THESE:
+            title = "none of the built-in flows"
+        else:
+            flow = svc.flows.get(choice, session.account_id, db)
+            if flow is None:
+                raise NotFoundError("That flow is no longer available.")
+            title = flow.title
+        return "answer", {"item_id": WRONG_FLOW_ITEM, "choice": choice,
+                          "text": f"Wrong flow → {title}"}, None
+
+    return _click(svc, team_id=team_id, user_id=user_id, session_id=target.session_id,
+                  event_id=event_id, mutate=mutate)
+
+
 def retry(svc: Services, *, team_id: str, user_id: str, session_id: str) -> uuid.UUID:
     """The Retry button: failed inputs go back in the queue (nothing was lost)."""
     from bot.services.turns import requeue_failed

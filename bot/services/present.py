@@ -100,7 +100,16 @@ def turn_view(
         recommend=content.get("recommend", "continue"),
         engine="claude" if session.engine == "claude" else "offline",
         allowed_user_ids=allowed,
+        other_flows=_other_flows(content),
     )
+
+
+def _other_flows(content: dict[str, Any]) -> list[tuple[str, str]]:
+    raw = content.get("other_flows")
+    if not isinstance(raw, list):
+        return []
+    return [(str(p[0]), str(p[1])) for p in raw
+            if isinstance(p, list | tuple) and len(p) == 2][:4]
 
 
 def question_item(item: dict[str, Any], tz: str) -> QuestionItem:

@@ -116,7 +116,7 @@ def open_session(
         with unit_of_work(svc.factory) as db:
             account = ensure_account(db, team_id)
             owner = ensure_user(db, account, user_id, svc.notifier)
-            tree = _tree_for(db, match.flow) if match else None
+            tree = tree_for(db, match.flow) if match else None
             session = AISession(
                 id=session_id, user_id=owner.id, account_id=account.id,
                 intake_type=intake.intake_type,
@@ -190,7 +190,7 @@ def _mark_header_duplicate(svc: Services, channel: str, ts: str) -> None:
         pass
 
 
-def _tree_for(db: Session, flow: Any) -> Tree:
+def tree_for(db: Session, flow: Any) -> Tree:
     """The ``trees`` row a session points at for this flow (created the first time)."""
     tree = db.execute(
         select(Tree).where(Tree.flow_key == flow.id, Tree.account_id.is_(None))
