@@ -329,7 +329,7 @@ class OfflineEngine:
             )
         if isinstance(node, EscalateNode):
             state["ended"] = "escalate"
-            notes.append(f"*Escalate to {node.to}:* {node.reason}")
+            notes.append(f"*Escalate to {node.to}:* {_escalation_reason(flow, node, state)}")
             notes.append(node.summary)
             notes.append(self._path_text(state, ctx))
             return self._output(
@@ -430,6 +430,39 @@ class OfflineEngine:
             if lines
             else "*Path walked:* (nothing answered yet)"
         )
+
+
+def _escalation_reason(flow: Flow, node: EscalateNode, state: dict[str, Any]) -> str:
+    """The flow's own reason when every check that can lead here was run (it may name
+    them); otherwise a reason that names only what was run."""
+    walked = {str(p.get("node")) for p in state["path"] if p.get("flow") == flow.id}
+    before = {
+        n for n in _ancestors(flow, node.id)
+        if isinstance(flow.nodes.get(n), QuestionNode | ActionNode)
+    }
+    if before <= walked:
+        return node.reason
+    ran = sum(1 for p in state["path"] if p.get("flow") == flow.id)
+    if not ran:
+        return f"{flow.title}: not fixed, and no check of this flow was run yet."
+    checks = "check" if ran == 1 else "checks"
+    return f"{flow.title}: not fixed after the {ran} {checks} run (see *Path walked*)."
+
+
+def _ancestors(flow: Flow, node_id: str) -> set[str]:
+    """Every node from which ``node_id`` can be reached."""
+    parents: dict[str, set[str]] = {}
+    for nid, n in flow.nodes.items():
+        for nxt in n.successors():
+            parents.setdefault(nxt, set()).add(nid)
+    seen: set[str] = set()
+    todo = [node_id]
+    while todo:
+        for parent in parents.get(todo.pop(), set()):
+            if parent not in seen:
+                seen.add(parent)
+                todo.append(parent)
+    return seen
 
 
 def _start(

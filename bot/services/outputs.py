@@ -6,6 +6,7 @@ markdown itself is rendered by ``bot.render.notes``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -20,6 +21,7 @@ from storage.models import AISession, SessionSuggestedFix
 OPEN_FIX_STATES = ("pending", "trying")
 NOT_WORKED_STATES = ("failed", "rejected")
 MAX_HYPOTHESES = 6
+MAX_READING = 400  # characters of the model's latest reading kept as a hypothesis
 
 
 def time_spent_text(session: AISession, now: datetime) -> str:
@@ -68,18 +70,25 @@ def _lane(session: AISession) -> dict[str, list[dict[str, Any]]]:
 
 
 def steps_tried(session: AISession) -> list[TriedStep]:
-    """Questions answered and actions done or skipped, in the order they were asked."""
+    """Questions answered and actions done or skipped, in the order they happened (by the
+    time each was decided; the lane's order breaks ties and places undated items last)."""
     lane = _lane(session)
-    out: list[TriedStep] = []
+    dated: list[tuple[str, int, TriedStep]] = []
+    position = 0
     for q in lane["questions"]:
         if q.get("status") == "answered" and q.get("answer"):
-            out.append(TriedStep(text=str(q.get("text", "")), result=str(q["answer"])))
+            step = TriedStep(text=str(q.get("text", "")), result=str(q["answer"]))
+            dated.append((str(q.get("decided_at") or "~"), position, step))
+        position += 1
     for a in lane["actions"]:
         status = str(a.get("status", "open"))
         if status in ("done", "skipped"):
-            out.append(TriedStep(text=str(a.get("text", "")), result=status,
-                                 command=a.get("command") or None))
-    return out
+            step = TriedStep(text=str(a.get("text", "")), result=status,
+                             command=a.get("command") or None)
+            dated.append((str(a.get("decided_at") or "~"), position, step))
+        position += 1
+    # ISO-8601 stamps of one clock sort as text; "~" sorts after every digit.
+    return [step for _, _, step in sorted(dated, key=lambda d: (d[0], d[1]))]
 
 
 def open_questions(session: AISession) -> list[str]:
@@ -138,11 +147,30 @@ def hypotheses(session: AISession) -> list[Hypothesis]:
                      key=lambda f: (-f.confidence, f.position))
     out = [Hypothesis(text=f"{f.title}: {f.rationale}" if f.rationale else f.title,
                       likelihood=f.confidence) for f in pending]
-    message = last_model_message(session)
-    if message and len(out) < MAX_HYPOTHESES:
-        first = message.split("\n\n")[0].strip()
-        out.append(Hypothesis(text=f"Latest reading of the session: {first}"))
+    # The offline engine's messages are flow guidance ("This matches the … flow"), not a
+    # reading of the problem: only the model's latest reading is a hypothesis.
+    message = last_model_message(session) if session.engine == "claude" else ""
+    reading = first_sentences(message, MAX_READING)
+    if reading and len(out) < MAX_HYPOTHESES:
+        out.append(Hypothesis(text=f"Latest reading of the session: {reading}"))
     return out[:MAX_HYPOTHESES]
+
+
+def first_sentences(text: str, limit: int) -> str:
+    """The first paragraph's whole sentences that fit in ``limit`` characters (at least the
+    first sentence, cut at a word if it alone is longer), never half a sentence."""
+    paragraph = " ".join(text.split("\n\n")[0].split())
+    if len(paragraph) <= limit:
+        return paragraph
+    sentences = re.split(r"(?<=[.!?])\s+", paragraph)
+    out = ""
+    for sentence in sentences:
+        if len(out) + len(sentence) + 1 > limit:
+            break
+        out = f"{out} {sentence}".strip()
+    if out:
+        return out
+    return paragraph[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
 def next_steps(session: AISession) -> list[str]:

@@ -149,3 +149,58 @@ def test_a_state_saved_before_scores_uses_the_old_confidence() -> None:
     ctx = TurnContext("s", "dns", None, None, 0.5, [], [], [], [], engine_state=state,
                       flow=LIBRARY.get("dns"))
     assert engine.take_turn(ctx).confidence == FLOW_CONFIDENCE
+
+
+BRANCHES = """
+id: branches
+title: Widget broken
+domain: other
+match: [widget broken]
+start: q
+nodes:
+  q:
+    question: Which widget?
+    fact: "Widget: {answer}"
+    options:
+      Left: check_left
+      Right: check_right
+  check_left:
+    action: Check the left widget's cable
+    next: esc
+  check_right:
+    action: Check the right widget's firmware
+    next: esc
+  esc:
+    escalate:
+      to: vendor
+      reason: Still broken after the cable and firmware checks.
+"""
+
+
+def test_an_escalation_reason_names_only_the_checks_run() -> None:
+    from bot.flows import load_flow_text
+    from tests.unit.test_offline_engine import FakeSession
+
+    flow, problems = load_flow_text(BRANCHES, "branches.yaml")
+    assert flow is not None, problems
+    s = FakeSession(OfflineEngine(LIBRARY), "widget broken", flow)
+    s.turn()
+    s.answer("Left")
+    out = s.act()
+    assert out.recommend == "escalate"
+    assert "cable and firmware" not in out.message  # the firmware check never ran
+    assert "Widget broken: not fixed after the 2 checks run" in out.message
+    assert "Check the left widget's cable" in out.message  # the path walked
+    assert "firmware" not in out.message
+
+    linear = BRANCHES.replace("Right: check_right", "Right: check_left")
+    linear = linear.replace("""  check_right:
+    action: Check the right widget's firmware
+    next: esc
+""", "").replace("the cable and firmware checks", "the cable check")
+    flow2, problems = load_flow_text(linear, "linear.yaml")
+    assert flow2 is not None, problems
+    s = FakeSession(OfflineEngine(LIBRARY), "widget broken", flow2)
+    s.turn()
+    s.answer("Right")
+    assert "Still broken after the cable check." in s.act().message

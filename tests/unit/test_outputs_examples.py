@@ -32,7 +32,7 @@ def realistic_session() -> AISession:
     tech = User(id=uuid.uuid4(), slack_user_id="U04TECH", display_name="Dana Whitfield",
                 tz="America/Chicago", is_admin=False)
     session = AISession(
-        id=SID, status="active", problem_summary="Outlook keeps prompting for a password "
+        id=SID, status="active", engine="claude", problem_summary="Outlook keeps prompting for a password "
         "after the user's password change", problem_domain="email", confidence_score=0.62,
         confidence_tier="exploring", psa_ticket_id="CW-48213",
         intake_content={"text": "Since her password was reset yesterday, Outlook on Maria's "
