@@ -28,6 +28,7 @@ from bot.engines.base import (
     TurnInput,
     TurnOutput,
 )
+from bot.flows.discovery import DISCOVERY, DISCOVERY_ID
 from bot.flows.match import DEFAULT_THRESHOLD, match_flow
 from bot.flows.model import ActionNode, EscalateNode, FixNode, Flow, FlowLibrary, QuestionNode
 from bot.flows.replies import contradicts, flow_score, other_flows, typed_option
@@ -37,69 +38,10 @@ FLOW_CONFIDENCE = 0.9  # only for a state saved before scores were kept
 DISCOVERY_CONFIDENCE = 0.2
 FIX_CONFIDENCE = 0.8
 MAX_FACT_CHARS = 300
-DISCOVERY_ID = "discovery"
 WRONG_FLOW_ITEM = "fp_wrong_flow"  # item_id of the "Wrong flow?" choice (an answer input)
 NONE_OF_THESE = "none"
 
 
-def _discovery_flow() -> Flow:
-    """The short checklist for a problem no flow matches. Node ids are prefixed so they never
-    collide with the flow a session may switch to."""
-
-    def ask(node_id: str, question: str, fact: str, labels: list[str], nxt: str) -> QuestionNode:
-        return QuestionNode(
-            f"discovery.{node_id}",
-            question,
-            dict.fromkeys(labels, f"discovery.{nxt}"),
-            kind="check",
-            fact=fact,
-        )
-
-    nodes: list[QuestionNode | ActionNode | EscalateNode] = [
-        ask(
-            "scope",
-            "Who is affected?",
-            "Scope: {answer}",
-            ["Just one user", "Several users", "Everyone at the site"],
-            "since",
-        ),
-        ask(
-            "since",
-            "Since when?",
-            "Started: {answer}",
-            ["Today", "Since yesterday", "This week", "Longer"],
-            "changes",
-        ),
-        ask(
-            "changes",
-            "Did anything change recently (updates, a new device, a password, the network)?",
-            "Recent changes: {answer}",
-            ["Yes, something changed", "No changes I know of", "Not sure"],
-            "error_text",
-        ),
-        ActionNode(
-            "discovery.error_text",
-            "Copy the exact error text into the thread",
-            next="discovery.escalate",
-            kind="check",
-        ),
-        EscalateNode(
-            "discovery.escalate",
-            "No built-in flow fits this problem; the facts gathered are ready for an engineer.",
-        ),
-    ]
-    return Flow(
-        DISCOVERY_ID,
-        "Discovery checklist",
-        "other",
-        ["(no flow matched)"],
-        "discovery.scope",
-        {n.id: n for n in nodes},
-        source="builtin:discovery",
-    )
-
-
-DISCOVERY = _discovery_flow()
 
 
 class OfflineEngine:
