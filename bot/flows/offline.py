@@ -145,13 +145,14 @@ class OfflineEngine:
         of another problem (switch flows and say so), or a fact."""
         if not text.strip():
             return flow
-        if isinstance(node, QuestionNode):
+        # Only a question the technician can see (open in the lane) is answered by typing:
+        # a click earlier in the same batch may have moved the walk to an unseen one.
+        item_id = _open_item_for(ctx, node.id) if isinstance(node, QuestionNode) else None
+        if isinstance(node, QuestionNode) and item_id is not None:
             typed = typed_option(text, list(node.options))
             if typed is not None and typed.how == "exact":
                 facts.append(FactOut(_fact(node.fact, typed.label, node.question), "technician"))
-                item_id = _open_item_for(ctx, node.id)
-                if item_id is not None:
-                    answered.append((item_id, typed.label))
+                answered.append((item_id, typed.label))
                 notes.append(f"Taking “{_clip(text, 60)}” as the answer *{typed.label}*.")
                 _step(state, flow, node.id, typed.label, node.options[typed.label])
                 return flow

@@ -204,3 +204,14 @@ def test_an_escalation_reason_names_only_the_checks_run() -> None:
     s.turn()
     s.answer("Right")
     assert "Still broken after the cable check." in s.act().message
+
+
+def test_a_click_then_a_typed_answer_in_one_batch_never_answers_an_unseen_question() -> None:
+    s = session("outlook")
+    s.turn()
+    item = s.lane[-1]
+    s._close(item, "answered", "Just this user")
+    out = s.turn(TurnInput("answer", "bob", item_id=item.id, choice="Just this user"),
+                 TurnInput("reply", "alice", text="yes"))
+    assert out.answered == [] and "yes" in [f.text for f in out.facts]
+    assert s.state["node"] == "web_check"  # type: ignore[index]  # moved once, by the click
