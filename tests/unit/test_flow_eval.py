@@ -20,7 +20,7 @@ def test_the_labelled_set_is_big_and_varied() -> None:
     assert {p.flow for p in core if p.flow} >= {"password-reset", "vpn", "printer", "dns"}
     assert sum(p.kind == "non_problem" for p in core) >= 20
     assert sum(p.kind == "out_of_library" for p in core) >= 20
-    assert len({p.text for p in items}) == len(items), "duplicate phrasings"
+    assert len({p.text for p in core}) == len(core), "duplicate phrasings"
 
 
 def test_the_matcher_meets_its_targets_on_the_labelled_set() -> None:
