@@ -66,7 +66,9 @@ def test_backup_warns_that_shrinking_shadow_storage_deletes_previous_versions() 
     fix = LIBRARY.flows["backup-failure"].nodes["fix_shadow_storage"]
     assert isinstance(fix, FixNode) and fix.risk == "high"
     shrink = [s for s in fix.steps if "resize shadowstorage" in s.lower()]
-    assert shrink and all("previous versions" in s.lower() and "warning" in s.lower() for s in shrink)
+    assert shrink and all(
+        "previous versions" in s.lower() and "warning" in s.lower() for s in shrink
+    )
 
 
 def test_every_access_work_or_school_step_warns_about_unjoining_the_pc() -> None:
@@ -103,7 +105,11 @@ def test_mail_has_a_dmarc_branch_and_treats_5_7_708_as_reputation_not_compromise
     fix = flow.nodes["fix_ip_reputation"]
     assert isinstance(fix, FixNode)
     text = " ".join(fix.steps).lower()
-    assert "reputation" in text and "new or trial tenants" in text and "not a sign of compromise" in text
+    assert (
+        "reputation" in text
+        and "new or trial tenants" in text
+        and "not a sign of compromise" in text
+    )
     restricted = [t for label, t in ndr.options.items() if "5.1.8" in label]
     assert restricted == ["esc_outbound_blocked"]
 
@@ -125,7 +131,9 @@ def test_slow_pc_does_not_run_dism_or_sfc_at_a_pre_boot_hang() -> None:
     fix = flow.nodes["fix_preboot_update"]
     assert isinstance(fix, FixNode)
     assert fix.steps[0].lower().startswith("do not run dism or sfc")
-    assert not any("/restorehealth" in s.lower() or "sfc /scannow" in s.lower() for s in fix.steps[1:])
+    assert not any(
+        "/restorehealth" in s.lower() or "sfc /scannow" in s.lower() for s in fix.steps[1:]
+    )
     for path in all_paths(flow):  # the online repair never follows the pre-boot answer
         if "fix_preboot_update" in path:
             assert "fix_update_reset" not in path
@@ -209,7 +217,13 @@ def test_risk_labels_follow_the_engines_rubric(flow_id: str) -> None:
 
 
 def test_no_step_uses_the_retired_msonline_or_azuread_modules() -> None:
-    retired = ("connect-msolservice", "get-msoluser", "set-msoluser", "connect-azuread", "get-azureaduser")
+    retired = (
+        "connect-msolservice",
+        "get-msoluser",
+        "set-msoluser",
+        "connect-azuread",
+        "get-azureaduser",
+    )
     for flow in FLOWS:
         text = _flow_text(flow)
         assert not any(cmd in text for cmd in retired), flow.id
