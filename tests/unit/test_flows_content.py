@@ -84,9 +84,10 @@ def test_every_access_work_or_school_step_warns_about_unjoining_the_pc() -> None
 
 def test_outlook_has_a_branch_for_the_new_outlook_for_windows() -> None:
     flow = LIBRARY.flows["outlook"]
-    which = flow.nodes["which_client"]
-    assert isinstance(which, QuestionNode)
-    assert which.options["The new Outlook for Windows"] == "fix_new_outlook"
+    status = flow.nodes["status_bar"]
+    assert isinstance(status, QuestionNode)
+    new = [label for label, target in status.options.items() if target == "fix_new_outlook"]
+    assert new and all("new outlook" in label.lower() for label in new)
     fix = flow.nodes["fix_new_outlook"]
     assert isinstance(fix, FixNode)
     assert any("outlook (new)" in s.lower() and "reset" in s.lower() for s in fix.steps)
