@@ -228,3 +228,38 @@ def test_no_step_uses_the_retired_msonline_or_azuread_modules() -> None:
     for flow in FLOWS:
         text = _flow_text(flow)
         assert not any(cmd in text for cmd in retired), flow.id
+
+
+NEW_FLOWS = {
+    "new_user_setup",
+    "mailbox_permissions",
+    "intune_enrollment",
+    "bitlocker_recovery",
+    "windows_update",
+    "blue_screen",
+    "dock_monitor",
+    "audio_webcam",
+    "mobile_mail",
+    "ssl_certificate",
+    "dhcp_exhaustion",
+    "switch_port_poe",
+}
+
+
+def test_the_new_flows_phrasings_are_labelled_for_every_new_flow() -> None:
+    from collections import Counter
+    from pathlib import Path
+
+    import yaml
+
+    path = Path(__file__).resolve().parents[1] / "data" / "flow_phrasings" / "new_flows.yaml"
+    items = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert isinstance(items, list)
+    for item in items:
+        assert set(item) == {"text", "flow", "kind"}, item
+        assert isinstance(item["text"], str) and item["text"].strip()
+        assert item["kind"] == "problem" and item["flow"] in LIBRARY
+    per_flow = Counter(item["flow"] for item in items)
+    assert set(per_flow) == NEW_FLOWS
+    assert min(per_flow.values()) >= 6
+    assert len({item["text"].lower() for item in items}) == len(items)  # no duplicates
