@@ -318,7 +318,9 @@ def test_escalate_leaf_explains_why_and_the_path() -> None:
     s.turn()
     out = s.answer("Entered a password or approved an MFA prompt")
     assert out.actions[0].kind == "change" and out.actions[0].risk == "high"
-    s.act()
-    out = s.act()
+    s.act()  # contain the account
+    s.act()  # export the inbox rules and MFA methods
+    s.act()  # disable the attacker's rules
+    out = s.act()  # remove the attacker's MFA methods
     assert out.recommend == "escalate" and "Escalate to security" in out.message
     assert "Entered a password or approved an MFA prompt" in out.message
