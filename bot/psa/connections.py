@@ -125,6 +125,7 @@ def target(row: PsaConnection, box: SecretBox | None, timeout: float = 10.0) -> 
         raise ConfigError(NO_KEY)
     secrets = json.loads(box.decrypt(row.credentials_encrypted or ""))
     cfg = row.config or {}
+    timeout = float(options(row).get("timeout_seconds") or timeout)
     if row.kind == "webhook":
         return Webhook(url=str(cfg["url"]), secret=str(secrets["secret"]), timeout=timeout)
     return ConnectWise(site=str(cfg["site"]), company=str(cfg["company"]),
