@@ -13,7 +13,6 @@ import pytest
 from bot.errors import PsaError
 from bot.psa.base import Outbound
 from bot.psa.connectwise import ConnectWise, base_url, flatten
-from bot.psa.webhook import Webhook, signature
 from bot.sandbox.fake_psa import API, FakePsa
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
@@ -159,18 +158,3 @@ def test_status_is_looked_up_on_the_board(psa: FakePsa) -> None:
 
 def test_flatten_keeps_one_readable_line() -> None:
     assert flatten("# Title\n\n**Ticket:** 5\n1. a\n2. b") == "— Title: Ticket: 5 1. a 2. b"
-
-
-def test_webhook_signs_the_body() -> None:
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return httpx.Response(202)
-
-    hook = Webhook(url="https://hooks.example.com/x", secret="s3cret",
-                   transport=httpx.MockTransport(handler))
-    out = hook.deliver(Outbound("note", "ref9", "1001", "text", "s1"), NOW)
-    (req,) = seen
-    assert out.external_id == "ref9" and req.headers["X-FlowPilot-Delivery"] == "ref9"
-    assert req.headers["X-FlowPilot-Signature"] == signature("s3cret", req.content)
