@@ -108,3 +108,39 @@ def test_a_failed_slack_note_post_is_retried(make: Make) -> None:
     assert len(notes) == 1
     (row,) = outputs(h, s.id)
     assert row.status == "posted" and row.external_id == notes[0]["ts"]
+
+
+def test_admin_connects_connectwise_from_slack(make: Make) -> None:
+    from bot.sandbox.fake_psa import FakePsa
+    from storage.models import PsaConnection
+
+    h = make(anthropic_url=None, FLOWPILOT_SECRET_KEY=KEY)
+    h.command("psa", user="U7")  # not an admin
+    h.settle()
+    assert "Only workspace admins" in h.ephemerals_text("U7")
+    assert not [v for v in h.slack.views() if v.get("callback_id") == "fp_settings_modal"]
+    h.slack.set_user("UADMIN", is_admin=True)
+    with FakePsa() as psa:
+        h.command("psa", user="UADMIN")
+        h.settle()
+        (view,) = [v for v in h.slack.views() if v.get("callback_id") == "fp_settings_modal"]
+        assert "no PSA connected" in json.dumps(view["blocks"])
+        values = {"fp_psa_site": psa.url, "fp_psa_company": psa.company,
+                  "fp_psa_public_key": psa.public_key, "fp_psa_private_key": "wrong-key",
+                  "fp_psa_client_id": psa.client_id}
+        h.submit("fp_settings_modal", values, private_metadata="psa|C1", user="UADMIN")
+        h.settle()
+        assert "was not connected" in h.ephemerals_text("UADMIN")
+        assert "401" in h.ephemerals_text("UADMIN")
+        with h.svc.factory() as db:
+            assert db.query(PsaConnection).count() == 0
+        h.submit("fp_settings_modal", {**values, "fp_psa_private_key": psa.private_key},
+                 private_metadata="psa|C1", user="UADMIN")
+        h.settle()
+        said = h.ephemerals_text("UADMIN")
+        assert "✅ Connected" in said
+        everything = said + json.dumps([c.body for c in h.slack.calls("chat.postMessage")])
+        assert psa.private_key not in everything and "wrong-key" not in everything
+        with h.svc.factory() as db:
+            (row,) = db.query(PsaConnection).all()
+            assert row.credentials_encrypted and psa.private_key not in row.credentials_encrypted
