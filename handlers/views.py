@@ -74,7 +74,7 @@ def open_work(svc: Services, p: dict[str, Any]) -> None:
                 raise DomainError(f"{intake.ticket!r} is not a ticket number.")
             tickets.open_from_ticket(svc, team_id=p["team_id"], user_id=p["user_id"],
                                      channel=p["channel"], number=number, source="modal",
-                                     text=intake.text)
+                                     text=intake.text, log=intake.log)
             return
         open_session(svc, team_id=p["team_id"], user_id=p["user_id"], channel=p["channel"],
                      thread_ts=p.get("thread_ts"), intake=intake)

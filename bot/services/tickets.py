@@ -87,13 +87,13 @@ def _redacted(t: Ticket, patterns: list[str]) -> Ticket:
 
 def open_from_ticket(svc: Services, *, team_id: str, user_id: str, channel: str,
                      number: str, thread_ts: str | None = None, source: str = "command",
-                     text: str = "") -> Opened:
+                     text: str = "", log: str = "") -> Opened:
     ticket, connection_id = fetch(svc, team_id, number)
     intake_text = ticket.intake_text() + (f"\n\nTechnician: {text.strip()}" if text.strip()
                                           else "")
     return open_session(
         svc, team_id=team_id, user_id=user_id, channel=channel, thread_ts=thread_ts,
-        intake=Intake(text=intake_text, ticket=ticket.id, source=source,
+        intake=Intake(text=intake_text, log=log, ticket=ticket.id, source=source,
                       ticket_data=ticket.model_dump(), psa_connection_id=connection_id),
     )
 

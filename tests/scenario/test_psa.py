@@ -136,10 +136,16 @@ def test_mention_with_a_ticket_link_and_the_intake_form(make: Make, psa: FakePsa
     h.settle()
     (s,) = sessions(h)
     assert s.psa_ticket_id == "1003" and "VPN drops" in (s.problem_summary or "")
-    h.submit("fp_intake_modal", {"fp_intake_problem": "Printer offline", "fp_intake_log": "",
+    h.submit("fp_intake_modal", {"fp_intake_problem": "Printer offline",
+                                 "fp_intake_log": "Event 4625 at 09:12",
                                  "fp_intake_ticket": "#1001"}, private_metadata="C1")
     h.settle()
     assert [x.psa_ticket_id for x in sessions(h)] == ["1003", "1001"]
+    last = sessions(h)[-1]
+    assert last.intake_type == "psa_ticket" and last.ticket_data is not None
+    # Nothing typed into the form is lost: the problem and the pasted log are kept too.
+    assert "Printer offline" in str(last.intake_content)
+    assert "Event 4625" in str(last.intake_content)
 
 
 def test_a_workspace_without_a_psa_is_unchanged(make: Make, psa: FakePsa) -> None:
