@@ -42,4 +42,7 @@ def doctor(settings: Settings) -> int:
     print(f"info model engine: {'Claude ' + settings.ai_model if settings.ai_enabled else 'offline flows (no ANTHROPIC_API_KEY)'}")
     library = load_library([settings.flows_dir] if settings.flows_dir else [])
     line(not library.problems, f"{len(library)} flows loaded, {len(library.problems)} problem(s)")
+    from bot.cli_psa import doctor_line  # the PSA's line (issue 13)
+
+    print(f"info {doctor_line(settings)}")
     return 1 if failures else 0

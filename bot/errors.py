@@ -40,7 +40,19 @@ class NotFoundError(StorageError):
 
 
 class PsaError(FlowPilotError):
-    """The PSA (ConnectWise, webhook) failed."""
+    """The PSA (ConnectWise, webhook) failed.
+
+    ``retryable``: trying again later may work (429, 5xx, timeouts). ``uncertain``: the request
+    may have been applied (a timeout or 5xx after a write was sent), so look before re-posting.
+    ``retry_after``: seconds the PSA asked us to wait (429 ``Retry-After``)."""
+
+    def __init__(self, message: str, *, status: int | None = None, retryable: bool = False,
+                 uncertain: bool = False, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retryable = retryable
+        self.uncertain = uncertain
+        self.retry_after = retry_after
 
 
 class SlackError(FlowPilotError):

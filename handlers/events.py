@@ -13,7 +13,7 @@ from slack_bolt.context import BoltContext
 from bot.domain import status as st
 from bot.errors import SlackError
 from bot.redact import redact
-from bot.services import deliveries
+from bot.services import deliveries, tickets
 from bot.services.container import Services
 from bot.services.identity import ensure_account
 from bot.services.sessions import (
@@ -102,6 +102,12 @@ def handle_mention(svc: Services, event: dict[str, Any], team_id: str,
                                thread_ts=thread_ts)
         return
     try:
+        number = tickets.ticket_number(text)  # "#12345" or a ticket link (issue 13)
+        if number is not None and tickets.has_psa(svc, team_id):
+            tickets.open_from_ticket(svc, team_id=team_id, user_id=user, channel=channel,
+                                     number=number, thread_ts=str(thread_ts or ts),
+                                     source="mention", text=text)
+            return
         open_session(svc, team_id=team_id, user_id=user, channel=channel,
                      thread_ts=str(thread_ts or ts), intake=intake)
     except Exception as exc:

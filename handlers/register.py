@@ -14,6 +14,7 @@ from handlers import (
     lifecycle,
     middleware,
     nudges,
+    psa,
     settings,
     views,
 )
@@ -27,5 +28,6 @@ def register_all(app: App, svc: Services) -> None:
     views.register(app, svc)
     lifecycle.register(app, svc)
     nudges.register(app, svc)
+    psa.register(app, svc)
     errors.register(app, svc)
     _ = (home, settings)  # register their subcommands on import

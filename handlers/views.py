@@ -6,6 +6,8 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
+from bot.errors import DomainError
+from bot.services import tickets
 from bot.services.container import Services
 from bot.services.sessions import Intake, open_session
 from handlers import ids
@@ -65,8 +67,17 @@ def _open_payload(body: dict[str, Any], channel: str, thread_ts: str | None,
 def open_work(svc: Services, p: dict[str, Any]) -> None:
     """Work after the ack: open a session from the intake form or the message shortcut."""
     try:
+        intake = Intake(**p["intake"])
+        if intake.ticket and tickets.has_psa(svc, p["team_id"]):  # the form's ticket field
+            number = tickets.ticket_number(intake.ticket, bare=True)
+            if number is None:
+                raise DomainError(f"{intake.ticket!r} is not a ticket number.")
+            tickets.open_from_ticket(svc, team_id=p["team_id"], user_id=p["user_id"],
+                                     channel=p["channel"], number=number, source="modal",
+                                     text=intake.text, log=intake.log)
+            return
         open_session(svc, team_id=p["team_id"], user_id=p["user_id"], channel=p["channel"],
-                     thread_ts=p.get("thread_ts"), intake=Intake(**p["intake"]))
+                     thread_ts=p.get("thread_ts"), intake=intake)
     except Exception as exc:
         tell(svc, {"user": {"id": p["user_id"]}, "channel": {"id": p["channel"]}},
              f"⚠️ Could not open the session: {readable(exc)}")

@@ -11,6 +11,7 @@ from bot.jobs.common import JobResult
 from bot.jobs.digest import daily_digest
 from bot.jobs.escalations import escalation_sla, post_escalations
 from bot.jobs.nudges import nudge_stale
+from bot.jobs.outputs import deliver_outputs
 from bot.jobs.parking import abandon_parked, auto_park
 from bot.jobs.recovery import recover_turns
 from bot.services.container import Services
@@ -28,6 +29,7 @@ JOBS: dict[str, Job] = {
     "recover_turns": recover_turns,
     "analyze_resolved": analyze_resolved,
     "daily_digest": daily_digest,
+    "deliver_outputs": deliver_outputs,
 }
 
 # Seconds between runs under the scheduler.

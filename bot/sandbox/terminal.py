@@ -52,6 +52,7 @@ HELP = """\
   :user NAME             play someone else: alice (technician), bob (escalation engineer)
   :channel NAME          switch channel: #support, #escalations (where escalations land)
   :thread [N]            show the current session thread again (or switch to thread N)
+  :psa                   what reached the PSA (a ConnectWise stand-in; try /flowpilot ticket 1001)
   :help                  this help
   :quit                  leave (Ctrl-D too)"""
 
@@ -88,7 +89,8 @@ class Sandbox:
         self.people[name] = (uid, real, role)
         self.screen.names[uid] = name
         self.fake.set_user(uid, name=name, real_name=real, tz=_local_tz(),
-                           profile={"real_name": real, "display_name": name})
+                           profile={"real_name": real, "display_name": name,
+                                    "email": f"{name}@example.com"})
 
     @property
     def user_id(self) -> str:
@@ -215,6 +217,10 @@ class Sandbox:
             self.say(f"You are now in #{name}.")
         elif word == "thread":
             self.show_thread(arg)
+        elif word == "psa":
+            from bot.sandbox.psa_try import psa_lines
+
+            self.say(*psa_lines(getattr(self, "psa", None)))
         else:
             if word != "help":
                 self.say(f"Unknown command :{word}.")
@@ -365,8 +371,13 @@ def main(args: argparse.Namespace) -> int:
             pass
     secret = secrets.token_hex(16)
     fake = FakeSlack(ts_base=None).start()
+    from bot.crypto import generate_key
+    from bot.sandbox.fake_psa import FakePsa
+    from bot.sandbox.psa_try import connect_sandbox
+
+    psa, psa_key = FakePsa().start(), generate_key()
     try:
-        settings = load_settings(
+        settings = load_settings(FLOWPILOT_SECRET_KEY=psa_key,
             SLACK_BOT_TOKEN="xoxb-sandbox", SLACK_SIGNING_SECRET=secret, SLACK_API_URL=fake.url,
             SLACK_APP_TOKEN=None, SLACK_CLIENT_ID=None, SLACK_CLIENT_SECRET=None,
             FLOWPILOT_DATABASE_URL=db_url, FLOWPILOT_ESCALATION_CHANNEL=ESCALATION_CHANNEL,
@@ -379,10 +390,12 @@ def main(args: argparse.Namespace) -> int:
         fp = build(settings, mode="serve", workers=4, listener_workers=8)
         try:
             check_ready(fp)
+            connect_sandbox(fp, psa, TEAM_ID, psa_key)
             _start_scheduler(fp)
             sandbox = Sandbox(fake, _wsgi_sender(WsgiApp(fp), secret), fp.wait_idle,
                               color=_use_color(sys.stdout),
                               width=min(WIDTH, shutil.get_terminal_size((WIDTH, 24)).columns - 1))
+            sandbox.psa = psa  # type: ignore[attr-defined]
             sandbox.banner(f"Claude ({settings.ai_model})" if settings.ai_enabled
                            else "offline flows (no ANTHROPIC_API_KEY)", db_url)
             return sandbox.run()
@@ -390,6 +403,7 @@ def main(args: argparse.Namespace) -> int:
             fp.close()
     finally:
         fake.stop()
+        psa.stop()
 
 
 def _start_scheduler(fp: Any) -> None:

@@ -23,9 +23,9 @@ from bot.domain import timekeeping
 from bot.domain.validation import validate_rating
 from bot.errors import DomainError, NotAllowedError, NotFoundError, SlackError
 from bot.render.notes import render_escalation_package_markdown, render_resolution_note_markdown
-from bot.render.outputs import render_note_message, render_rating_prompt, render_take_over_notice
+from bot.render.outputs import render_rating_prompt, render_take_over_notice
 from bot.render.safe import USER_ID, mention
-from bot.services import outputs, present, workspace
+from bot.services import outbox, outputs, present, workspace
 from bot.services.container import Services
 from bot.services.decisions import domain_errors
 from bot.services.identity import ensure_user
@@ -152,6 +152,7 @@ def resolve(svc: Services, *, team_id: str, user_id: str, session_id: str,
         session.analysis_status = "pending"  # the knowledge flywheel picks it up
         _quiet(session)
         _output(db, session, "resolution_note", markdown, {"note": note[:MAX_NOTE]}, now)
+        outbox.queue_resolution(db, session, markdown, now)
         add_participant(session, user_id)
         add_step(db, session, "status", user, {"event": "resolve", "author": user_id}, now)
         moved = _moved(session, user_id)
@@ -161,23 +162,9 @@ def resolve(svc: Services, *, team_id: str, user_id: str, session_id: str,
 
 def announce_resolved(svc: Services, done: Resolved) -> None:
     m = done.moved
-    msg = render_note_message(done.markdown, str(m.session_id), final=True)
-    try:
-        ts: str | None = svc.notifier.post(m.channel, msg.text, msg.blocks, thread_ts=m.thread_ts,
-                                           metadata=msg.metadata)
-    except SlackError as exc:
-        log.warning("could not post the resolution note of %s: %s", m.session_id, exc.message)
-        ts = None
-    with unit_of_work(svc.factory) as db:
-        row = _output_row(db, m.session_id, "resolution_note")
-        if row is not None:
-            row.status = "posted" if ts else "failed"
-            row.external_id, row.posted_at = ts, svc.clock() if ts else None
-            row.attempts += 1
-        if ts:
-            session = db.get(AISession, m.session_id)
-            if session is not None:
-                session.resolution_note_posted_at = svc.clock()
+    # The note's thread post (and the PSA's note, time entry, status) go through the outbox:
+    # sent now, and retried by ``deliver_outputs`` when Slack or the PSA fails.
+    outbox.deliver_session(svc, m.session_id)
     refresh_header(svc, m.session_id)
     prompt = render_rating_prompt(str(m.session_id))
     with suppress(SlackError):
@@ -315,6 +302,7 @@ def request_escalation(
         markdown = render_escalation_package_markdown(data)
         session.escalation_package_markdown = markdown
         _output(db, session, "escalation_package", markdown, outputs.to_json(data), now)
+        outbox.queue_escalation(db, session, markdown, now)
         add_participant(session, user_id)
         add_step(db, session, "status", user,
                  {"event": "request_escalation", "author": user_id, "reason": reason[:MAX_NOTE],
@@ -382,6 +370,7 @@ def _hand(db: Session, svc: Services, session: AISession, actor: User, to: User,
     session.escalation_deadline_at = None
     session.escalation_post_next_at = None
     session.next_nudge_at = now + workspace.nudge_after(svc, db, session.account)
+    outbox.queue_take_over(db, session, to, kind, now)
     add_participant(session, to.slack_user_id)
     add_step(db, session, "handoff", actor,
              {"kind": kind, "from": previous.slack_user_id if previous else None,
@@ -407,6 +396,7 @@ def announce_take_over(svc: Services, done: TookOver) -> None:
         text = (f"🔁 {mention(m.actor)} handed this session to {mention(done.new_owner)}. "
                 "It carries on here with its full history.")
     _say(svc, m.channel, m.thread_ts, text)
+    outbox.deliver_session(svc, m.session_id)
     if done.escalation_channel and done.escalation_message_ts:
         mark_taken(svc, m.session_id, done.escalation_channel, done.escalation_message_ts,
                    done.new_owner, done.at_text)

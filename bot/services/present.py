@@ -52,9 +52,18 @@ def header_view(session: AISession, now: datetime) -> HeaderView:
             timekeeping.seconds_to_text(ledger.parked_seconds) if ledger.parked_seconds else ""
         ),
         flow_title=(session.matched_flow.title if session.matched_flow else None),
-        ticket_ref=session.psa_ticket_id,
+        ticket_ref=ticket_ref(session),
         step_count=session.step_count,
     )
+
+
+def ticket_ref(session: AISession) -> str | None:
+    """"#1001 · Contoso Ltd · New" for a PSA ticket, else the number typed at intake."""
+    data = session.ticket_data or {}
+    if not data.get("id"):
+        return session.psa_ticket_id
+    return " · ".join(str(x) for x in (f"#{data['id']}", data.get("company"),
+                                       data.get("status")) if x)
 
 
 def _intake_first_line(session: AISession) -> str:

@@ -39,9 +39,13 @@ class Intake:
     ticket: str | None = None
     source: str = "command"  # command | mention | shortcut | modal | thread
     thread_messages: list[str] = field(default_factory=list)
+    ticket_data: dict[str, Any] | None = None  # a PSA ticket, redacted (bot.services.tickets)
+    psa_connection_id: uuid.UUID | None = None
 
     @property
     def intake_type(self) -> str:
+        if self.ticket_data is not None:
+            return "psa_ticket"
         if self.log and self.text:
             return "combined"
         if self.log:
@@ -102,6 +106,7 @@ def open_session(
         confidence_tier=conf.tier_for(float(match.score)) if match else "discovery",
         user=None, participants=[user_id], step_count=0, created_at=now,
         total_active_seconds=0, total_parked_seconds=0, status_changed_at=now,
+        psa_ticket_id=intake.ticket, ticket_data=intake.ticket_data,
     )
     view = dataclasses.replace(
         present.header_view(draft, now), owner_id=user_id,
@@ -126,6 +131,7 @@ def open_session(
                     "redacted": red_text.count + red_log.count,
                 },
                 problem_summary=summary, psa_ticket_id=intake.ticket,
+                ticket_data=intake.ticket_data, psa_connection_id=intake.psa_connection_id,
                 status="active", confidence_tier=conf.tier_for(draft.confidence_score),
                 confidence_score=draft.confidence_score,
                 matched_flow_id=tree.id if tree else None,

@@ -201,13 +201,19 @@ class SessionBranch(Base):
     )
 
 
+OUTPUT_TYPES = ("resolution_note", "escalation_package", "time_entry", "take_over_note",
+                "status_change")
+
+
 class SessionResolutionOutput(Base):
-    """A rendered artifact (resolution note, escalation package) and where it was posted."""
+    """One external output of a session and where it goes (the outbox): a resolution note,
+    an escalation package, a time entry, a take-over note or a ticket status change, for
+    Slack, the PSA or a webhook. ``posted`` means sent; ``failed`` means given up."""
 
     __tablename__ = "session_resolution_outputs"
     __table_args__ = (
         CheckConstraint(
-            _in("output_type", ("resolution_note", "escalation_package")),
+            _in("output_type", OUTPUT_TYPES),
             name="ck_session_outputs_type",
         ),
         CheckConstraint(_in("target", ("slack", "psa", "webhook")), name="ck_session_outputs_target"),
@@ -230,6 +236,9 @@ class SessionResolutionOutput(Base):
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # When ``deliver_outputs`` may try it (next); while a pass works on it, the lease's end.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True,
+                                                             index=True)
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = updated_at()
 

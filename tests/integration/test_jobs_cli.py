@@ -12,7 +12,7 @@ from bot.jobs import JOBS
 from bot.sandbox.fake_slack import FakeSlack
 
 NAMES = ["nudge_stale", "auto_park", "abandon_parked", "post_escalations", "escalation_sla",
-         "recover_turns", "analyze_resolved", "daily_digest"]
+         "recover_turns", "analyze_resolved", "daily_digest", "deliver_outputs"]
 
 
 @pytest.fixture()

@@ -224,13 +224,14 @@ def _world() -> list[tuple[type[Base], dict[str, Any]]]:
         "id": ids["out_note"], "session_id": ids["session"], "output_type": "resolution_note",
         "target": "slack", "content_markdown": "*Note* ✓", "content": {"sections": ["a"]},
         "status": "posted", "external_id": "1700000003.000100", "attempts": 1,
-        "last_error": None, "posted_at": _at(60), "created_at": _at(61), "updated_at": _at(62),
+        "last_error": None, "posted_at": _at(60), "next_attempt_at": _at(59),
+        "created_at": _at(61), "updated_at": _at(62),
     }
     out_pkg = {
         "id": ids["out_pkg"], "session_id": ids["session"], "output_type": "escalation_package",
         "target": "psa", "content_markdown": "# Pkg", "content": NESTED, "status": "failed",
         "external_id": None, "attempts": 3, "last_error": "HTTP 503", "posted_at": None,
-        "created_at": _at(63), "updated_at": _at(64),
+        "next_attempt_at": None, "created_at": _at(63), "updated_at": _at(64),
     }
     event = {
         "id": ids["event"], "delivery_key": "C0HELP:1700000000.000300", "kind": "message",
