@@ -170,7 +170,7 @@ def cmd_flows_check(args: argparse.Namespace) -> int:
 def cmd_doctor(args: argparse.Namespace) -> int:
     from bot.doctor import doctor
 
-    return doctor(cli_settings())
+    return doctor(cli_settings(), args.mode)
 
 
 def cmd_try(args: argparse.Namespace) -> int:
@@ -200,8 +200,11 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("path", nargs="?")
     check.set_defaults(fn=cmd_flows_check)
     add_flow_commands(flows)
-    sub.add_parser("doctor", help="check configuration, database and Slack").set_defaults(
-        fn=cmd_doctor)
+    doc = sub.add_parser("doctor", help="check configuration, database and Slack (changes nothing)")
+    doc.add_argument("--mode", choices=("run", "serve"), default=None,
+                     help="the mode to check for (default: run if SLACK_APP_TOKEN is set, "
+                          "serve if only SLACK_SIGNING_SECRET is)")
+    doc.set_defaults(fn=cmd_doctor)
     try_ = sub.add_parser("try", help="try FlowPilot in the terminal (no Slack, no API key)")
     try_.add_argument("--db", default=None, help="database URL (default: sqlite in ./)")
     try_.set_defaults(fn=cmd_try)
