@@ -72,9 +72,9 @@ def test_open_click_reply_resolve(tmp_path: Path) -> None:
 
         child.sendline(str(_number(buttons, "Resolve")))
         child.expect("Resolve session")
-        child.expect("Anything to add to the note")
-        child.expect(r"> ")
-        child.sendline("cleared the cached credentials")
+        child.expect("Enter keeps the text shown")
+        child.expect(r"Resolution note> ")
+        child.sendline("+cleared the cached credentials")
         out = _until_prompt(child)
         assert "Resolution note" in out
         assert "cleared the cached credentials" in out
