@@ -99,6 +99,8 @@ class TurnView:
     # Users the model's text may mention (the session's participants); others are escaped.
     allowed_user_ids: frozenset[str] = frozenset()
     seen_before: list[SeenBeforeItem] = field(default_factory=list)
+    # Escalated already (an engineer owns it): no "may need an escalation engineer" hint.
+    escalated: bool = False
 
 
 # --- Resolution note and escalation package ----------------------------------------------

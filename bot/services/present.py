@@ -100,6 +100,7 @@ def turn_view(
         recommend=content.get("recommend", "continue"),
         engine="claude" if session.engine == "claude" else "offline",
         allowed_user_ids=allowed,
+        escalated=session.escalated_to_id is not None or session.status == "escalated",
     )
 
 
