@@ -98,3 +98,43 @@ def test_validation_runs_in_a_clone_with_nothing_beside_it(tmp_path: Path) -> No
     assert run.returncode == 0, run.stdout + run.stderr
     assert "ok: manifest.yml is valid" in run.stdout
     assert not (tmp_path / "shared").exists()
+
+
+# Least privilege: each bot scope and the Web API methods / events that need it (the method
+# and scope reference pages at docs.slack.dev/reference/methods/<method> and /scopes/<scope>).
+SCOPE_USES = {
+    "chat:write": {"chat.postMessage", "chat.update", "chat.postEphemeral",
+                   # accepts chat:write since 2026-03 (docs.slack.dev/changelog/2026/03/05/
+                   # set-status-scope-update); assistant:write is being retired for it
+                   "assistant.threads.setStatus"},
+    "chat:write.public": {"chat.postMessage"},  # packages/digests to public channels not joined
+    "channels:join": {"conversations.join"},
+    "channels:read": {"conversations.info"},  # doctor: the escalation channel is visible
+    "channels:history": {"conversations.replies", "message.channels"},
+    "groups:history": {"conversations.replies", "message.groups"},
+    "reactions:write": {"reactions.add"},
+    "users:read": {"users.info"},
+    "app_mentions:read": {"app_mention"},
+    "commands": {"/flowpilot", "message shortcut"},
+}
+
+
+def _used_methods() -> set[str]:
+    source = (ROOT / "bot" / "notify.py").read_text() + (ROOT / "bot" / "doctor.py").read_text()
+    called = set(re.findall(r'_call\(\s*"([a-z]+\.[a-zA-Z.]+)"', source))
+    called |= {m.replace("_", ".", 1) for m in re.findall(r"client\.(conversations_info)\(", source)}
+    return called
+
+
+def test_scopes_are_exactly_what_the_code_uses() -> None:
+    scopes = set(MANIFEST["oauth_config"]["scopes"]["bot"])
+    assert scopes == set(SCOPE_USES), "a scope the code does not use, or one it lacks"
+    used = _used_methods() | set(MANIFEST["settings"]["event_subscriptions"]["bot_events"])
+    used |= {"/flowpilot", "message shortcut"}
+    for scope, needs in SCOPE_USES.items():
+        assert needs & used, f"{scope} is justified by nothing the code calls"
+    no_scope = {"views.open", "views.publish", "chat.getPermalink", "auth.test",
+                "app_home_opened", "app_uninstalled", "tokens_revoked"}
+    granted = set().union(*SCOPE_USES.values()) | no_scope
+    assert used <= granted, f"called without a scope for it: {sorted(used - granted)}"
+    assert "usergroups:read" not in scopes  # group mentions need no API call
