@@ -214,6 +214,9 @@ def parser() -> argparse.ArgumentParser:
 
 def _extend(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Commands that live with their feature (jobs, scheduler, flows import)."""
+    from bot.cli_workspace import add_commands as add_workspace_commands
+
+    add_workspace_commands(sub)
     try:
         from bot.cli_jobs import add_commands
     except ImportError:

@@ -109,3 +109,11 @@ def test_one_shot_commands_print_only_their_answer(tmp_path: Path) -> None:
     assert job.returncode == 0, job.stderr
     assert job.stderr == "", job.stderr
     assert len(job.stdout.strip().splitlines()) == 1, job.stdout
+
+
+def test_workspace_purge_on_the_cli(tmp_path: Path) -> None:
+    assert "not a Slack team id" in one_line(run(tmp_path, "workspace", "purge", "acme"))
+    assert "db upgrade" in one_line(run(tmp_path, "workspace", "purge", "T0001"))
+    assert run(tmp_path, "db", "upgrade").returncode == 0
+    done = run(tmp_path, "workspace", "purge", "T0001")
+    assert done.returncode == 0 and done.stdout.strip() == "nothing stored for workspace T0001"
