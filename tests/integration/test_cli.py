@@ -75,7 +75,7 @@ def test_serve_refuses_an_unmigrated_schema_then_serves(tmp_path: Path) -> None:
         )
         try:
             body = ""
-            for _ in range(100):
+            for _ in range(600):  # up to a minute: start-up is slow on a loaded 2-core box
                 try:
                     with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
                         body = r.read().decode()
