@@ -122,9 +122,9 @@ def check_ready(fp: FlowPilot) -> None:
         with fp.db.connect() as conn:
             conn.execute(text("SELECT 1"))
     except Exception as exc:
-        raise StorageError(
-            f"The database at FLOWPILOT_DATABASE_URL cannot be reached ({exc.__class__.__name__})."
-        ) from None
+        from bot.cli_errors import database_problem
+
+        raise StorageError(database_problem(exc, fp.settings.database_url)) from None
     if not is_current(fp.db):
         raise StorageError(
             "The database schema is not migrated: run `flowpilot db upgrade` first."
@@ -132,7 +132,14 @@ def check_ready(fp: FlowPilot) -> None:
     try:
         auth = fp.services.notifier.auth_test()
     except SlackError as exc:
-        raise ConfigError(f"Slack refused SLACK_BOT_TOKEN: {exc.message}") from None
+        if exc.code is None:  # no answer at all: the network, not the token
+            from bot.preflight import offline_line
+
+            raise ConfigError(offline_line(fp.settings)) from None
+        raise ConfigError(
+            f"Slack refused SLACK_BOT_TOKEN ({exc.code}): copy the Bot User OAuth Token (xoxb-…) "
+            "from api.slack.com/apps → your app → OAuth & Permissions"
+        ) from None
     fp.services.bot_user_id = str(auth.get("user_id") or "")
 
 

@@ -9,6 +9,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
+from bot.cli_errors import explain
 from bot.cli_flows import add_flow_commands
 from bot.config import LOG_LEVELS, Settings, load_settings
 from bot.errors import FlowPilotError
@@ -31,6 +32,37 @@ def apply_log_level(level: str) -> None:
     logging.getLogger().setLevel(level)
     for name in CHATTY_LOGGERS:
         logging.getLogger(name).setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)
+    # Alembic narrates every migration step at INFO; `db upgrade` prints its own one line.
+    logging.getLogger("alembic").setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)
+
+
+# Libraries whose log lines a command's own one-line answer already says better (a failed
+# auth.test is three ERROR lines from slack_sdk's retry handler before ours). Hushed while a
+# one-shot command runs and while a long-running one starts; FLOWPILOT_LOG_LEVEL=DEBUG shows all.
+HUSHED_LOGGERS = ("alembic", "slack_sdk", "slack_bolt", "bot.notify")
+LONG_RUNNING = frozenset({"run", "serve", "scheduler"})
+
+
+class _Hush(logging.Filter):
+    def __init__(self) -> None:
+        super().__init__()
+        self.active = True
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        # Bolt reads SLACK_BOT_TOKEN itself and warns that the client we pass wins: it does.
+        if "`token` will be unused" in record.getMessage():
+            return False
+        if not self.active or logging.getLogger().level <= logging.DEBUG:
+            return True
+        return not any(record.name == n or record.name.startswith(n + ".") for n in HUSHED_LOGGERS)
+
+
+_HUSH = _Hush()
+
+
+def started() -> None:
+    """A long-running command passed its start-up checks: its libraries may speak again."""
+    _HUSH.active = False
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
@@ -49,11 +81,16 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 def _start(mode: str) -> object:
     from bot.bootstrap import build, check_ready
+    from bot.preflight import require_app_token, require_token_shapes
 
     settings = cli_settings()
     settings.require_for(mode)  # type: ignore[arg-type]
+    require_token_shapes(settings)
+    if mode == "run":
+        require_app_token(settings)
     fp = build(settings, mode=mode)
     check_ready(fp)
+    started()
     return fp
 
 
@@ -133,7 +170,7 @@ def cmd_flows_check(args: argparse.Namespace) -> int:
 def cmd_doctor(args: argparse.Namespace) -> int:
     from bot.doctor import doctor
 
-    return doctor(cli_settings())
+    return doctor(cli_settings(), args.mode)
 
 
 def cmd_try(args: argparse.Namespace) -> int:
@@ -143,7 +180,9 @@ def cmd_try(args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="flowpilot", description="FlowPilot for Slack")
+    p = argparse.ArgumentParser(
+        prog="flowpilot", description="FlowPilot for Slack",
+        epilog="--debug (anywhere on the line): show the full traceback of an error")
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="Socket Mode, one process, scheduler inside").set_defaults(fn=cmd_run)
     serve = sub.add_parser("serve", help="HTTP mode for production")
@@ -161,8 +200,11 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("path", nargs="?")
     check.set_defaults(fn=cmd_flows_check)
     add_flow_commands(flows)
-    sub.add_parser("doctor", help="check configuration, database and Slack").set_defaults(
-        fn=cmd_doctor)
+    doc = sub.add_parser("doctor", help="check configuration, database and Slack (changes nothing)")
+    doc.add_argument("--mode", choices=("run", "serve"), default=None,
+                     help="the mode to check for (default: run if SLACK_APP_TOKEN is set, "
+                          "serve if only SLACK_SIGNING_SECRET is)")
+    doc.set_defaults(fn=cmd_doctor)
     try_ = sub.add_parser("try", help="try FlowPilot in the terminal (no Slack, no API key)")
     try_.add_argument("--db", default=None, help="database URL (default: sqlite in ./)")
     try_.set_defaults(fn=cmd_try)
@@ -175,6 +217,9 @@ def _extend(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     from bot.cli_psa import add_commands as add_psa_commands
 
     add_psa_commands(sub)
+    from bot.cli_workspace import add_commands as add_workspace_commands
+
+    add_workspace_commands(sub)
     try:
         from bot.cli_jobs import add_commands
     except ImportError:
@@ -183,19 +228,33 @@ def _extend(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in words
+    args = parser().parse_args([w for w in words if w != "--debug"])
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_HUSH)
+    _HUSH.active = True
     # From the environment now, before imports log; a .env file's value applies once the
     # settings load (and a malformed value is reported then, in one line).
     early = os.environ.get("FLOWPILOT_LOG_LEVEL", "INFO").strip().upper()
     apply_log_level(early if early in LOG_LEVELS else "INFO")
     try:
         return int(args.fn(args))
-    except FlowPilotError as exc:
-        print(f"flowpilot: {exc.message}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        if debug:
+            raise
+        print(f"flowpilot: {explain(exc, _database_url())}", file=sys.stderr)
+        return 2
+
+
+def _database_url() -> str | None:
+    try:
+        return load_settings().database_url
+    except FlowPilotError:
+        return os.environ.get("FLOWPILOT_DATABASE_URL")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from bot.jobs import INTERVALS, JOBS
 def cmd_scheduler(args: argparse.Namespace) -> int:
     from bot.bootstrap import build, check_ready
     from bot.cli import cli_settings as load_settings
+    from bot.cli import started
     from bot.scheduling import start_scheduler
 
     settings = load_settings()
@@ -20,6 +21,7 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     fp = build(settings, mode="scheduler")
     try:
         check_ready(fp)
+        started()
         start_scheduler(fp)
         if settings.work_mode == "queue":
             from bot.worker import Worker

@@ -17,7 +17,7 @@ from bot.services import decisions
 from bot.services.container import Services
 from bot.services.refresh import refresh_turn_messages
 from handlers import ids
-from handlers.common import channel_of, readable, team_of, tell, thread_of, user_of
+from handlers.common import channel_of, refuse, team_of, thread_of, user_of
 
 T = TypeVar("T")
 
@@ -39,7 +39,7 @@ def run_click(svc: Services, ack: Ack, body: dict[str, Any], change: Callable[[]
         done = change()
     except Exception as exc:
         ack()
-        tell(svc, body, f"⚠️ {readable(exc)}")
+        refuse(svc, body, exc)
         return None
     ack()
     return done
@@ -89,8 +89,9 @@ def click_work(svc: Services, p: dict[str, Any]) -> None:
         else:
             clicked = decisions.decide_fix(svc, **who, decision=decision)
     except Exception as exc:
-        tell(svc, {"user": {"id": p["user_id"]}, "channel": {"id": p.get("channel")},
-                   "container": {"thread_ts": p.get("thread_ts")}}, f"⚠️ {readable(exc)}")
+        refuse(svc, {"user": {"id": p["user_id"]}, "channel": {"id": p.get("channel")},
+                     "container": {"thread_ts": p.get("thread_ts")}}, exc,
+               event_id=who["event_id"])
         return
     if clicked.kick:
         svc.kick(clicked.session_id)
@@ -112,7 +113,7 @@ def register(app: App, svc: Services) -> None:
                                   session_id=_value(body))
         except Exception as exc:
             ack()
-            tell(svc, body, f"⚠️ {readable(exc)}")
+            refuse(svc, body, exc)
             return
         ack()
         svc.kick(sid)

@@ -56,6 +56,23 @@ def tell(svc: Services, body: dict[str, Any], text: str) -> None:
         log.warning("could not tell %s: %s", user, text[:80])
 
 
+def refuse(svc: Services, body: dict[str, Any], exc: Exception,
+           event_id: uuid.UUID | None = None) -> None:
+    """A click or command was refused: free its delivery (so it can be repeated once it is
+    allowed) and tell the person why."""
+    from bot.services import deliveries
+    from handlers.middleware import delivery_key
+    from storage.db import core_transaction
+
+    found = delivery_key(body) if event_id is None else None
+    try:
+        with core_transaction(svc.factory) as db:
+            deliveries.release(db, event_id=event_id, key=found[0] if found else None)
+    except Exception:  # the refusal is still told; the key stays taken
+        log.warning("could not free a refused delivery", exc_info=True)
+    tell(svc, body, f"⚠️ {readable(exc)}")
+
+
 def readable(exc: Exception) -> str:
     """What a person sees for an error: our message, or a reference id (never a traceback)."""
     if isinstance(exc, FlowPilotError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from bot.domain.refs import session_ref
 from bot.domain.status import STATUS_LABELS
 from bot.errors import SlackError
 from bot.render.safe import neutralize, safe_link
@@ -17,7 +18,8 @@ from handlers.common import team_of, user_of
 def _line(s: SessionLine) -> str:
     summary = neutralize(s.summary[:150]) or "(no summary)"
     label = STATUS_LABELS.get(s.status, s.status)
-    return f"• {safe_link(s.link, summary) if s.link else summary} — _{label}_"
+    return (f"• {safe_link(s.link, summary) if s.link else summary} — _{label}_ · "
+            f"`{session_ref(s.session_id)}`")
 
 
 def lines_text(sessions: list[SessionLine]) -> str:

@@ -13,14 +13,15 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
+from bot.domain.refs import take_session_word
 from bot.errors import DomainError, SlackError
-from bot.render.modals import escalate_modal, feedback_modal, resolve_modal
-from bot.services import escalation, lifecycle, outbox
+from bot.render.modals import escalate_modal, feedback_modal, note_digest, resolve_modal
+from bot.services import command_target, escalation, lifecycle, outbox
 from bot.services.container import Services
 from handlers import ids
 from handlers.actions import run_click
 from handlers.commands import subcommand
-from handlers.common import readable, team_of, tell, user_of
+from handlers.common import readable, refuse, team_of, tell, user_of
 from handlers.views import field
 
 USER_REF = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>|^([UW][A-Z0-9]{2,})$")
@@ -68,7 +69,7 @@ def register(app: App, svc: Services) -> None:
             preview = lifecycle.preview_resolution(svc, **_who(body), session_id=sid)
         except Exception as exc:
             ack()
-            tell(svc, body, f"⚠️ {readable(exc)}")
+            refuse(svc, body, exc)
             return
         ack()
         _open(svc, body, resolve_modal(sid, preview))
@@ -76,9 +77,13 @@ def register(app: App, svc: Services) -> None:
     @app.view(ids.RESOLVE_MODAL)
     def on_resolve_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         note = str(field(view, ids.RESOLVE_NOTE) or "")
+        sid, mode, shown = (str(view.get("private_metadata") or "").split(":") + ["", ""])[:3]
+        edited: str | None = None
+        if mode == "edit":  # the whole note was in the input: an edit replaces it
+            edited = note if note.strip() and note_digest(note) != shown else None
+            note = ""
         try:
-            done = lifecycle.resolve(svc, **_who(body), session_id=str(view.get("private_metadata")),
-                                     note=note)
+            done = lifecycle.resolve(svc, **_who(body), session_id=sid, note=note, edited=edited)
         except Exception as exc:
             ack(response_action="errors", errors={ids.RESOLVE_NOTE: _short(readable(exc))})
             return
@@ -119,7 +124,7 @@ def register(app: App, svc: Services) -> None:
             done = lifecycle.take_over(svc, **_who(body), session_id=_value(body))
         except Exception as exc:
             ack()
-            tell(svc, body, f"{readable(exc)}")
+            refuse(svc, body, exc)
             return
         ack()
         lifecycle.announce_take_over(svc, done)
@@ -138,7 +143,7 @@ def register(app: App, svc: Services) -> None:
             value = lifecycle.rate(svc, **_who(body), session_id=sid, rating=rating)
         except Exception as exc:
             ack()
-            tell(svc, body, f"⚠️ {readable(exc)}")
+            refuse(svc, body, exc)
             return
         ack()
         tell(svc, body, f"🙏 Thanks — rated {value}/5. Press another to change it.")
@@ -169,7 +174,7 @@ def _register_move(app: App, svc: Services, prefix: str,
             moved = move(svc, **_who(body), session_id=_value(body))
         except Exception as exc:
             ack()
-            tell(svc, body, f"⚠️ {readable(exc)}")
+            refuse(svc, body, exc)
             return
         ack()
         lifecycle.announce_moved(svc, moved)
@@ -180,10 +185,19 @@ def _register_move(app: App, svc: Services, prefix: str,
 Respond = Callable[..., Any]
 
 
-def _target(svc: Services, body: dict[str, Any]) -> dict[str, str]:
+def _target(svc: Services, body: dict[str, Any], rest: str,
+            command: str) -> tuple[dict[str, str], str]:
+    """The session the command names (a ``fp-…`` reference or a thread link), and the rest of
+    its text. Slash commands carry no thread, so an unnamed session is never guessed."""
     who = {"team_id": str(body.get("team_id") or ""), "user_id": str(body.get("user_id") or "")}
-    sid = lifecycle.session_for_command(svc, **who, channel=str(body.get("channel_id") or ""))
-    return {**who, "session_id": sid}
+    ref, link, rest = take_session_word(rest)
+    if ref:
+        sid = command_target.by_ref(svc, who["team_id"], ref)
+    elif link:
+        sid = command_target.by_link(svc, who["team_id"], *link)
+    else:
+        raise command_target.unnamed(svc, who["team_id"], who["user_id"], command)
+    return {**who, "session_id": sid}, rest
 
 
 def _private(respond: Respond, text: str) -> None:
@@ -192,37 +206,39 @@ def _private(respond: Respond, text: str) -> None:
 
 @subcommand("resolve")
 def _resolve_cmd(svc: Services, body: dict[str, Any], rest: str, respond: Respond) -> None:
-    done = lifecycle.resolve(svc, **_target(svc, body), note=rest)
+    target, note = _target(svc, body, rest, "resolve")
+    done = lifecycle.resolve(svc, **target, note=note)
     lifecycle.announce_resolved(svc, done)
     _private(respond, "✅ Resolved. The resolution note is in the session's thread.")
 
 
 @subcommand("park")
 def _park_cmd(svc: Services, body: dict[str, Any], rest: str, respond: Respond) -> None:
-    lifecycle.announce_moved(svc, lifecycle.park(svc, **_target(svc, body)))
+    lifecycle.announce_moved(svc, lifecycle.park(svc, **_target(svc, body, rest, "park")[0]))
     _private(respond, "⏸️ Parked. `/flowpilot resume` (or the Resume button) picks it up again.")
 
 
 @subcommand("resume")
 def _resume_cmd(svc: Services, body: dict[str, Any], rest: str, respond: Respond) -> None:
-    lifecycle.announce_moved(svc, lifecycle.resume(svc, **_target(svc, body)))
+    lifecycle.announce_moved(svc, lifecycle.resume(svc, **_target(svc, body, rest, "resume")[0]))
     _private(respond, "▶️ Resumed.")
 
 
 @subcommand("handoff")
 def _handoff_cmd(svc: Services, body: dict[str, Any], rest: str, respond: Respond) -> None:
+    target, rest = _target(svc, body, rest, "handoff")
     match = USER_REF.search(rest.strip().split(" ")[0] if rest.strip() else "")
     if match is None:
-        raise DomainError("Name the colleague to hand it to: `/flowpilot handoff @user`.")
+        raise DomainError("Name the colleague to hand it to: `/flowpilot handoff fp-… @user`.")
     to_user = match.group(1) or match.group(2)
-    done = lifecycle.handoff(svc, **_target(svc, body), to_user=to_user)
+    done = lifecycle.handoff(svc, **target, to_user=to_user)
     lifecycle.announce_take_over(svc, done)
     _private(respond, f"🔁 Handed to <@{to_user}>.")
 
 
 @subcommand("escalate")
 def _escalate_cmd(svc: Services, body: dict[str, Any], rest: str, respond: Respond) -> None:
-    target = _target(svc, body)
+    target, rest = _target(svc, body, rest, "escalate")
     if not rest.strip():
         lifecycle.check_escalation(svc, **target)
         svc.notifier.open_view(str(body.get("trigger_id") or ""),

@@ -1,7 +1,8 @@
 """Validate manifest.yml against Slack's published manifest JSON Schema (draft-07).
 
 Usage: python scripts/validate_manifest.py [SCHEMA_DIR] [MANIFEST]
-SCHEMA_DIR defaults to ../shared/reference/slack-manifest-schema (beside the repo).
+SCHEMA_DIR defaults to scripts/manifest-schema (a vendored copy of slackapi/manifest-schema,
+MIT, with its LICENSE), so the check runs in any clone.
 The schema's $ref URLs to GitHub are resolved to the local copies; nothing is fetched.
 """
 
@@ -16,7 +17,7 @@ from jsonschema import Draft7Validator
 from referencing import Registry, Resource
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_SCHEMAS = ROOT.parent / "shared" / "reference" / "slack-manifest-schema"
+DEFAULT_SCHEMAS = ROOT / "scripts" / "manifest-schema"
 
 
 def registry(schema_dir: Path) -> tuple[dict, Registry]:  # type: ignore[type-arg]

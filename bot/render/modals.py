@@ -109,9 +109,31 @@ def escalate_modal(session_id: str, default_reason: str = "") -> View:
     return _modal(ids.ESCALATE_MODAL, "Escalate session", "Escalate", blocks, session_id)
 
 
+def note_digest(text: str) -> str:
+    """A short fingerprint of the note as shown, to tell an edited note from an untouched one."""
+    import hashlib
+
+    return hashlib.sha256(" ".join(text.split()).encode()).hexdigest()[:16]
+
+
 def resolve_modal(session_id: str, preview_markdown: str) -> View:
+    """The note, prefilled in a multiline input for a last edit (the edited text is what is
+    stored and posted). A note longer than an input holds is shown, with an input to add to it."""
+    note = clean(preview_markdown.strip())
+    if note and len(note) <= limits.INPUT_MAX_LENGTH:
+        blocks: list[Block] = [
+            bk.section("Here is the resolution note. Edit it if you like; what you submit is "
+                       "posted in the thread and stored with the session."),
+            _text_input(ids.RESOLVE_NOTE, "Resolution note", multiline=True, initial=note),
+        ]
+        return _modal(ids.RESOLVE_MODAL, "Resolve session", "Resolve", blocks,
+                      f"{session_id}:edit:{note_digest(note)}")
+    return _addition_modal(session_id, preview_markdown)
+
+
+def _addition_modal(session_id: str, preview_markdown: str) -> View:
     safe = neutralize(preview_markdown.strip(), max_len=PREVIEW_MAX)
-    blocks: list[Block] = [bk.section("*Resolution note preview*")]
+    blocks = [bk.section("*Resolution note preview*")]
     blocks += bk.sections([markdown_to_mrkdwn(safe) or "_Nothing recorded yet._"])
     blocks.append(bk.divider())
     blocks.append(

@@ -80,7 +80,12 @@ def render_escalation_message(
     summary = neutralize(one_line(data.summary), max_len=300) or "A session needs help"
     tags = _tags(engineer_ids, group_id)
     urgency = urgency_label(data.urgency)
-    lead = f"{tags} — an escalation needs you." if tags else "An escalation needs an engineer."
+    if taken_by:
+        lead = f"🙋 Taken over by {who(taken_by)}: they carry on in the session thread."
+    elif tags:
+        lead = f"{tags} — an escalation needs you."
+    else:
+        lead = "An escalation needs an engineer: whoever takes it over owns the session."
     meta = [f"Urgency: *{urgency}*", domain_label(data.domain)]
     if data.confidence is not None:
         meta.append(f"confidence {percent(data.confidence)}")
@@ -101,7 +106,9 @@ def render_escalation_message(
             continue  # already in the lines above
         if key == "thread":
             link = safe_link(data.thread_url, "Open the session thread") if data.thread_url else ""
-            out.append(bk.section(f"*{title}*\n{link or '_Not available._'}"))
+            out.append(bk.section(f"*{title}*\n{link or '_Not available._'}\n"
+                                  "_Reply in the session thread: replies under this message "
+                                  "do not reach FlowPilot._"))
             continue
         if body.strip() == NONE:
             empty.append(title)
@@ -120,7 +127,8 @@ def render_escalation_message(
                 block_id="fp_take_over",
             )
         )
-    text = f"{tags} Escalation ({urgency}): {summary}".strip()
+    text = (f"Escalation ({urgency}), taken over by {who(taken_by)}: {summary}" if taken_by
+            else f"{tags} Escalation ({urgency}): {summary}".strip())
     return bk.finish(out, text, session_id=session_id)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from bot.domain.refs import session_ref
 from handlers import ids
 
 from . import blocks as bk
@@ -57,6 +58,7 @@ def render_header(h: HeaderView) -> Message:
         parts.append(f"📚 flow: {neutralize(one_line(h.flow_title), max_len=150)}")
     if h.ticket_ref:
         parts.append(f"🎫 ticket {neutralize(one_line(h.ticket_ref), max_len=60)}")
+    parts.append(f"ref `{session_ref(h.session_id)}`")  # names it in /flowpilot park fp-…
     out: list[Block] = [
         bk.header("🧭 FlowPilot session"),
         bk.section(f"*{summary}*" if summary else "_No summary yet._"),

@@ -24,6 +24,9 @@ FACTS_MAX_CHARS = 2500
 FACT_MAX = 400
 SEEN_BEFORE_MAX = 3
 _SOURCES = {"intake", "technician", "action", "inference"}
+# A fact "from a technician" may come from the engineer who took the session over: say where
+# it came from, not who.
+SOURCE_LABELS = {"technician": "from the thread"}
 # Room kept for the "… N more not shown" line.
 _NOTE_CHARS = 160
 
@@ -42,7 +45,8 @@ def facts_text(facts: list[FactItem], *, max_chars: int = FACTS_MAX_CHARS) -> st
     used = len(lines[0])
     for n, fact in enumerate(facts):
         source = fact.source if fact.source in _SOURCES else "inference"
-        line = f"• {neutralize(one_line(fact.text), max_len=FACT_MAX)}  _({source})_"
+        label = SOURCE_LABELS.get(source, source)
+        line = f"• {neutralize(one_line(fact.text), max_len=FACT_MAX)}  _({label})_"
         if used + len(line) + 40 > max_chars:
             lines.append(f"_… and {len(facts) - n} more facts not shown_")
             break
@@ -72,6 +76,9 @@ def _recommend_blocks(t: TurnView) -> list[Block]:
         button = bk.button("✅ Resolve", ids.RESOLVE, t.session_id, style="primary")
         hint = "✅ *This looks solved.* Resolve the session to write the resolution note."
         return [bk.section(hint, accessory=button)]
+    if t.recommend == "escalate" and t.escalated:
+        return [bk.section("🧭 *The built-in steps run out here.* You have everything we know "
+                           "above; carry on, then Resolve (or Park) the session.")]
     if t.recommend == "escalate":
         button = bk.button("🔺 Escalate", ids.ESCALATE, t.session_id)
         hint = "🔺 *This may need an escalation engineer.* Escalate to hand it over with everything we know."

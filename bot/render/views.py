@@ -101,6 +101,8 @@ class TurnView:
     seen_before: list[SeenBeforeItem] = field(default_factory=list)
     # Offline turns: the "Wrong flow?" choices, (flow id, title), "none" last.
     other_flows: list[tuple[str, str]] = field(default_factory=list)
+    # Escalated already (an engineer owns it): no "may need an escalation engineer" hint.
+    escalated: bool = False
 
 
 # --- Resolution note and escalation package ----------------------------------------------

@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import re
 import threading
 import time
 from collections import deque
@@ -28,6 +29,10 @@ logger = logging.getLogger(__name__)
 
 JSONDict = dict[str, Any]
 Subscriber = Callable[[str, JSONDict], None]
+
+# A conversation id: C (public, or shared), G (private), D (direct message), then
+# upper-case letters and digits (docs.slack.dev/apis/web-api/using-the-conversations-api).
+CONVERSATION_ID = re.compile(r"[CGD][A-Z0-9]+")
 
 BOT_USER_ID = "UFPBOT"
 BOT_ID = "BFPBOT"
@@ -524,8 +529,13 @@ class FakeSlack:
             return 200, {}, {"ok": True}
         if not token:
             return 200, {}, {"ok": False, "error": "not_authed"}
-        if token.startswith("xoxb-invalid"):
+        if token.startswith(("xoxb-invalid", "xapp-invalid")):
             return 200, {}, {"ok": False, "error": "invalid_auth"}
+        # apps.connections.open takes only an app-level token, and the bot methods refuse
+        # one: "not_allowed_token_type" (docs.slack.dev/reference/methods/apps.connections.open,
+        # docs.slack.dev/authentication/tokens: app-level tokens call only apps.* methods).
+        if (method == "apps.connections.open") != token.startswith("xapp-"):
+            return 200, {}, {"ok": False, "error": "not_allowed_token_type"}
         route = self._routes.get(method)
         if route is None:
             return 200, {}, {"ok": True}
@@ -772,7 +782,9 @@ class FakeSlack:
 
     def _conversations_info(self, call: Call) -> tuple[JSONDict, list[tuple[str, JSONDict]]]:
         channel = str(call.body.get("channel") or "")
-        if not channel:
+        # Only a conversation id is accepted; a name ("escalations", "#escalations") answers
+        # channel_not_found ("Value passed for channel was invalid", conversations.info docs).
+        if not CONVERSATION_ID.fullmatch(channel):
             raise SlackApiFailure("channel_not_found")
         failed = self._failed_channels.get(channel)
         info: JSONDict = {

@@ -87,6 +87,9 @@ def ask(sb: Sandbox, f: FormField) -> Any:
         default = next((lbl for lbl, v in f.options if v == f.initial_option), None)
         if default:
             suffix = f" (Enter for {default})"
+    if f.kind == "text" and f.initial:
+        sb.say("  (Enter keeps the text shown; type to replace it; start with + to add to it; "
+               "a pasted block of lines counts as one answer)")
     if f.kind in ("users", "multi_users"):
         people = ", ".join(sb.people)
         suffix = f" ({people}{'; Enter for none' if f.optional else ''})"
@@ -118,6 +121,8 @@ def _parse(sb: Sandbox, f: FormField, line: str) -> tuple[Any, str]:
             else:
                 return None, f"No one called {name} here: {', '.join(sb.people)}."
         return (ids if f.kind == "multi_users" else ids[0]), ""
+    if f.kind == "text" and f.initial and line.startswith("+"):
+        return f"{f.initial}\n\n{line[1:].strip()}", ""
     if f.kind in ("select", "multi_select"):
         chosen = []
         for item in [p.strip() for p in line.split(",") if p.strip()]:

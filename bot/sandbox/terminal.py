@@ -22,13 +22,15 @@ import threading
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from bot.sandbox.escapes import escape
 from bot.sandbox.fake_slack import BOT_USER_ID, TEAM_ID, FakeSlack
 from bot.sandbox.forms import fill_form
-from bot.sandbox.render_text import WIDTH, wrap
+from bot.sandbox.render_text import WIDTH, render_view, wrap
 from bot.sandbox.screen import Screen
 from bot.sandbox.signing import (
     block_action_body,
     event_body,
+    message_shortcut_body,
     sign_request,
     slash_command_body,
 )
@@ -42,14 +44,29 @@ SETTLE_SECONDS = 90.0
 PEOPLE: dict[str, tuple[str, str, str]] = {
     "alice": ("U0ALICE", "Alice Tran", "technician"),
     "bob": ("U0BOB", "Bob Okafor", "escalation engineer"),
+    "carol": ("U0CAROL", "Carol Diaz", "workspace admin"),
 }
+ADMIN_ROLE = "workspace admin"
+PASTE_WAIT = 0.03  # seconds: lines arriving this close together were pasted as one block
+BLOCK = '"""'
+
 CHANNELS: dict[str, str] = {"support": "C0SUPPORT", "escalations": ESCALATION_CHANNEL}
 
 HELP = """\
   /flowpilot <problem>   open a session (plain /flowpilot opens the intake form)
-  any other text         reply in the current session's thread
+  /flowpilot park fp-…   act on a session by the reference in its header (also resolve,
+                         resume, handoff fp-… @bob, escalate); /flowpilot list, help, settings
+  @flowpilot <problem>   mention the app in the channel: a session on that message
+  any other text         reply in the current session's thread (@bob, #escalations are
+                         sent as Slack sends them: <@U…>, <#C…|escalations>)
   a number, e.g. 3       click button [3]
-  :user NAME             play someone else: alice (technician), bob (escalation engineer)
+  \"\"\"                    start (and end) a reply of several lines; a pasted block counts
+                         as one reply too
+  :shortcut [TEXT]       message menu → Troubleshoot this, on TEXT posted now (or on the
+                         last message someone posted in this channel)
+  :home                  open FlowPilot's App Home tab
+  :user NAME             play someone else: alice (technician), bob (escalation engineer),
+                         carol (workspace admin: /flowpilot settings set …)
   :channel NAME          switch channel: #support, #escalations (where escalations land)
   :thread [N]            show the current session thread again (or switch to thread N)
   :psa                   what reached the PSA (a ConnectWise stand-in; try /flowpilot ticket 1001)
@@ -90,7 +107,14 @@ class Sandbox:
         self.screen.names[uid] = name
         self.fake.set_user(uid, name=name, real_name=real, tz=_local_tz(),
                            profile={"real_name": real, "display_name": name,
-                                    "email": f"{name}@example.com"})
+                                    "email": f"{name}@example.com"},
+                           is_admin=role == ADMIN_ROLE)
+
+    def escaped(self, text: str) -> str:
+        """The text as Slack hands it to the app (``@bob`` → ``<@U0BOB>`` …)."""
+        users = {name: uid for name, (uid, _real, _role) in self.people.items()}
+        users["flowpilot"] = BOT_USER_ID
+        return escape(text, users, self.channels)
 
     @property
     def user_id(self) -> str:
@@ -144,7 +168,8 @@ class Sandbox:
         self.say(
             "FlowPilot sandbox: the real app against a local Slack stand-in.",
             f"Engine: {engine} · Database: {db_url} · Logs: {LOG_FILE}",
-            f"You are alice ({PEOPLE['alice'][2]}) in #support; bob is the escalation engineer.",
+            f"You are alice ({PEOPLE['alice'][2]}) in #support; bob is the escalation engineer, "
+            "carol a workspace admin.",
             "Type :help for help. Try: /flowpilot outlook keeps asking for my password",
         )
 
@@ -153,10 +178,36 @@ class Sandbox:
             self._flush_locked()
             self._at_prompt = prompt is None
         try:
-            return input(self.prompt if prompt is None else prompt)
+            line = input(self.prompt if prompt is None else prompt)
+            if line.strip() == BLOCK:
+                return self._read_block()
+            return "\n".join([line, *self._pasted()])
         finally:
             with self._lock:
                 self._at_prompt = False
+
+    def _read_block(self) -> str:
+        """Lines up to the closing triple quote, as one answer."""
+        lines: list[str] = []
+        while True:
+            line = input("... ")
+            if line.strip() == BLOCK:
+                return "\n".join(lines)
+            lines.append(line)
+
+    def _pasted(self) -> list[str]:
+        """Lines already waiting on a terminal: a pasted block, kept together."""
+        if not sys.stdin.isatty():
+            return []
+        import select
+
+        more: list[str] = []
+        while select.select([sys.stdin], [], [], PASTE_WAIT)[0]:
+            try:
+                more.append(input(""))
+            except EOFError:
+                break
+        return more
 
     def run(self) -> int:
         while True:
@@ -182,8 +233,12 @@ class Sandbox:
         if not text:
             self.settle()
             return True
-        if text.startswith(":"):
+        if text.startswith(":") and "\n" not in text:
             return self._meta(text)
+        if text.lower().startswith("@flowpilot"):
+            self.mention(text)
+            self.settle()
+            return True
         if text.startswith("/"):
             command, _, rest = text.partition(" ")
             if command.lower() != "/flowpilot":
@@ -221,6 +276,11 @@ class Sandbox:
             from bot.sandbox.psa_try import psa_lines
 
             self.say(*psa_lines(getattr(self, "psa", None)))
+        elif word == "shortcut":
+            self.shortcut(arg)
+            self.settle()
+        elif word == "home":
+            self.home()
         else:
             if word != "help":
                 self.say(f"Unknown command :{word}.")
@@ -254,7 +314,7 @@ class Sandbox:
 
     def command(self, text: str) -> None:
         body, ctype = slash_command_body(
-            TEAM_ID, self.user_id, self.channel, text, response_url=self._hook("cmd"),
+            TEAM_ID, self.user_id, self.channel, self.escaped(text), response_url=self._hook("cmd"),
             user_name=self.user, channel_name=self.screen.channel_names.get(self.channel))
         status, out = self._post(body, ctype, "command")
         if status == 200 and out.strip():
@@ -287,11 +347,54 @@ class Sandbox:
         if thread is None:
             self.say("No session thread in this channel yet: start one with /flowpilot <problem>.")
             return
+        text = self.escaped(text)
         msg = self.fake.add_message(self.channel, text, user=self.user_id, thread_ts=thread)
         event = {"type": "message", "channel": self.channel, "user": self.user_id, "text": text,
                  "ts": msg["ts"], "thread_ts": thread, "channel_type": "channel"}
         body, ctype = event_body(TEAM_ID, event)
         self._post(body, ctype, "reply")
+
+    def mention(self, text: str) -> None:
+        """``@flowpilot …`` posted in the channel: Slack sends an ``app_mention``."""
+        text = self.escaped(text)
+        msg = self.fake.add_message(self.channel, text, user=self.user_id)
+        event = {"type": "app_mention", "channel": self.channel, "user": self.user_id,
+                 "text": text, "ts": msg["ts"], "channel_type": "channel"}
+        body, ctype = event_body(TEAM_ID, event)
+        self._post(body, ctype, "mention")
+
+    def shortcut(self, text: str) -> None:
+        """Message menu → Troubleshoot this, on a message of this channel."""
+        if text:
+            message = self.fake.add_message(self.channel, self.escaped(text), user=self.user_id)
+        else:
+            posted = [m for m in self.fake.messages(self.channel)
+                      if m.get("user") != BOT_USER_ID and not m.get("thread_ts")]
+            if not posted:
+                self.say("No message here to use it on: `:shortcut <the message text>` posts "
+                         "one and uses it.")
+                return
+            message = posted[-1]
+        body, ctype = message_shortcut_body(TEAM_ID, self.user_id, self.channel, message,
+                                            response_url=self._hook("sc"), user_name=self.user)
+        self._post(body, ctype, "shortcut")
+
+    def home(self) -> None:
+        """Open the App Home tab: Slack sends ``app_home_opened``; show what was published."""
+        event = {"type": "app_home_opened", "user": self.user_id, "channel": "D0HOME",
+                 "tab": "home", "event_ts": self.fake.next_ts()}
+        body, ctype = event_body(TEAM_ID, event)
+        self._post(body, ctype, "App Home")
+        self.wait_idle(SETTLE_SECONDS)
+        homes = [v for v in self.fake.views()
+                 if v.get("type") == "home" and v.get("user_id") == self.user_id]
+        if not homes:
+            self.say("(App Home is empty)")
+            return
+        self.say("", f"── App Home ({self.user}) ──",
+                 *render_view(homes[-1], users=self.screen.names,
+                              channels=self.screen.channel_names, width=self.screen.width,
+                              color=self.screen.color))
 
     def show_thread(self, arg: str = "") -> None:
         screen = self.screen

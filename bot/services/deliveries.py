@@ -211,3 +211,17 @@ def has_pending(db: Session, session_id: uuid.UUID) -> bool:
             InboundEvent.kind.in_(TURN_KINDS),
         ).limit(1)
     ).first() is not None
+
+
+def release(db: Session | Connection, *, event_id: uuid.UUID | None = None,
+            key: str | None = None) -> None:
+    """A refused click frees its delivery key, so the same click counts once the person is
+    allowed (or the session can take it). The row stays, under a key nothing will repeat."""
+    if event_id is not None:
+        where = InboundEvent.id == event_id
+    elif key:
+        where = InboundEvent.delivery_key == key[:255]
+    else:
+        return
+    db.execute(update(InboundEvent).where(where).values(
+        delivery_key=f"refused:{uuid.uuid4().hex}"))

@@ -95,7 +95,7 @@ def _prepare(svc: Services, session_id: uuid.UUID, now: datetime) -> _Post | Non
             session_id=str(session.id), take_over_enabled=True, taken_by=None,
         )
         tagged = mention(engineers[0]) if engineers else (
-            group_mention(str(group)) if group else "the escalation engineers")
+            group_mention(str(group)) if group else "")
         return _Post(channel or "", session.slack_channel_id, session.slack_thread_ts,
                      msg.text, msg.blocks, msg.metadata, tagged)
 
@@ -156,7 +156,10 @@ def _posted(svc: Services, session_id: uuid.UUID, post: _Post, ts: str, now: dat
     where = channel_link(post.channel)
     if link:
         where = safe_link(link, "the escalation channel")
-    _say(svc, post, f"🔺 Escalated: the package is in {where}, tagging {post.tagged}. "
+    tagging = (f", tagging {post.tagged}" if post.tagged else
+               " (no engineer or group was tagged: an admin can set one with "
+               "`/flowpilot settings set escalation_group @group`)")
+    _say(svc, post, f"🔺 Escalated: the package is in {where}{tagging}. "
                     "Whoever takes it over carries on here, in this thread.")
     refresh_header(svc, session_id)
 

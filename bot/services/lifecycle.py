@@ -21,7 +21,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from bot.domain import status as st
 from bot.domain import timekeeping
 from bot.domain.validation import validate_rating
-from bot.errors import DomainError, NotAllowedError, NotFoundError, SlackError
+from bot.errors import DomainError, NotFoundError, SlackError
 from bot.render.notes import render_escalation_package_markdown, render_resolution_note_markdown
 from bot.render.outputs import render_rating_prompt, render_take_over_notice
 from bot.render.safe import USER_ID, mention
@@ -32,11 +32,12 @@ from bot.services.identity import ensure_user
 from bot.services.refresh import refresh_header
 from bot.services.sessions import add_participant, add_step, load_for_team, require_may_act
 from storage.db import unit_of_work
-from storage.models import Account, AISession, SessionHandoff, SessionResolutionOutput, User
+from storage.models import AISession, SessionHandoff, SessionResolutionOutput, User
 
 log = logging.getLogger(__name__)
 URGENCIES = ("low", "normal", "high", "critical")
 MAX_NOTE = 4000
+MAX_EDITED_NOTE = 3000  # a Slack plain_text_input holds at most 3,000 characters
 NO_CHANNEL = (
     "No escalation channel is set, so nothing was escalated. An admin can set one with "
     "`/flowpilot settings`, or the operator with FLOWPILOT_ESCALATION_CHANNEL."
@@ -130,7 +131,9 @@ class Resolved:
 
 
 def resolve(svc: Services, *, team_id: str, user_id: str, session_id: str,
-            note: str = "") -> Resolved:
+            note: str = "", edited: str | None = None) -> Resolved:
+    """``note`` is added to the rendered note; ``edited`` (the note as the person edited it
+    in the resolve modal) replaces it, masked like every text a person types."""
     now = svc.clock()
     with _txn(svc) as db:
         session, user = _load(db, svc, team_id, user_id, session_id)
@@ -138,6 +141,10 @@ def resolve(svc: Services, *, team_id: str, user_id: str, session_id: str,
         move_status(session, st.RESOLVE, now)
         data = outputs.resolution_data(session, now, note=note[:MAX_NOTE])
         markdown = render_resolution_note_markdown(data)
+        if edited is not None and edited.strip():
+            from bot.redact import redact
+
+            markdown = redact(edited.strip()[:MAX_EDITED_NOTE]).text
         fix = outputs.worked_fix(session)
         session.resolution_note_markdown = markdown
         session.resolved_at = session.ended_at = now
@@ -459,26 +466,3 @@ def announce_moved(svc: Services, m: Moved) -> None:
         _say(svc, m.channel, m.thread_ts, template.format(who=mention(m.actor)))
     refresh_header(svc, m.session_id)
 
-
-# ── slash commands: which session? ──────────────────────────────────────────────────────
-
-
-def session_for_command(svc: Services, *, team_id: str, user_id: str, channel: str) -> str:
-    """The caller's most recently active open session in this channel (commands carry no
-    thread): one they own or took part in."""
-    with unit_of_work(svc.factory) as db:
-        rows = db.execute(
-            select(AISession).join(Account, Account.id == AISession.account_id)
-            .where(Account.slack_team_id == team_id,
-                   AISession.slack_channel_id == channel,
-                   AISession.status.in_(tuple(st.OPEN_STATUSES)))
-            .order_by(AISession.last_activity_at.desc()).limit(50)
-        ).scalars().all()
-        for session in rows:
-            owner = session.user.slack_user_id if session.user is not None else None
-            if owner == user_id or user_id in (session.participants or []):
-                return str(session.id)
-    raise NotAllowedError(
-        "You have no open session in this channel. Run the command in the channel of the "
-        "session (see `/flowpilot list`)."
-    )

@@ -110,6 +110,7 @@ def turn_view(
         engine="claude" if session.engine == "claude" else "offline",
         allowed_user_ids=allowed,
         other_flows=_other_flows(content),
+        escalated=session.escalated_to_id is not None or session.status == "escalated",
     )
 
 

@@ -47,10 +47,12 @@ def test_missing_and_malformed_settings_stop_startup_with_one_line(tmp_path: Pat
 
 
 def test_the_log_level_setting_is_applied(tmp_path: Path) -> None:
-    chatty = run(tmp_path, "db", "upgrade")
+    chatty = run(tmp_path, "db", "upgrade", FLOWPILOT_LOG_LEVEL="debug")
     assert chatty.returncode == 0 and "INFO alembic" in chatty.stderr, chatty.stderr
-    quiet = run(tmp_path, "db", "upgrade", FLOWPILOT_LOG_LEVEL="warning")
-    assert quiet.returncode == 0 and "INFO" not in quiet.stderr, quiet.stderr
+    quiet = run(tmp_path, "db", "upgrade")
+    assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr
+    assert len(quiet.stdout.splitlines()) == 1, quiet.stdout
+    assert quiet.stdout.startswith("database is at revision")
     bad = run(tmp_path, "db", "upgrade", FLOWPILOT_LOG_LEVEL="LOUD")
     assert bad.returncode != 0
     assert bad.stderr.strip().splitlines()[-1].startswith("flowpilot: FLOWPILOT_LOG_LEVEL")
@@ -73,7 +75,7 @@ def test_serve_refuses_an_unmigrated_schema_then_serves(tmp_path: Path) -> None:
         )
         try:
             body = ""
-            for _ in range(100):
+            for _ in range(600):  # up to a minute: start-up is slow on a loaded 2-core box
                 try:
                     with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
                         body = r.read().decode()

@@ -237,3 +237,24 @@ def test_response_url_hook_is_recorded(fake: FakeSlack) -> None:
     assert resp.status_code == 200
     (call,) = fake.calls("response_url")
     assert call.body["text"] == "done" and call.path == "/hooks/T0001/1/abc"
+
+
+def test_the_fake_refuses_tokens_and_channels_as_slack_does(fake: FakeSlack) -> None:
+    """Token types and conversation ids are enforced (see the rules cited in fake_slack)."""
+    app_client = WebClient(base_url=fake.url, token=None, retry_handlers=[])
+    with pytest.raises(SlackApiError) as wrong_type:
+        app_client.apps_connections_open(app_token="xoxb-pasted-bot-token")
+    assert wrong_type.value.response["error"] == "not_allowed_token_type"
+    with pytest.raises(SlackApiError) as revoked:
+        app_client.apps_connections_open(app_token="xapp-invalid-1")
+    assert revoked.value.response["error"] == "invalid_auth"
+    with pytest.raises(SlackApiError) as app_on_bot_method:
+        WebClient(base_url=fake.url, token="xapp-1", retry_handlers=[]).chat_postMessage(
+            channel="C1", text="x")
+    assert app_on_bot_method.value.response["error"] == "not_allowed_token_type"
+    bot = WebClient(base_url=fake.url, token="xoxb-test", retry_handlers=[])
+    for name in ("escalations", "#escalations", "c0123"):
+        with pytest.raises(SlackApiError) as by_name:
+            bot.conversations_info(channel=name)
+        assert by_name.value.response["error"] == "channel_not_found"
+    assert bot.conversations_info(channel="C0123ESC")["channel"]["id"] == "C0123ESC"

@@ -13,7 +13,7 @@ import pexpect
 import pytest
 
 FLOWPILOT = Path(sys.executable).with_name("flowpilot")
-PROMPT = re.compile(r"(alice|bob)@#[\w-]+> ")
+PROMPT = re.compile(r"(alice|bob|carol)@#[\w-]+> ")
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 BUTTON = re.compile(r"\[(\d+)\] ([^\[\n]+?)(?=\s{2,}\[|\s*$)", re.M)
 CONTROLS = ("Resolve", "Escalate", "Park", "Resume")
@@ -72,9 +72,9 @@ def test_open_click_reply_resolve(tmp_path: Path) -> None:
 
         child.sendline(str(_number(buttons, "Resolve")))
         child.expect("Resolve session")
-        child.expect("Anything to add to the note")
-        child.expect(r"> ")
-        child.sendline("cleared the cached credentials")
+        child.expect("Enter keeps the text shown")
+        child.expect(r"Resolution note> ")
+        child.sendline("+cleared the cached credentials")
         out = _until_prompt(child)
         assert "Resolution note" in out
         assert "cleared the cached credentials" in out
@@ -105,3 +105,50 @@ def test_unknown_command_prints_help_and_ctrl_d_quits(tmp_path: Path) -> None:
     finally:
         child.close()
     assert child.exitstatus == 0
+
+
+REF = re.compile(r"fp-[0-9a-f]{6}")
+
+
+def test_escapes_admin_mention_shortcut_home_and_pastes(tmp_path: Path) -> None:
+    """What a newcomer tries next: a workspace admin sets the escalation channel by #name,
+    a mention and the message shortcut open sessions, a pasted block is one reply, a session
+    is handed to @bob by its reference, and App Home lists the open sessions."""
+    child = _spawn(tmp_path)
+    try:
+        _until_prompt(child)
+        child.sendline(":user carol")
+        assert "workspace admin" in _until_prompt(child)
+        child.sendline("/flowpilot settings set escalation_channel #escalations")
+        out = _until_prompt(child)
+        assert "escalation_channel` is now" in out and "Give a channel" not in out
+
+        child.sendline(":user alice")
+        _until_prompt(child)
+        child.sendline("@flowpilot the printer in accounts shows offline")
+        out = _until_prompt(child)
+        assert "FlowPilot session" in out, out
+        ref = REF.findall(out)[-1]
+
+        child.send("first pasted line\nsecond pasted line\n")  # one write: a paste
+        _until_prompt(child)
+        child.sendline(":thread")
+        out = _until_prompt(child)
+        assert re.search(r"── alice ──\s+first pasted line\s+second pasted line", out), out
+
+        child.sendline(f"/flowpilot handoff {ref} @bob")
+        out = _until_prompt(child)
+        assert "Handed to" in out and "bob" in out, out
+
+        child.sendline(":shortcut the VPN drops every ten minutes")
+        out = _until_prompt(child)
+        assert "FlowPilot session" in out, out
+
+        child.sendline(":home")
+        out = _until_prompt(child)
+        assert "App Home" in out and "Your open sessions" in out and "fp-" in out, out
+
+        child.sendline(":quit")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from support import Harness
 
 from bot.clock import FakeClock
+from bot.domain.refs import session_ref
 from storage.models import AISession, SessionHandoff, SessionResolutionOutput
 
 Make = Callable[..., Harness]  # the ``make`` fixture (tests/conftest.py)
@@ -40,12 +41,17 @@ def test_open_fix_worked_resolve_and_rate(make: Make, fake_anthropic: Any) -> No
     assert h.click(button["action_id"], button["value"], message_ts=ts, thread_ts=thread)[0] == 200
     h.settle()
     modal = _view(h, "fp_resolve_modal")
-    assert modal["private_metadata"] == str(sid)
+    assert modal["private_metadata"].split(":")[0] == str(sid)
     assert "Remove the stale Office credentials" in json.dumps(modal["blocks"])
     assert load(h, sid).status == "active"  # a preview changes nothing
 
-    status, _ = h.submit("fp_resolve_modal", {"fp_resolve_note": "User confirmed on her phone."},
-                         private_metadata=str(sid))
+    # The note is prefilled in a multiline input; the edited text is what is stored and posted.
+    (note_input,) = [b["element"] for b in modal["blocks"]
+                     if b.get("block_id") == "fp_resolve_note"]
+    assert note_input["multiline"] is True and "## Problem" in note_input["initial_value"]
+    edited = note_input["initial_value"] + "\n\nUser confirmed on her phone."
+    status, _ = h.submit("fp_resolve_modal", {"fp_resolve_note": edited},
+                         private_metadata=modal["private_metadata"])
     assert status == 200
     h.settle()
 
@@ -216,7 +222,7 @@ def test_park_and_resume_count_exact_seconds(make: Make, fake_anthropic: Any) ->
     h.settle()
 
     clock.advance(seconds=47)
-    status, _ = h.command("resolve")
+    status, _ = h.command(f"resolve {session_ref(str(sid))}")
     assert status == 200
     h.settle()
     s = load(h, sid)
@@ -229,14 +235,21 @@ def test_slash_commands_park_resume_handoff_escalate(make: Make, fake_anthropic:
     h = make(FLOWPILOT_ESCALATION_CHANNEL=ESC)
     thread, sid = open_session(h, fake_anthropic)
 
-    h.command("park")
+    ref = session_ref(str(sid))
+    h.command("park")  # unnamed: never guessed, the person is told how to name it
+    h.settle()
+    assert load(h, sid).status == "active"
+    told = h.ephemerals_text("U1")
+    assert "Which session?" in told and ref in told
+    h.command(f"park {ref}")
     h.settle()
     assert load(h, sid).status == "paused"
-    h.command("resume")
+    link = f"<https://fake-workspace.slack.com/archives/C1/p{thread.replace('.', '')}>"
+    h.command(f"resume {link}")  # the thread's link names it too
     h.settle()
     assert load(h, sid).status == "active"
 
-    h.command("handoff <@UBOB|bob>")
+    h.command(f"handoff {ref} <@UBOB|bob>")
     h.settle()
     s = load(h, sid)
     assert s.user.slack_user_id == "UBOB" and s.handoff_count == 1
@@ -244,7 +257,7 @@ def test_slash_commands_park_resume_handoff_escalate(make: Make, fake_anthropic:
     assert any("handed this session to <@UBOB>" in m.get("text", "")
                for m in h.bot_messages("C1", thread))
 
-    h.command("escalate Needs an Exchange admin", user="UBOB")
+    h.command(f"escalate {ref} Needs an Exchange admin", user="UBOB")
     h.settle()
     s = load(h, sid)
     assert s.status == "escalated" and len(h.slack.messages(ESC)) == 1

@@ -140,7 +140,7 @@ def test_turn_content() -> None:
     msg = render_turn(_turn())
     text = "\n".join(iter_texts(msg.blocks))
     assert "Let's check the *basics* first." in text
-    assert "What we know" in text and "• User is remote  _(technician)_" in text
+    assert "What we know" in text and "• User is remote  _(from the thread)_" in text
     assert "`cmdkey /list`" in text and "low risk" in text and "check" in text
     assert "1. Open Credential Manager" in text and "_Why:_ Stale token" in text
     assert "_Verify:_ Outlook connects without prompt" in text and "confidence 70%" in text
