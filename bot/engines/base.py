@@ -147,6 +147,9 @@ class TurnContext:
     # Stable workspace context for the cached prefix (workspace name, house rules).
     workspace_context: str = ""
     turn_number: int = 0
+    # The workspace's model and effort settings (None: the engine's defaults from the env).
+    model: str | None = None
+    effort: str | None = None
 
 
 class Engine(Protocol):
