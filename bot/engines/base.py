@@ -150,6 +150,8 @@ class TurnContext:
     # The workspace's model and effort settings (None: the engine's defaults from the env).
     model: str | None = None
     effort: str | None = None
+    # The engine the session runs on ("claude" or "offline"; "" for the process default).
+    engine: str = ""
 
 
 class Engine(Protocol):
