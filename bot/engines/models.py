@@ -125,6 +125,11 @@ class CapabilityCache:
         self._fallback_until: dict[str, float] = {}
         self.retry_after = retry_after
 
+    def remember(self, caps: Capabilities) -> None:
+        """Pin a model's capabilities (an operator's override, or a test's)."""
+        with self._lock:
+            self._known[caps.model] = caps
+
     def get(self, client: anthropic.Anthropic, model: str) -> Capabilities:
         import time
 

@@ -498,7 +498,7 @@ class FakeAnthropic:
             "fixes": [],
             "recommend": "continue",
         }
-        if _structured(body):
+        if _structured(body) or not body.get("tools"):  # no tool to call: answer in text
             text = {"type": "text", "text": json.dumps(tool_input)}
             return self._message(body, [text], "end_turn", None)
         block = {
@@ -513,7 +513,9 @@ class FakeAnthropic:
         units = _units(body)
         rules = self.models.get(str(body.get("model")))
         minimum = self.min_cache_tokens or (rules.min_cache_tokens if rules else 1024)
-        digest = hashlib.sha256()
+        # Caches are per model: another model never reads this one's entries (prompt caching
+        # docs, "cache invalidation": changing the model invalidates the cache).
+        digest = hashlib.sha256(str(body.get("model")).encode() + b"\x00")
         lengths: list[int] = []
         digests: list[str] = []
         total = 0
