@@ -5,6 +5,16 @@ from __future__ import annotations
 from bot.config import Settings
 
 
+def model_line(settings: Settings) -> tuple[bool, str]:
+    """The Anthropic check (i10's part): model exists, request shape, one minimal call."""
+    from bot.engines.check import check_model
+
+    assert settings.anthropic_api_key is not None
+    return check_model(settings.anthropic_api_key.get_secret_value(), settings.ai_model,
+                       base_url=settings.anthropic_base_url, effort=settings.ai_effort,
+                       cache_ttl=settings.ai_cache_ttl)
+
+
 def doctor(settings: Settings) -> int:
     from sqlalchemy import text
 
@@ -39,7 +49,10 @@ def doctor(settings: Settings) -> int:
             line(False, f"Slack: {exc}")
     else:
         line(False, "SLACK_BOT_TOKEN is not set")
-    print(f"info model engine: {'Claude ' + settings.ai_model if settings.ai_enabled else 'offline flows (no ANTHROPIC_API_KEY)'}")
+    if settings.ai_enabled and settings.anthropic_api_key is not None:
+        line(*model_line(settings))
+    else:
+        print("info model engine: offline flows (no ANTHROPIC_API_KEY)")
     library = load_library([settings.flows_dir] if settings.flows_dir else [])
     line(not library.problems, f"{len(library)} flows loaded, {len(library.problems)} problem(s)")
     return 1 if failures else 0
