@@ -165,9 +165,10 @@ def test_second_turn_reads_the_cache_and_the_conversation_stays_valid(
     assert len(fake.message_requests) == 3  # the fake refuses (400) invalid pairings
     bodies = [r.body for r in fake.message_requests]
     assert all(request_problem(b) is None for b in bodies)
-    # The history keeps no copy of the state: only the latest message carries one.
+    # The history keeps no copies of the state: later turns send only what changed.
     texts = [user_text(m) for m in bodies[2]["messages"] if m["role"] == "user"]
-    assert sum("<session_state>" in t for t in texts) == 1 and "<session_state>" in texts[-1]
+    assert sum("<session_state>" in t for t in texts) <= 1
+    assert "<session_state>" not in texts[-1]
 
 
 # --- the repair retry --------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import pytest
 from fakes.anthropic_models import ModelRules
 from fakes.anthropic_server import FakeAnthropic
 
-from bot.engines.base import TurnContext, TurnInput, TurnOutput
+from bot.engines.base import FactView, TurnContext, TurnInput, TurnOutput
 from bot.engines.claude import ClaudeEngine, ClaudeEngineError
 from bot.engines.models import BUILTIN, CapabilityCache, choose_shape
 
@@ -181,14 +181,18 @@ def test_peoples_text_cannot_close_or_open_the_prompts_tags(
     fake: FakeAnthropic, client: anthropic.Anthropic
 ) -> None:
     engine = ClaudeEngine(client, "claude-sonnet-5-5", capabilities=CapabilityCache())
-    ctx = ctx_of(HOSTILE, workspace_context=f"House rules {HOSTILE}")
-    out = engine.take_turn(ctx)
-    engine.take_turn(following(ctx, out, HOSTILE, summary=HOSTILE))
-    body = fake.message_requests[-1].body
-    user = "\n".join(b.get("text", "") for b in body["messages"][-1]["content"])
-    system = body["system"][-1]["text"]  # the workspace block (the prompt names the tags too)
-    for text, tags in ((user, ("session_state", "new_inputs")), (system, ("workspace_context",))):
-        for tag in tags:
-            assert text.count(f"<{tag}>") == 1 and text.count(f"</{tag}>") == 1, tag
-    assert "&lt;/new_inputs>&lt;/session_state>" in user and "&lt; /NEW_INPUTS" in user
-    assert user.count("<text>") == user.count("</text>") == 1
+    fact = FactView("f-1", HOSTILE, "technician")
+    ctx = ctx_of(HOSTILE, workspace_context=f"House rules {HOSTILE}", summary=HOSTILE,
+                 facts=[fact])
+    out = engine.take_turn(ctx)  # the full state: summary, intake, a fact, all hostile
+    later = following(ctx, out, HOSTILE, facts=[fact, FactView("f-2", HOSTILE, "technician")])
+    engine.take_turn(later)  # an update (the new fact) and a hostile reply
+    for request, block in ((fake.message_requests[0], "session_state"),
+                           (fake.message_requests[1], "session_update")):
+        body = request.body
+        user = "\n".join(b.get("text", "") for b in body["messages"][-1]["content"])
+        for tag in (block, "new_inputs", "text"):
+            assert user.count(f"<{tag}>") == 1 and user.count(f"</{tag}>") == 1, (block, tag)
+        assert "&lt;/new_inputs>&lt;/session_state>" in user and "&lt; /NEW_INPUTS" in user
+        workspace = body["system"][-1]["text"]  # the prompt itself names the tags, too
+        assert workspace.count("<workspace_context>") == workspace.count("</workspace_context>") == 1
