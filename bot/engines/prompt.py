@@ -34,12 +34,9 @@ INPUTS_TOTAL_CHARS = 40_000
 INTAKE_CHARS = 3_000  # the original report, repeated in every later turn's state
 ITEM_CHARS = 500  # one fact, question, action or answer in the state
 SECTION_ITEMS = 40  # most recent items shown per state section
-TURN_INSTRUCTIONS = {
-    "tool": "Call submit_turn now. Include only new facts, questions, actions and fixes; refer "
-    "to earlier items by their ids in [brackets].",
-    "json": "Answer now with the turn as one JSON object in the required format. Include only "
-    "new facts, questions, actions and fixes; refer to earlier items by their ids in "
-    "[brackets].",
+TURN_INSTRUCTIONS = {  # the rules are in the system prompt; this only asks for the turn
+    "tool": "Call submit_turn now, with only what is new.",
+    "json": "Answer now with the JSON turn, with only what is new.",
 }
 TURN_INSTRUCTION = TURN_INSTRUCTIONS["tool"]
 # Our own tags. Text from people, tickets and files may not open or close them: "<" before one
@@ -545,28 +542,54 @@ def shown_ids(history: list[dict[str, Any]]) -> set[str]:
     return seen
 
 
-def render_update(ctx: TurnContext, shown: set[str], *, compacted: bool = False) -> str:
+def _last_answer(history: list[dict[str, Any]]) -> str:
+    """The text of the model's last answer (tool input or JSON text), for recognising the items
+    it just wrote."""
+    for message in reversed(history):
+        if message.get("role") == "assistant":
+            return json.dumps(message.get("content"), ensure_ascii=False)
+    return ""
+
+
+def render_update(ctx: TurnContext, shown: set[str], *, compacted: bool = False,
+                  last_answer: str = "") -> str:
     """The ``<session_update>`` block: what was recorded since the model last saw the session,
     with its ids, so the history carries each item once instead of a copy of the whole state
-    every turn. After a compaction it also repeats the summary and the original report."""
+    every turn. An item the model's last answer holds word for word is named by its opening
+    words only (the answer is in the conversation). After a compaction it also repeats the
+    summary and the original report."""
     lines: list[str] = []
     if compacted:
         lines.append(f"Summary: {ctx.summary or '(not set yet)'}")
         lines.append(f"Domain: {ctx.domain or 'other'} · confidence {ctx.confidence:.2f}")
         if ctx.intake_text.strip():
             lines.append(f"Original report:\n{_clip(ctx.intake_text, INTAKE_CHARS)}")
-    sections = (
-        ("Facts", [f"- [{f.id}] ({f.source}) {_one_line(f.text)}"
-                   for f in ctx.facts if f.id not in shown]),
-        ("Questions", [_lane_line(i) for i in ctx.lane
-                       if i.kind == "question" and i.id not in shown]),
-        ("Actions", [_lane_line(i) for i in ctx.lane if i.kind == "action" and i.id not in shown]),
-        ("Suggested fixes", [_fix_line(f) for f in ctx.fixes if f.id not in shown]),
+
+    def yours(text: str) -> bool:
+        return bool(text) and json.dumps(text, ensure_ascii=False)[1:-1] in last_answer
+
+    # Items of the model's last answer are named by position (the answer is in the
+    # conversation); anything else is written out with its status.
+    groups = (
+        ("facts", "Facts", [(f.id, yours(f.text), f"- [{f.id}] ({f.source}) {_one_line(f.text)}")
+                            for f in ctx.facts if f.id not in shown]),
+        ("questions", "Questions", [(i.id, yours(i.text) and i.status == "open", _lane_line(i))
+                                    for i in ctx.lane
+                                    if i.kind == "question" and i.id not in shown]),
+        ("actions", "Actions", [(i.id, yours(i.text) and i.status == "open", _lane_line(i))
+                                for i in ctx.lane if i.kind == "action" and i.id not in shown]),
+        ("fixes", "Suggested fixes", [(f.id, yours(f.title) and f.status == "pending",
+                                       _fix_line(f)) for f in ctx.fixes if f.id not in shown]),
     )
-    for title, items in sections:
-        if items:
+    named = [f"{kind} " + " ".join(f"[{i}]" for i, mine, _ in items if mine)
+             for kind, _, items in groups if any(mine for _, mine, _ in items)]
+    if named:
+        lines.append("Ids of your last answer's items, in order: " + "; ".join(named) + ".")
+    for _, title, items in groups:
+        rest = [line for _, mine, line in items if not mine]
+        if rest:
             lines.append(f"{title}:")
-            lines.extend(_tail(items, SECTION_ITEMS, title.lower()))
+            lines.extend(_tail(rest, SECTION_ITEMS, title.lower()))
     if not lines:
         return ""
     return "\n".join(["<session_update>", *(escape_tags(x) for x in lines), "</session_update>"])
@@ -687,7 +710,8 @@ def build_request(
     if history:
         compacted = str(history[0]["content"][0].get("text", "")).startswith(
             COMPACTED_NOTE.split("{", 1)[0])
-        state = render_update(ctx, shown_ids(history), compacted=compacted)
+        state = render_update(ctx, shown_ids(history), compacted=compacted,
+                              last_answer=_last_answer(history))
     else:
         state = render_state(ctx)
     inputs = f"{render_inputs(ctx)}\n\n{TURN_INSTRUCTIONS[shape.output]}"
