@@ -92,6 +92,32 @@ started it.
 - Look for persistence: inbox rules, forwarding, new MFA methods, OAuth app consents, new \
 admin role assignments, scheduled tasks.
 
+## Teams, SharePoint and OneDrive
+- Teams: does the web client (teams.microsoft.com) work? If yes, clear the desktop client's \
+cache (quit Teams, then remove its cache folder for the new or classic client) before anything \
+else. Presence or calling problems: check the user's Teams policies and the phone system \
+licence.
+- OneDrive sync: the sync client's status and error, path length and invalid characters, files \
+open elsewhere, storage quota, and whether Known Folder Move is enforced by policy.
+- SharePoint access: the site's sharing settings and the user's group memberships; "access \
+denied" after a move usually means broken inheritance on a library or folder.
+
+## Cloud (Azure, AWS, SaaS)
+- Check the provider's status page and the tenant's service health first.
+- Azure: the resource's activity log shows who changed what and when; network security groups \
+and route tables explain most "can't reach the VM" cases; check the VM's boot diagnostics \
+before restarting it.
+- SaaS sign-in through single sign-on: the enterprise application's sign-in logs in Entra, the \
+certificate's expiry date, and whether the user is assigned to the application.
+
+## Hardware
+- Reseat and swap before replacing: cables, docks, power supplies, a known good monitor or \
+keyboard. Note the model and serial number and the warranty status for the vendor.
+- Laptops that won't charge or boot: a different charger of the right wattage, a hard reset \
+(battery out, or the vendor's key combination), the vendor's diagnostics (F12 or similar).
+- Docking stations: firmware and driver versions match the vendor's current release; test \
+without the dock to separate the two.
+
 ## VoIP
 - One phone or all? Registration status on the PBX, the phone's network (VLAN, PoE, DHCP \
 options), and SIP ALG on the firewall, which often breaks registration and one-way audio.

@@ -56,3 +56,18 @@ def test_after_a_compaction_the_update_repeats_summary_report_and_dropped_items(
     assert first.startswith("Earlier turns compacted")
     sent = "".join(b.get("text", "") for b in request["messages"][-1]["content"])
     assert "Summary: VPN drops" in sent and "Original report:" in sent
+
+
+def test_the_prefix_is_kept_over_the_models_minimum_cacheable_length() -> None:
+    from bot.engines.models import BUILTIN, choose_shape
+    from bot.engines.prompt import cached_prefix
+    from bot.engines.reference import FIELD_REFERENCE
+
+    for model, caps in BUILTIN.items():
+        request = build_request(ctx(), model=model, max_tokens=10,
+                                shape=choose_shape(caps, "low"),
+                                min_cache_tokens=caps.min_cache_tokens)
+        tokens = len(cached_prefix(request)) / 4
+        assert tokens >= caps.min_cache_tokens * 1.1, model
+        padded = any(b["text"] == FIELD_REFERENCE for b in request["system"])
+        assert padded == (model == "claude-haiku-4-5"), model  # only where it is needed
