@@ -49,10 +49,11 @@ _RISK_SCHEMA = {
     "or device; high = disruptive, hard to reverse, many users, identity or security.",
 }
 
-# Upper bounds of a turn's lists. The tool schema states them as maxItems; structured outputs
-# accept no array bounds (beyond minItems 0/1), so there they are said in the description; the
-# parser cuts longer lists either way.
-LIMITS = {"facts": 8, "questions": 2, "options": 5, "actions": 3, "fixes": 2, "steps": 12}
+# Upper bounds of a turn's lists: hard limits, looser than the prompt's guidance (two
+# questions, three actions, two fixes a turn) so a turn that needs one more is not cut. The
+# tool schema states them as maxItems; structured outputs accept no array bounds (beyond
+# minItems 0/1), so there they are said in the description; the parser cuts longer lists.
+LIMITS = {"facts": 10, "questions": 5, "options": 6, "actions": 5, "fixes": 3, "steps": 15}
 ACTION_KINDS = ("check", "change")
 
 

@@ -40,3 +40,14 @@ def test_a_refused_key_names_the_setting(fake: FakeAnthropic) -> None:
     ok, line = check_model(KEY, "claude-haiku-4-5", base_url=fake.url)
     assert not ok and "ANTHROPIC_API_KEY" in line and "thinking disabled" in line
     assert KEY not in line
+
+
+def test_doctor_prints_the_model_line(fake: FakeAnthropic) -> None:
+    from bot.config import Settings
+    from bot.doctor import model_line
+
+    settings = Settings(ANTHROPIC_API_KEY=KEY, ANTHROPIC_BASE_URL=fake.url,
+                        FLOWPILOT_AI_MODEL="claude-opus-5-5", FLOWPILOT_AI_EFFORT="MEDIUM")
+    ok, line = model_line(settings)
+    assert ok and line.startswith("model claude-opus-5-5 answers")
+    assert "thinking adaptive; effort medium" in line

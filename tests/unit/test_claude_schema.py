@@ -48,10 +48,10 @@ def test_submit_turn_schema_follows_the_contract() -> None:
     fix = props["fixes"]["items"]["properties"]
     assert set(fix) == {"title", "steps", "verify", "rationale", "confidence", "risk",
                         "supersedes"}
-    assert fix["steps"]["items"] == {"type": "string"} and fix["steps"]["maxItems"] == 12
+    assert fix["steps"]["items"] == {"type": "string"} and fix["steps"]["maxItems"] == 15
     # Bounded lists.
     assert [props[k]["maxItems"] for k in ("facts", "questions", "actions", "fixes")] == [
-        8, 2, 3, 2]
+        10, 5, 5, 3]
     assert fix["supersedes"]["type"] == ["string", "null"]
     assert props["recommend"]["enum"] == list(RECOMMENDS)
     # Arrays may be left out ("missing arrays are empty").
@@ -264,10 +264,10 @@ def test_action_kind_is_explicit_and_lists_are_bounded() -> None:
     out = parse_turn(turn(
         actions=[{"text": "Restart the spooler", "command": None, "kind": "change", "risk": "low"},
                  {"text": "Look at the queue", "command": None, "risk": "low"}],
-        questions=[{"text": f"q{i}", "options": [str(n) for n in range(9)]} for i in range(5)],
+        questions=[{"text": f"q{i}", "options": [str(n) for n in range(9)]} for i in range(8)],
     ))  # fmt: skip
     assert [a.kind for a in out.actions] == ["change", "check"]  # low risk, still a change
-    assert len(out.questions) == 2 and len(out.questions[0].options) == 5
+    assert len(out.questions) == 5 and len(out.questions[0].options) == 6
 
 
 def test_structured_outputs_schema_uses_only_what_the_api_accepts() -> None:
