@@ -66,7 +66,8 @@ def build_engine(settings: Settings) -> TurnEngine:
         assert settings.anthropic_api_key is not None
         client = make_client(settings.anthropic_api_key.get_secret_value(),
                              base_url=settings.anthropic_base_url)
-        return ClaudeEngine(client, settings.ai_model)
+        return ClaudeEngine(client, settings.ai_model, effort=settings.ai_effort,
+                            cache_ttl=settings.ai_cache_ttl)
     raise ConfigError("ANTHROPIC_API_KEY is not set")
 
 

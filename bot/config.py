@@ -35,6 +35,12 @@ class Settings(BaseSettings):
     anthropic_base_url: str | None = Field(default=None, alias="ANTHROPIC_BASE_URL")
     database_url: str = Field(default="sqlite:///flowpilot.db", alias="FLOWPILOT_DATABASE_URL")
     ai_model: str = Field(default=DEFAULT_MODEL, alias="FLOWPILOT_AI_MODEL")
+    # Effort of a chat turn (docs/claude.md: "low" keeps a turn quick; a workspace may raise it).
+    ai_effort: Literal["low", "medium", "high", "xhigh", "max"] = Field(
+        default="low", alias="FLOWPILOT_AI_EFFORT")
+    # Prompt cache lifetime; 1h outlives a technician's pause between turns (measured in
+    # benchmarks/prompt_cache.py).
+    ai_cache_ttl: Literal["5m", "1h"] = Field(default="1h", alias="FLOWPILOT_AI_CACHE_TTL")
     escalation_channel: str | None = Field(default=None, alias="FLOWPILOT_ESCALATION_CHANNEL")
     nudge_after_minutes: int = Field(default=30, ge=1, alias="FLOWPILOT_NUDGE_AFTER_MINUTES")
     park_after_minutes: int = Field(default=240, ge=1, alias="FLOWPILOT_PARK_AFTER_MINUTES")
@@ -64,6 +70,11 @@ class Settings(BaseSettings):
         if not v.startswith(("http://", "https://")):
             raise ValueError("must be an http(s) URL")
         return v if v.endswith("/") else v + "/"
+
+    @field_validator("ai_effort", "ai_cache_ttl", mode="before")
+    @classmethod
+    def _lower(cls, v: object) -> object:
+        return v.strip().lower() if isinstance(v, str) else v
 
     @field_validator("log_level")
     @classmethod

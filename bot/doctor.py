@@ -172,9 +172,21 @@ def check_escalation_channel(settings: Settings, mode: str) -> list[Line]:
     return [ok(f"escalation channel #{name} ({channel}) visible, bot is a member")]
 
 
+def model_line(settings: Settings) -> tuple[bool, str]:
+    """The Anthropic check: the model exists, the request shape it will get, one minimal
+    structured call (``bot.engines.check``)."""
+    from bot.engines.check import check_model
+
+    assert settings.anthropic_api_key is not None
+    return check_model(settings.anthropic_api_key.get_secret_value(), settings.ai_model,
+                       base_url=settings.anthropic_base_url, effort=settings.ai_effort,
+                       cache_ttl=settings.ai_cache_ttl)
+
+
 def check_engine(settings: Settings, mode: str) -> list[Line]:
-    if settings.ai_enabled:
-        return [info(f"model engine: Claude {settings.ai_model}")]
+    if settings.ai_enabled and settings.anthropic_api_key is not None:
+        good, text = model_line(settings)
+        return [ok(text) if good else fail(text)]
     return [info("model engine: offline flows (no ANTHROPIC_API_KEY)")]
 
 

@@ -118,6 +118,18 @@ def register(app: App, svc: Services) -> None:
         ack()
         svc.kick(sid)
 
+    @app.action(ids.prefixed(ids.USE_FLOWS))
+    def on_use_flows(ack: Ack, body: dict[str, Any]) -> None:
+        try:
+            sid = decisions.use_flows(svc, team_id=team_of(body), user_id=user_of(body),
+                                      session_id=_value(body))
+        except Exception as exc:
+            ack()
+            tell(svc, body, f"⚠️ {readable(exc)}")
+            return
+        ack()
+        svc.kick(sid)
+
     @app.action(ids.prefixed(ids.OPEN_SESSION))
     def on_link(ack: Ack) -> None:
         ack()  # a link button: Slack opens the URL, nothing to do

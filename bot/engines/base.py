@@ -153,6 +153,11 @@ class TurnContext:
     # Stable workspace context for the cached prefix (workspace name, house rules).
     workspace_context: str = ""
     turn_number: int = 0
+    # The workspace's model and effort settings (None: the engine's defaults from the env).
+    model: str | None = None
+    effort: str | None = None
+    # The engine the session runs on ("claude" or "offline"; "" for the process default).
+    engine: str = ""
 
 
 class Engine(Protocol):

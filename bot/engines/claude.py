@@ -16,12 +16,21 @@ from typing import Any, TypeVar
 import anthropic
 
 from bot.engines.base import TurnContext, TurnOutput, Usage
-from bot.engines.prompt import build_request
+from bot.engines.models import (
+    Capabilities,
+    CapabilityCache,
+    ModelNotFound,
+    Shape,
+    choose_shape,
+)
+from bot.engines.prompt import build_request, escape_tags, stored_user_message
 from bot.engines.schema import (
+    DRAFT_FORMAT,
     DRAFT_TEMPLATE_TOOL,
     OutputInvalid,
     parse_draft_template,
     parse_turn,
+    parse_turn_text,
 )
 from bot.errors import ConfigError, EngineError
 from bot.jsoncopy import copy_json
@@ -53,7 +62,8 @@ Support -WhatIf where the cmdlets allow it, stop on errors, and comment the why,
 tokens, keys or other secrets, nor anything marked [REDACTED].
 - title: short and searchable ("Re-register Outlook profile after MFA enrolment"); \
 description: when to use it and what it changes, two or three sentences.
-Answer by calling draft_template exactly once.
+Answer with exactly one template (the draft_template call or the JSON answer, whichever the \
+request offers).
 """
 
 
@@ -71,6 +81,10 @@ class ClaudeEngineError(EngineError):
         super().__init__(message, retryable=retryable)
         self.usage = usage or Usage()
         self.request_id = request_id
+        self.status: int | None = None  # the API's HTTP status, when it answered with one
+        # True when retrying cannot help: bad key, refused request shape, model missing. The
+        # technician is offered the built-in flows instead.
+        self.unusable = False
 
 
 def make_client(
@@ -172,11 +186,7 @@ def translate_error(err: anthropic.AnthropicError, model: str, spent: Usage) -> 
     if isinstance(err, anthropic.InternalServerError) or status >= 500 or status in (408, 409):
         return _busy(f"server error {status}", spent, rid)
     if status == 404:
-        return _refused(
-            f'Claude model "{model}" was not found. An admin needs to check FLOWPILOT_AI_MODEL.',
-            spent,
-            rid,
-        )
+        return _refused(model_missing(model), spent, rid)
     if status == 413:
         return _refused(
             "This session's conversation is too large for Claude. Resolve or escalate it, or "
@@ -202,17 +212,19 @@ def _create(client: anthropic.Anthropic, request: dict[str, Any], spent: Usage) 
         log.warning(
             "Claude call failed: %s status=%s request_id=%s", type(err).__name__, status, rid
         )
-        raise translate_error(err, str(request.get("model")), spent) from err
+        translated = translate_error(err, str(request.get("model")), spent)
+        translated.status = status if isinstance(status, int) else None
+        raise translated from err
 
 
 # ---------------------------------------------------------------------------------------------
-# Calling a forced tool, with one repair retry
+# Calling for a structured answer (JSON text block or tool call), with one repair retry
 # ---------------------------------------------------------------------------------------------
 
 
 @dataclasses.dataclass(frozen=True)
 class Exchange:
-    """The good reply of a forced-tool call: its tool_use block as a message, and the cost."""
+    """The good reply of a structured call: the assistant message to keep, and the cost."""
 
     assistant: dict[str, Any]
     usage: Usage
@@ -220,20 +232,21 @@ class Exchange:
     request_id: str | None
 
 
-def _tool_block(response: Any, tool_name: str) -> Any:
-    # Reasons are read by the model (repair note) and by people (EngineError): keep them neutral.
-    if response.stop_reason == "max_tokens":
-        raise OutputInvalid(
-            f"the reply was cut off at the max_tokens limit before the {tool_name} call was "
-            "complete"
-        )
-    blocks = response.content or []
-    for block in blocks:
-        if getattr(block, "type", None) == "tool_use" and getattr(block, "name", None) == tool_name:
-            return block
-    if any(getattr(block, "type", None) == "text" for block in blocks):
-        raise OutputInvalid(f"the reply was plain text instead of a {tool_name} call")
-    raise OutputInvalid(f"the reply had no {tool_name} call")
+def _block_dict(block: Any) -> dict[str, Any] | None:
+    """A response block as request content, unchanged where the API needs it unchanged
+    (thinking blocks keep their signature)."""
+    kind = getattr(block, "type", None)
+    if kind == "text":
+        text = str(getattr(block, "text", ""))
+        return {"type": "text", "text": text} if text.strip() else None
+    if kind == "tool_use":
+        return _tool_use(block)
+    if kind == "thinking":
+        return {"type": "thinking", "thinking": str(getattr(block, "thinking", "")),
+                "signature": str(getattr(block, "signature", ""))}
+    if kind == "redacted_thinking":
+        return {"type": "redacted_thinking", "data": str(getattr(block, "data", ""))}
+    return None
 
 
 def _tool_use(block: Any) -> dict[str, Any]:
@@ -247,26 +260,49 @@ def _tool_use(block: Any) -> dict[str, Any]:
 
 
 def _assistant_content(response: Any) -> list[dict[str, Any]]:
-    content: list[dict[str, Any]] = []
-    for block in response.content or []:
-        kind = getattr(block, "type", None)
-        if kind == "text" and str(getattr(block, "text", "")).strip():
-            content.append({"type": "text", "text": str(block.text).strip()})
-        elif kind == "tool_use":
-            content.append(_tool_use(block))
-    return content
+    return [b for b in (_block_dict(x) for x in response.content or []) if b is not None]
 
 
-def repair_request(
-    request: dict[str, Any], response: Any, reason: str, tool_name: str
-) -> dict[str, Any]:
+def _answer_of(response: Any, request: dict[str, Any]) -> Any:
+    """The tool input (tool shape) or the JSON text (structured outputs) of a reply."""
+    # Reasons are read by the model (repair note) and by people (EngineError): keep them neutral.
+    tool_name = _tool_name(request)
+    what = f"{tool_name} call" if tool_name else "JSON answer"
+    if response.stop_reason == "max_tokens":
+        raise OutputInvalid(
+            f"the reply was cut off at the max_tokens limit before the {what} was complete"
+        )
+    blocks = response.content or []
+    if tool_name is None:
+        text = "".join(str(getattr(b, "text", "")) for b in blocks
+                       if getattr(b, "type", None) == "text")
+        if not text.strip():
+            raise OutputInvalid("the reply had no JSON answer")
+        return text
+    for block in blocks:
+        if getattr(block, "type", None) == "tool_use" and getattr(block, "name", None) == tool_name:
+            return block.input
+    if any(getattr(block, "type", None) == "text" for block in blocks):
+        raise OutputInvalid(f"the reply was plain text instead of a {tool_name} call")
+    raise OutputInvalid(f"the reply had no {tool_name} call")
+
+
+def _tool_name(request: dict[str, Any]) -> str | None:
+    tools = request.get("tools") or []
+    return str(tools[0]["name"]) if tools else None
+
+
+def repair_request(request: dict[str, Any], response: Any, reason: str) -> dict[str, Any]:
     """``request`` with the bad reply and a note naming what was wrong appended."""
-    note = f"Your last reply could not be used: {reason}. Call {tool_name} again with valid input."
+    tool_name = _tool_name(request)
+    again = (f"Call {tool_name} again with valid input." if tool_name
+             else "Answer again with one JSON object in the required format.")
+    note = f"Your last reply could not be used: {reason}. {again}"
     if response.stop_reason == "max_tokens":
         note += " Keep the message short and the lists to the essentials."
     messages = list(request["messages"])
     bad = _assistant_content(response)
-    if bad:
+    if any(b["type"] in ("text", "tool_use") for b in bad):
         results = [
             {
                 "type": "tool_result",
@@ -291,13 +327,13 @@ def repair_request(
     return retry
 
 
-def call_forced_tool(
+def call_structured(
     client: anthropic.Anthropic,
     request: dict[str, Any],
     parse: Callable[[Any], T],
 ) -> tuple[T, Exchange]:
-    """Call, validate with ``parse``; on an unusable reply retry once with the error named."""
-    tool_name = request["tool_choice"]["name"]
+    """Call, validate with ``parse`` (given the tool input, or the JSON text for structured
+    outputs); on an unusable reply retry once with the error named."""
     spent = Usage()
     for attempt in (1, 2):
         response = _create(client, request, spent)
@@ -311,8 +347,7 @@ def call_forced_tool(
                 request_id,
             )
         try:
-            block = _tool_block(response, tool_name)
-            result = parse(block.input)
+            result = parse(_answer_of(response, request))
         except OutputInvalid as err:
             log.info("Claude reply unusable (attempt %d): %s", attempt, err.reason)
             if attempt == 2:
@@ -323,61 +358,127 @@ def call_forced_tool(
                     usage=spent,
                     request_id=request_id,
                 ) from None
-            request = repair_request(request, response, err.reason, tool_name)
+            request = repair_request(request, response, err.reason)
             continue
-        assistant = {"role": "assistant", "content": [_tool_use(block)]}
+        assistant = {"role": "assistant", "content": _assistant_content(response)}
         return result, Exchange(assistant, spent, getattr(response, "model", None), request_id)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+call_forced_tool = call_structured  # the name earlier callers know
 
 
 # ---------------------------------------------------------------------------------------------
 # The engine and the flywheel's drafting call
 # ---------------------------------------------------------------------------------------------
 
+EFFORT_DEFAULT = "low"
+CACHE_TTL_DEFAULT = "1h"
+_CAPABILITIES = CapabilityCache()  # per process: one Models API call per model
 
-def _without_cache_control(message: dict[str, Any]) -> dict[str, Any]:
-    content = message["content"]
-    if isinstance(content, list):
-        content = [{k: v for k, v in b.items() if k != "cache_control"} for b in content]
-    return copy_json({"role": message["role"], "content": content})
+
+def _unusable(message: str, spent: Usage | None = None) -> ClaudeEngineError:
+    err = ClaudeEngineError(message, retryable=False, usage=spent)
+    err.unusable = True
+    return err
 
 
 class ClaudeEngine:
-    """``take_turn`` = one ``POST /v1/messages`` (two when the reply needed a repair)."""
+    """``take_turn`` = one ``POST /v1/messages`` (two when the reply needed a repair), shaped
+    for the session's model from its capabilities."""
 
     name = "claude"
 
-    def __init__(self, client: anthropic.Anthropic, model: str, *, max_tokens: int = 2048) -> None:
+    def __init__(
+        self,
+        client: anthropic.Anthropic,
+        model: str,
+        *,
+        max_tokens: int = 2048,
+        effort: str = EFFORT_DEFAULT,
+        cache_ttl: str = CACHE_TTL_DEFAULT,
+        capabilities: CapabilityCache | None = None,
+    ) -> None:
         self.client = client
         self.model = model
         self.max_tokens = max_tokens
+        self.effort = effort
+        self.cache_ttl = cache_ttl
+        self.capabilities = capabilities or _CAPABILITIES
+
+    def capabilities_of(self, model: str) -> Capabilities:
+        try:
+            return self.capabilities.get(self.client, model)
+        except ModelNotFound:
+            raise _unusable(model_missing(model)) from None
+
+    def shape_for(self, model: str, effort: str | None = None,
+                  history: list[dict[str, Any]] | None = None) -> tuple[Shape, Capabilities]:
+        caps = self.capabilities_of(model)
+        shape = choose_shape(caps, effort or self.effort)
+        if shape.thinking == {"type": "between_tools"}:
+            # With between_tools the effort may not change mid-conversation (Sonnet 5.5 docs).
+            earlier = _first_effort(history or [], model)
+            if earlier and earlier in caps.efforts and earlier != shape.effort:
+                shape = dataclasses.replace(shape, effort=earlier)
+        return shape, caps
 
     def take_turn(self, ctx: TurnContext) -> TurnOutput:
-        request = build_request(ctx, model=self.model, max_tokens=self.max_tokens)
-        turn, exchange = call_forced_tool(self.client, request, parse_turn)
-        # Only the final good exchange is kept: the sent user message and the tool_use reply.
-        transcript = [_without_cache_control(request["messages"][-1]), exchange.assistant]
+        model = ctx.model or self.model
+        shape, caps = self.shape_for(model, ctx.effort, ctx.history)
+        request = build_request(ctx, model=model, max_tokens=self.max_tokens, shape=shape,
+                                cache_ttl=self.cache_ttl, min_cache_tokens=caps.min_cache_tokens)
+        parse = parse_turn_text if shape.output == "json" else parse_turn
+        try:
+            turn, exchange = call_structured(self.client, request, parse)
+        except ClaudeEngineError as err:
+            if err.status in (400, 401, 403, 404):
+                err.unusable = True
+            raise
+        # Kept: the inputs of this turn (not the state) and the reply, thinking blocks
+        # unchanged and marked with the model that wrote them.
+        assistant = {**exchange.assistant, "meta": {"model": model, "effort": shape.effort}}
+        transcript = [stored_user_message(request, ctx), assistant]
         return dataclasses.replace(
             turn,
             usage=exchange.usage,
             transcript=transcript,
-            model=exchange.model or self.model,
+            model=exchange.model or model,
             request_id=exchange.request_id,
         )
 
 
+def _first_effort(history: list[dict[str, Any]], model: str) -> str | None:
+    for message in history:
+        meta = message.get("meta") if isinstance(message, dict) else None
+        if isinstance(meta, dict) and meta.get("model") == model and meta.get("effort"):
+            return str(meta["effort"])
+    return None
+
+
+def model_missing(model: str) -> str:
+    return (f'Claude model "{model}" was not found (unknown or retired). An admin needs to '
+            "check FLOWPILOT_AI_MODEL or the workspace's AI model setting.")
+
+
 def draft_template(
-    client: anthropic.Anthropic, model: str, session_markdown: str
+    client: anthropic.Anthropic, model: str, session_markdown: str,
+    capabilities: CapabilityCache | None = None,
 ) -> dict[str, Any]:
-    """Draft a reusable template from a resolved session (forced ``draft_template`` tool)."""
+    """Draft a reusable template from a resolved session, in the shape the model accepts."""
     text = session_markdown.strip()
     if len(text) > DRAFT_INPUT_CHARS:
         text = text[:DRAFT_INPUT_CHARS] + "\n[… cut …]"
+    try:
+        caps = (capabilities or _CAPABILITIES).get(client, model)
+    except ModelNotFound:
+        raise _unusable(model_missing(model)) from None
+    shape = choose_shape(caps, EFFORT_DEFAULT)
+    ask = ("Answer with the template as one JSON object in the required format."
+           if shape.output == "json" else "Call draft_template with a reusable template.")
     request: dict[str, Any] = {
         "model": model,
         "max_tokens": DRAFT_MAX_TOKENS,
-        "tools": [DRAFT_TEMPLATE_TOOL],
-        "tool_choice": {"type": "tool", "name": DRAFT_TEMPLATE_TOOL["name"]},
         "system": [{"type": "text", "text": DRAFT_SYSTEM_PROMPT}],
         "messages": [
             {
@@ -385,12 +486,37 @@ def draft_template(
                 "content": [
                     {
                         "type": "text",
-                        "text": f"<resolved_session>\n{text}\n</resolved_session>\n\n"
-                        "Call draft_template with a reusable template drawn from this session.",
+                        "text": f"<resolved_session>\n{escape_tags(text)}\n</resolved_session>"
+                        f"\n\nDraw a reusable template from this session. {ask}",
                     }
                 ],
             }
         ],
     }
-    draft, _ = call_forced_tool(client, request, parse_draft_template)
+    if shape.output == "json":
+        request["output_config"] = {"format": DRAFT_FORMAT}
+    else:
+        request["tools"] = [DRAFT_TEMPLATE_TOOL]
+        if shape.tool_choice and shape.tool_choice["type"] == "tool":
+            request["tool_choice"] = {"type": "tool", "name": DRAFT_TEMPLATE_TOOL["name"]}
+        else:
+            request["tool_choice"] = shape.tool_choice
+    if shape.effort:
+        request.setdefault("output_config", {})["effort"] = shape.effort
+    if shape.thinking:
+        request["thinking"] = shape.thinking
+
+    def parse(answer: Any) -> dict[str, Any]:
+        return parse_draft_template(_json_text(answer) if isinstance(answer, str) else answer)
+
+    draft, _ = call_structured(client, request, parse)
     return draft
+
+
+def _json_text(text: str) -> Any:
+    import json
+
+    try:
+        return json.loads(text.strip())
+    except ValueError:
+        raise OutputInvalid("the reply was not a single JSON object") from None

@@ -49,6 +49,88 @@ _RISK_SCHEMA = {
     "or device; high = disruptive, hard to reverse, many users, identity or security.",
 }
 
+# Upper bounds of a turn's lists: hard limits, looser than the prompt's guidance (two
+# questions, three actions, two fixes a turn) so a turn that needs one more is not cut. The
+# tool schema states them as maxItems; structured outputs accept no array bounds (beyond
+# minItems 0/1), so there they are said in the description; the parser cuts longer lists.
+LIMITS = {"facts": 10, "questions": 5, "options": 6, "actions": 5, "fixes": 3, "steps": 15}
+ACTION_KINDS = ("check", "change")
+
+
+def _array(items: dict[str, Any], limit: int, description: str, strict: bool) -> dict[str, Any]:
+    if strict:
+        return {"type": "array", "items": items,
+                "description": f"{description} At most {limit} items."}
+    return {"type": "array", "items": items, "maxItems": limit, "description": description}
+
+
+def _object(properties: dict[str, Any], required: list[str], strict: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": "object", "properties": properties, "required": required}
+    if strict:
+        out["additionalProperties"] = False  # structured outputs require closed objects
+    return out
+
+
+def turn_schema(strict: bool) -> dict[str, Any]:
+    """The structured turn as JSON Schema. ``strict``: the subset structured outputs accept
+    (no numeric, string or array bounds; every object closed)."""
+    bound = {} if strict else {"minimum": 0, "maximum": 1}
+    summary: dict[str, Any] = {
+        "type": "string",
+        "description": f"One-line problem summary as currently understood (max {SUMMARY_MAX} "
+        "chars).",
+    }
+    if not strict:
+        summary["maxLength"] = SUMMARY_MAX
+    fact = _object({"text": {"type": "string"},
+                    "source": {"type": "string", "enum": list(FACT_SOURCES)}},
+                   ["text", "source"], strict)
+    question = _object({
+        "text": {"type": "string"},
+        "options": _array({"type": "string"}, LIMITS["options"],
+                          "Short quick-answer options (a few words each).", strict),
+    }, ["text", "options"], strict)
+    action = _object({
+        "text": {"type": "string"},
+        "command": {"type": ["string", "null"],
+                    "description": "Exact command to run, or null when there is none."},
+        "kind": {"type": "string", "enum": list(ACTION_KINDS),
+                 "description": "check = read-only look at something; change = alters a "
+                 "system, account or device."},
+        "risk": _RISK_SCHEMA,
+    }, ["text", "command", "kind", "risk"], strict)
+    fix = _object({
+        "title": {"type": "string"},
+        "steps": _array({"type": "string"}, LIMITS["steps"], "Numbered steps, in order.",
+                        strict),
+        "verify": {"type": "string",
+                   "description": "How the technician confirms the fix worked."},
+        "rationale": {"type": "string"},
+        "confidence": {"type": "number", **bound},
+        "risk": _RISK_SCHEMA,
+        "supersedes": {"type": ["string", "null"],
+                       "description": "Id of an earlier fix (from the state) this replaces."},
+    }, ["title", "steps", "verify", "rationale", "confidence", "risk", "supersedes"], strict)
+    return _object({
+        "summary": summary,
+        "domain": {"type": "string", "enum": list(DOMAINS)},
+        "confidence": {"type": "number", **bound,
+                       "description": "How sure you are of the cause and the path to a fix, "
+                       "0..1."},
+        "message": {"type": "string",
+                    "description": "Short markdown note to the technician (may be empty)."},
+        "facts": _array(fact, LIMITS["facts"], "New facts only (not ones already in the "
+                        "state).", strict),
+        "questions": _array(question, LIMITS["questions"], "New questions, each with short "
+                            "quick-answer options.", strict),
+        "actions": _array(action, LIMITS["actions"], "Checks or steps for the technician to "
+                          "run and report back on.", strict),
+        "fixes": _array(fix, LIMITS["fixes"], "Suggested fixes, when the evidence supports "
+                        "one.", strict),
+        "recommend": {"type": "string", "enum": list(RECOMMENDS)},
+    }, ["summary", "domain", "confidence", "message", "recommend"], strict)  # missing arrays: []
+
+
 SUBMIT_TURN_TOOL: dict[str, Any] = {
     "name": "submit_turn",
     "description": (
@@ -56,89 +138,9 @@ SUBMIT_TURN_TOOL: dict[str, Any] = {
         "confidence, a short note to the technician, and only the NEW facts, questions, "
         "actions and fixes of this turn. Call it exactly once per reply."
     ),
-    "input_schema": {
-        "type": "object",
-        "properties": {
-            "summary": {
-                "type": "string",
-                "maxLength": SUMMARY_MAX,
-                "description": "One-line problem summary as currently understood (max 120 chars).",
-            },
-            "domain": {"type": "string", "enum": list(DOMAINS)},
-            "confidence": {
-                "type": "number",
-                "minimum": 0,
-                "maximum": 1,
-                "description": "How sure you are of the cause and the path to a fix, 0..1.",
-            },
-            "message": {
-                "type": "string",
-                "description": "Short markdown note to the technician (may be empty).",
-            },
-            "facts": {
-                "type": "array",
-                "description": "New facts only (not ones already in the state).",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "text": {"type": "string"},
-                        "source": {"type": "string", "enum": list(FACT_SOURCES)},
-                    },
-                    "required": ["text", "source"],
-                },
-            },
-            "questions": {
-                "type": "array",
-                "description": "At most two questions, each with short quick-answer options.",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "text": {"type": "string"},
-                        "options": {"type": "array", "items": {"type": "string"}},
-                    },
-                    "required": ["text", "options"],
-                },
-            },
-            "actions": {
-                "type": "array",
-                "description": "Checks or steps for the technician to run and report back on.",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "text": {"type": "string"},
-                        "command": {
-                            "type": ["string", "null"],
-                            "description": "Exact command to run, or null when there is none.",
-                        },
-                        "risk": _RISK_SCHEMA,
-                    },
-                    "required": ["text", "command", "risk"],
-                },
-            },
-            "fixes": {
-                "type": "array",
-                "description": "Suggested fixes, when the evidence supports one.",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "title": {"type": "string"},
-                        "steps": {"type": "array", "items": {"type": "string"}},
-                        "rationale": {"type": "string"},
-                        "confidence": {"type": "number", "minimum": 0, "maximum": 1},
-                        "risk": _RISK_SCHEMA,
-                        "supersedes": {
-                            "type": ["string", "null"],
-                            "description": "Id of an earlier fix (from the state) this replaces.",
-                        },
-                    },
-                    "required": ["title", "steps", "rationale", "confidence", "risk", "supersedes"],
-                },
-            },
-            "recommend": {"type": "string", "enum": list(RECOMMENDS)},
-        },
-        "required": ["summary", "domain", "confidence", "message", "recommend"],
-    },
+    "input_schema": turn_schema(strict=False),
 }
+TURN_FORMAT: dict[str, Any] = {"type": "json_schema", "schema": turn_schema(strict=True)}
 
 DRAFT_TEMPLATE_TOOL: dict[str, Any] = {
     "name": "draft_template",
@@ -174,6 +176,23 @@ DRAFT_TEMPLATE_TOOL: dict[str, Any] = {
         },
         "required": ["title", "description", "language", "body"],
     },
+}
+
+
+def _closed(schema: Any) -> Any:
+    """A copy of ``schema`` with every object closed (structured outputs require it)."""
+    if isinstance(schema, list):
+        return [_closed(x) for x in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: _closed(v) for k, v in schema.items()}
+    if out.get("type") == "object":
+        out["additionalProperties"] = False
+    return out
+
+
+DRAFT_FORMAT: dict[str, Any] = {
+    "type": "json_schema", "schema": _closed(DRAFT_TEMPLATE_TOOL["input_schema"]),
 }
 
 
@@ -280,16 +299,25 @@ class QuestionIn(_Lenient):
         for option in (o.strip() for o in v):
             if option and option not in seen:
                 seen.append(option)
-        return seen
+        return seen[: LIMITS["options"]]
 
 
 class ActionIn(_Lenient):
     text: str
     command: str | None = None
     risk: str = "low"
+    kind: str | None = None  # check | change; when absent, a low-risk action is a check
 
     _text = field_validator("text", mode="before")(_text)
     _risk = field_validator("risk", mode="before")(_risk)
+
+    @field_validator("kind", mode="before")
+    @classmethod
+    def _kind(cls, v: Any) -> str | None:
+        if v is None:
+            return None
+        word = _norm_word(v)
+        return word if word in ACTION_KINDS else None
 
     @field_validator("command")
     @classmethod
@@ -304,7 +332,7 @@ class FixIn(_Lenient):
     confidence: float = 0.5
     risk: str = "low"
     supersedes: str | None = None
-    verify: str = ""  # not in the schema; read if a model volunteers it
+    verify: str = ""
 
     _title = field_validator("title", mode="before")(_text)
     _risk = field_validator("risk", mode="before")(_risk)
@@ -318,7 +346,8 @@ class FixIn(_Lenient):
         if isinstance(v, str):
             v = v.splitlines()
         if isinstance(v, list) and all(isinstance(s, str) for s in v):
-            return [step for s in v if (step := _STEP_MARKER.sub("", s).strip())]
+            steps = [step for s in v if (step := _STEP_MARKER.sub("", s).strip())]
+            return steps[: LIMITS["steps"]]
         return v
 
     @field_validator("rationale", "verify", mode="before")
@@ -351,6 +380,11 @@ class TurnIn(_Lenient):
     _lists = field_validator("facts", "questions", "actions", "fixes", mode="before")(
         _empty_if_none
     )
+
+    @field_validator("facts", "questions", "actions", "fixes")
+    @classmethod
+    def _bounded(cls, v: list[Any], info: Any) -> list[Any]:
+        return v[: LIMITS[info.field_name]]
 
     @field_validator("summary", mode="before")
     @classmethod
@@ -462,7 +496,7 @@ def parse_turn(tool_input: Any) -> TurnOutput:
                 text=a.text,
                 command=a.command,
                 risk=a.risk,
-                kind="check" if a.risk == "low" else "change",
+                kind=a.kind or ("check" if a.risk == "low" else "change"),  # type: ignore[arg-type]
             )
             for a in turn.actions
         ],
@@ -480,6 +514,23 @@ def parse_turn(tool_input: Any) -> TurnOutput:
         ],
         recommend=turn.recommend,  # type: ignore[arg-type]  # checked against RECOMMENDS
     )
+
+
+def parse_turn_text(text: str) -> TurnOutput:
+    """A structured-outputs answer: the turn as a JSON text block."""
+    return parse_turn(_json_object(text))
+
+
+def _json_object(text: str) -> Any:
+    import json
+
+    raw = text.strip()
+    if raw.startswith("```"):  # tolerated, though structured outputs should never fence
+        raw = raw.strip("`").removeprefix("json").strip()
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise OutputInvalid("the reply was not a single JSON object") from None
 
 
 def parse_draft_template(tool_input: Any) -> dict[str, Any]:

@@ -77,18 +77,23 @@ def render_working(text: str = "FlowPilot is working on it…") -> Message:
     return bk.finish([bk.context([line])], line)
 
 
-def render_engine_failure(session_id: str, reason: str = "") -> Message:
-    """The model failed for now: say so kindly and offer a Retry button."""
-    lead = "⚠️ The model is slow or unavailable right now. Nothing was lost. Retry?"
+def render_engine_failure(session_id: str, reason: str = "", *, use_flows: bool = False) -> Message:
+    """The model failed for now: say so kindly and offer a Retry button. When the model cannot
+    be used at all (bad key, refused request, model retired), say that once and offer to carry
+    on with the built-in flows instead."""
+    if use_flows:
+        lead = ("⚠️ The AI model can't be used right now, so an admin needs to look at it. "
+                "Nothing was lost: you can carry on with the built-in troubleshooting flows.")
+        buttons = [bk.button("🧭 Continue with built-in flows", ids.USE_FLOWS, session_id,
+                             style="primary"),
+                   bk.button("🔁 Retry", ids.RETRY, session_id)]
+    else:
+        lead = "⚠️ The model is slow or unavailable right now. Nothing was lost. Retry?"
+        buttons = [bk.button("🔁 Retry", ids.RETRY, session_id, style="primary")]
     out: list[Block] = [bk.section(lead)]
     if reason.strip():
         out.append(bk.context([neutralize(one_line(reason), max_len=500)]))
-    out.append(
-        bk.actions(
-            [bk.button("🔁 Retry", ids.RETRY, session_id, style="primary")],
-            block_id=f"fp_retry:{session_id}",
-        )
-    )
+    out.append(bk.actions(buttons, block_id=f"fp_retry:{session_id}"))
     return bk.finish(out, lead, session_id=session_id)
 
 

@@ -22,8 +22,9 @@ from bot.engines.base import (
     TurnContext,
     TurnInput,
     TurnOutput,
+    Usage,
 )
-from bot.services import deliveries, present
+from bot.services import deliveries, present, workspace
 from bot.services.container import Services
 from bot.services.sessions import add_step
 from storage.models import (
@@ -79,7 +80,16 @@ def build_context(
         flow=svc.flows.get(session.flow_key, session.account_id, db) if session.flow_key else None,
         workspace_context=f"Workspace: {session.account.name or session.account.slack_team_id}.",
         turn_number=session.step_count,
+        # The workspace's AI settings apply to turns, not only to the analysis job.
+        model=_setting(svc, db, session, "ai_model"),
+        effort=_setting(svc, db, session, "ai_effort"),
+        engine=session.engine,
     )
+
+
+def _setting(svc: Services, db: Session, session: AISession, key: str) -> str | None:
+    value = workspace.value(svc, db, session.account, key)
+    return str(value).strip() or None if value is not None else None
 
 
 def _turn_input(event: InboundEvent) -> TurnInput:
@@ -179,15 +189,7 @@ def apply_output(
         fix_ids.append(str(row.id))
 
     usage = out.usage
-    session.total_input_tokens += usage.input_tokens
-    session.total_output_tokens += usage.output_tokens
-    session.total_cache_read_tokens += usage.cache_read_input_tokens
-    session.total_cache_write_tokens += usage.cache_creation_input_tokens
-    for kind, n in (("input", usage.input_tokens), ("output", usage.output_tokens),
-                    ("cache_read", usage.cache_read_input_tokens),
-                    ("cache_write", usage.cache_creation_input_tokens)):
-        if n:
-            svc.metrics.tokens.labels(kind).inc(n)
+    add_session_usage(svc, session, usage)
 
     if out.transcript:
         session.conversation_messages = [*(session.conversation_messages or []), *out.transcript]
@@ -213,8 +215,7 @@ def apply_output(
     step = add_step(db, session, "ai_turn", None, content, now,
                     input_tokens=usage.input_tokens, output_tokens=usage.output_tokens)
     db.flush()
-    _add_account_tokens(db, session.account_id, usage.input_tokens, usage.output_tokens,
-                        usage.cache_read_input_tokens, usage.cache_creation_input_tokens)
+    add_account_usage(db, session.account_id, usage)
     deliveries.finish_all(db, event_ids, "done", now)
     return Applied(step=step, facts=facts,
                    superseded_message_ts=[*applied_superseded, *typed_answer_ts])
@@ -259,6 +260,24 @@ def _follow_flow(svc: Services, db: Session, session: AISession, flow_id: str) -
 
     session.flow_key = flow.id
     session.matched_flow_id = tree_for(db, flow).id
+
+
+def add_session_usage(svc: Services, session: AISession, usage: Usage) -> None:
+    """Tokens of a model call, good or failed, on the session and in /metrics."""
+    session.total_input_tokens += usage.input_tokens
+    session.total_output_tokens += usage.output_tokens
+    session.total_cache_read_tokens += usage.cache_read_input_tokens
+    session.total_cache_write_tokens += usage.cache_creation_input_tokens
+    for kind, n in (("input", usage.input_tokens), ("output", usage.output_tokens),
+                    ("cache_read", usage.cache_read_input_tokens),
+                    ("cache_write", usage.cache_creation_input_tokens)):
+        if n:
+            svc.metrics.tokens.labels(kind).inc(n)
+
+
+def add_account_usage(db: Session, account_id: uuid.UUID, usage: Usage) -> None:
+    _add_account_tokens(db, account_id, usage.input_tokens, usage.output_tokens,
+                        usage.cache_read_input_tokens, usage.cache_creation_input_tokens)
 
 
 def _add_account_tokens(db: Session, account_id: uuid.UUID, input_tokens: int,

@@ -183,6 +183,23 @@ def choose_flow(svc: Services, *, team_id: str, user_id: str, value: str,
                   event_id=event_id, mutate=mutate)
 
 
+def use_flows(svc: Services, *, team_id: str, user_id: str, session_id: str) -> uuid.UUID:
+    """"Continue with built-in flows" after the model could not be used: the session moves to
+    the offline engine for good, and its failed inputs are taken again there."""
+    with unit_of_work(svc.factory) as db, domain_errors():
+        session = load_for_team(db, session_id, team_id)
+        user = ensure_user(db, session.account, user_id, svc.notifier)
+        require_may_act(session, user)
+        if not st.accepts_turns(session.status):
+            raise DomainError(st.explain_no_turns(session.status))
+        if session.engine == "offline":
+            return session.id  # a double click: already moved
+        session.engine = "offline"
+        session.engine_state = None  # the flow engine starts from the matched flow
+        sid = session.id
+    return retry(svc, team_id=team_id, user_id=user_id, session_id=str(sid))
+
+
 def retry(svc: Services, *, team_id: str, user_id: str, session_id: str) -> uuid.UUID:
     """The Retry button: failed inputs go back in the queue (nothing was lost)."""
     from bot.services.turns import requeue_failed

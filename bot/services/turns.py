@@ -20,12 +20,18 @@ from sqlalchemy import or_, update
 from sqlalchemy.orm import Session, defer, joinedload, selectinload
 
 from bot.domain import status as st
-from bot.engines.base import TurnContext
+from bot.engines.base import Engine, TurnContext, Usage
 from bot.errors import EngineError, SlackError
 from bot.render.session import render_engine_failure
 from bot.render.views import TurnView
 from bot.services import deliveries, workspace
-from bot.services.apply import Applied, apply_output, build_context
+from bot.services.apply import (
+    Applied,
+    add_account_usage,
+    add_session_usage,
+    apply_output,
+    build_context,
+)
 from bot.services.container import Services
 from bot.services.identity import ensure_user
 from bot.services.refresh import LOCK_SESSION, post_turn, turn_message_view
@@ -141,9 +147,11 @@ class TurnRunner:
         slow.start()
         started = time.monotonic()
         try:
-            output = svc.engine.take_turn(ctx)
+            output = engine_for(svc, ctx).take_turn(ctx)
         except EngineError as exc:
-            self._failed(session_id, event_ids, exc.message, channel, thread)
+            self._failed(session_id, event_ids, exc.message, channel, thread,
+                         usage=getattr(exc, "usage", None),
+                         unusable=bool(getattr(exc, "unusable", False)))
             return False
         except Exception:
             self._failed(session_id, event_ids, _crashed("engine", session_id), channel, thread)
@@ -218,7 +226,8 @@ class TurnRunner:
             pass
 
     def _failed(self, session_id: uuid.UUID, event_ids: list[uuid.UUID], message: str,
-                channel: str, thread: str) -> None:
+                channel: str, thread: str, *, usage: Usage | None = None,
+                unusable: bool = False) -> None:
         svc = self.svc
         now = svc.clock()
         svc.metrics.turns.labels(svc.engine_name, "failed").inc()
@@ -230,11 +239,28 @@ class TurnRunner:
             session = db.get(AISession, session_id)
             if session is not None:
                 session.last_turn_error = message[:2000]
-        msg = render_engine_failure(str(session_id), message)
+                if usage is not None:  # failed and refused turns cost tokens too
+                    add_session_usage(svc, session, usage)
+                    add_account_usage(db, session.account_id, usage)
+                unusable = unusable and session.engine == "claude"
+        msg = render_engine_failure(str(session_id), message, use_flows=unusable)
         try:
             svc.notifier.post(channel, msg.text, msg.blocks, thread_ts=thread)
         except SlackError:
             log.warning("could not tell the thread about a failed turn (session %s)", session_id)
+
+
+def engine_for(svc: Services, ctx: TurnContext) -> Engine:
+    """The session's engine: the process's, unless the session moved to the built-in flows
+    after the model could not be used (``fp_use_flows``)."""
+    if ctx.engine != "offline" or svc.engine.name != "claude":
+        return svc.engine
+    offline: Engine | None = svc.extras.get("offline_engine")
+    if offline is None:
+        from bot.flows.offline import OfflineEngine
+
+        offline = svc.extras.setdefault("offline_engine", OfflineEngine(svc.flows.base))
+    return offline
 
 
 def _logged(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:

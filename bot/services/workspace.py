@@ -30,6 +30,7 @@ KEYS: dict[str, type] = {
     "working_hours_end": str,  # "18:00"
     "working_days": str,  # "0-4" or "0,1,2,3,4"
     "ai_model": str,
+    "ai_effort": str,  # low | medium | high | xhigh | max (FLOWPILOT_AI_EFFORT by default)
     "redaction_patterns": list,
     "admins": list,
 }

@@ -6,9 +6,16 @@ script (valid turns, plain text, raw bodies, errors with a tiny ``retry-after-ms
 own retries run fast, hangs for timeout tests) and, when the script is empty, with a valid
 generic ``submit_turn``. It checks requests the way the API does (tool_use / tool_result
 pairing, alternating roles, at most four ``cache_control`` breakpoints, the forced tool exists)
-and simulates prompt caching honestly: a breakpoint's prefix (tools → system → messages) is
-written on first sight and read when a later request repeats it, with the minimum cacheable
-length of a Sonnet model (1,024 tokens at 4 characters a token).
+and, model by model, what each current model refuses (``anthropic_models.RULES``, each rule
+citing its doc: forced tool use, thinking types, effort levels, structured-output schemas,
+thinking blocks from another model). An unknown model gets the API's 404. ``GET /v1/models``
+and ``GET /v1/models/{id}`` answer with capabilities. A request that asks for structured
+outputs (``output_config.format``) is answered with the turn as a JSON text block.
+
+Prompt caching is simulated honestly: a breakpoint's prefix (output format → tools → system →
+messages) is written on first sight and read when a later request repeats it within its TTL
+(``5m`` or ``1h``, refreshed on every read, time from an injectable clock), and only when the
+prefix reaches the model's minimum cacheable length (4 characters a token).
 """
 
 from __future__ import annotations
@@ -17,11 +24,15 @@ import hashlib
 import itertools
 import json
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from .anthropic_checks import model_problem, signature_for, thinking_type
+from .anthropic_models import RULES, ModelRules, model_info
 
 Reply = tuple[int, dict[str, Any], dict[str, str]]
 
@@ -59,11 +70,16 @@ class _Step:
 class _Unit:
     key: bytes
     breakpoint: bool
+    ttl: str = "5m"
+
+
+TTL_SECONDS = {"5m": 300.0, "1h": 3600.0}
 
 
 @dataclass
 class _Cache:
-    entries: dict[str, int] = field(default_factory=dict)  # prefix digest -> length (chars)
+    # prefix digest -> (length in chars, expires at on the fake's clock, TTL in seconds)
+    entries: dict[str, tuple[int, float, float]] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -149,11 +165,30 @@ def request_problem(body: Any) -> str | None:
     breakpoints = _count_breakpoints(body)
     if breakpoints > 4:
         return f"A maximum of 4 blocks with cache_control may be provided. Found {breakpoints}."
+    ttl_problem = _ttl_problem(body)
+    if ttl_problem:
+        return ttl_problem
     choice = body.get("tool_choice")
     if isinstance(choice, dict) and choice.get("type") == "tool":
         names = {t.get("name") for t in body.get("tools") or [] if isinstance(t, dict)}
         if choice.get("name") not in names:
             return f"tool_choice: tool '{choice.get('name')}' is not among the tools"
+    return None
+
+
+def _ttl_problem(body: dict[str, Any]) -> str | None:
+    """cache_control ttl is "5m" or "1h", and a longer TTL may not follow a shorter one
+    (platform.claude.com/docs/en/build-with-claude/prompt-caching, "Mixing different TTLs")."""
+    seen_short = False
+    for unit in _units(body):
+        if not unit.breakpoint:
+            continue
+        if unit.ttl not in TTL_SECONDS:
+            return f"cache_control.ttl: Input should be '5m' or '1h' (got {unit.ttl!r})"
+        if unit.ttl == "1h" and seen_short:
+            return ("A cache_control block with ttl='1h' cannot come after one with ttl='5m'; "
+                    "longer TTLs must come first.")
+        seen_short = seen_short or unit.ttl == "5m"
     return None
 
 
@@ -168,20 +203,30 @@ def _key(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, ensure_ascii=False).encode()
 
 
+def _unit(key: bytes, block: Any) -> _Unit:
+    control = block.get("cache_control") if isinstance(block, dict) else None
+    if not isinstance(control, dict):
+        return _Unit(key, False)
+    return _Unit(key, True, str(control.get("ttl", "5m")))
+
+
 def _units(body: dict[str, Any]) -> list[_Unit]:
-    """The request in cache order (tools → system → messages), one unit per block."""
-    units = [_Unit(_key(t), "cache_control" in t) for t in body.get("tools") or []]
+    """The request in cache order (output format → tools → system → messages), one unit per
+    block. The structured-output schema is compiled into the prompt, so it is part of the
+    prefix; changing it invalidates the cache (structured-outputs docs)."""
+    units: list[_Unit] = []
+    config = body.get("output_config")
+    if isinstance(config, dict) and config.get("format") is not None:
+        units.append(_Unit(b"format:" + _key(config["format"]), False))
+    units += [_unit(_key(t), t) for t in body.get("tools") or [] if isinstance(t, dict)]
     system = body.get("system")
     if isinstance(system, str) and system:
         units.append(_Unit(_key({"type": "text", "text": system}), False))
     elif isinstance(system, list):
-        units += [_Unit(_key(b), "cache_control" in b) for b in system if isinstance(b, dict)]
+        units += [_unit(_key(b), b) for b in system if isinstance(b, dict)]
     for message in body.get("messages") or []:
         role = str(message.get("role")).encode()
-        units += [
-            _Unit(role + b":" + _key(b), "cache_control" in b)
-            for b in _blocks(message.get("content"))
-        ]
+        units += [_unit(role + b":" + _key(b), b) for b in _blocks(message.get("content"))]
     return units
 
 
@@ -210,17 +255,41 @@ def _generic_summary(body: dict[str, Any]) -> str:
 class FakeAnthropic:
     """``with FakeAnthropic() as fake: client = Anthropic(base_url=fake.url, api_key="x")``."""
 
-    def __init__(self, *, strict: bool = True, min_cache_tokens: int = 1024) -> None:
+    def __init__(
+        self,
+        *,
+        strict: bool = True,
+        min_cache_tokens: int | None = None,
+        models: dict[str, ModelRules] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.strict = strict
+        # None: each model's own documented minimum (anthropic_models.RULES).
         self.min_cache_tokens = min_cache_tokens
+        self.models: dict[str, ModelRules] = dict(RULES if models is None else models)
+        self.clock = clock
         self.requests: list[RecordedRequest] = []
         self._script: deque[_Step] = deque()
+        self._models_failures: deque[int] = deque()
         self._lock = threading.Lock()
         self._cache = _Cache()
         self._ids = itertools.count(1)
         self._stopping = threading.Event()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+
+    def add_model(self, rules: ModelRules) -> None:
+        """Serve one more model (tests of request shapes no current model needs)."""
+        self.models[rules.id] = rules
+
+    def fail_models_endpoint(self, status: int = 503, times: int = 1) -> None:
+        """Answer the next ``times`` ``GET /v1/models…`` requests with this status."""
+        with self._lock:
+            self._models_failures.extend([status] * times)
+
+    def clear_cache(self) -> None:
+        with self._lock:
+            self._cache.entries.clear()
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -290,6 +359,10 @@ class FakeAnthropic:
         """Answer with one ``tool_use`` block of ``name`` and exactly this input."""
 
         def build(body: dict[str, Any]) -> Reply:
+            if _structured(body):  # the answer to output_config.format is a JSON text block
+                text = {"type": "text", "text": json.dumps(tool_input)}
+                reason = "end_turn" if stop_reason == "tool_use" else stop_reason
+                return self._message(body, [text], reason, usage)
             block = {
                 "type": "tool_use",
                 "id": f"toolu_fake_{next(self._ids):04d}",
@@ -373,6 +446,7 @@ class FakeAnthropic:
         computed = self._usage(body)
         computed["output_tokens"] = max(1, len(json.dumps(content)) // 4)
         computed.update(usage or {})
+        content = self._with_thinking(body, content)
         n = next(self._ids)
         return (
             200,
@@ -388,6 +462,24 @@ class FakeAnthropic:
             },
             {},
         )
+
+    def _with_thinking(
+        self, body: dict[str, Any], content: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """Adaptive thinking answers open with a thinking block (empty text at the default
+        display "omitted", with a signature) [O55]; between_tools writes its notes only between
+        tool calls [S55]. Callers must hand them back unchanged."""
+        rules = self.models.get(str(body.get("model")))
+        if rules is None:
+            return content
+        kind = thinking_type(body, rules)
+        calls_tool = any(b.get("type") == "tool_use" for b in content)
+        if kind in ("adaptive", "enabled") or (kind == "between_tools" and calls_tool):
+            note = "" if kind == "adaptive" else "Checking the state before answering."
+            block = {"type": "thinking", "thinking": note,
+                     "signature": signature_for(rules.id, note)}
+            return [block, *content]
+        return content
 
     def _generic(self, body: dict[str, Any]) -> Reply:
         tool_input = {
@@ -406,6 +498,9 @@ class FakeAnthropic:
             "fixes": [],
             "recommend": "continue",
         }
+        if _structured(body) or not body.get("tools"):  # no tool to call: answer in text
+            text = {"type": "text", "text": json.dumps(tool_input)}
+            return self._message(body, [text], "end_turn", None)
         block = {
             "type": "tool_use",
             "id": f"toolu_fake_{next(self._ids):04d}",
@@ -414,9 +509,13 @@ class FakeAnthropic:
         }
         return self._message(body, [block], "tool_use", None)
 
-    def _usage(self, body: dict[str, Any]) -> dict[str, int]:
+    def _usage(self, body: dict[str, Any]) -> dict[str, Any]:
         units = _units(body)
-        digest = hashlib.sha256()
+        rules = self.models.get(str(body.get("model")))
+        minimum = self.min_cache_tokens or (rules.min_cache_tokens if rules else 1024)
+        # Caches are per model: another model never reads this one's entries (prompt caching
+        # docs, "cache invalidation": changing the model invalidates the cache).
+        digest = hashlib.sha256(str(body.get("model")).encode() + b"\x00")
         lengths: list[int] = []
         digests: list[str] = []
         total = 0
@@ -425,27 +524,60 @@ class FakeAnthropic:
             total += len(unit.key)
             lengths.append(total)
             digests.append(digest.copy().hexdigest())
-        marks = [
-            i
-            for i, unit in enumerate(units)
-            if unit.breakpoint and lengths[i] // 4 >= self.min_cache_tokens
-        ]
+        # A prefix under the model's minimum is never cached, and nothing says so [CACHE].
+        marks = [i for i, u in enumerate(units) if u.breakpoint and lengths[i] // 4 >= minimum]
         last = marks[-1] if marks else -1
+        now = self.clock()
         with self._lock:
-            read = max(
-                (lengths[i] for i in range(last + 1) if digests[i] in self._cache.entries),
-                default=0,
-            )
-            for i in marks:
-                self._cache.entries[digests[i]] = lengths[i]
+            entries = self._cache.entries
+            live = [i for i in range(last + 1)
+                    if digests[i] in entries and entries[digests[i]][1] > now]
+            read = max((lengths[i] for i in live), default=0)
+            written = {"5m": 0, "1h": 0}
+            done = read
+            for i in marks:  # each breakpoint writes (or refreshes) its prefix
+                ttl = units[i].ttl if units[i].ttl in TTL_SECONDS else "5m"
+                if lengths[i] > done:
+                    written[ttl] += lengths[i] - done
+                    done = lengths[i]
+                seconds = max(TTL_SECONDS[ttl], entries.get(digests[i], (0, 0.0, 0.0))[2])
+                entries[digests[i]] = (lengths[i], now + seconds, seconds)
+            for i in live:  # a read refreshes the entry's TTL [CACHE]
+                length, _expires, seconds = entries[digests[i]]
+                entries[digests[i]] = (length, now + seconds, seconds)
         cached_upto = lengths[last] if last >= 0 else 0
-        written = max(0, cached_upto - read)
         return {
             "input_tokens": max(1, (total - max(read, cached_upto)) // 4),
             "output_tokens": 1,
-            "cache_creation_input_tokens": written // 4,
+            "cache_creation_input_tokens": (written["5m"] + written["1h"]) // 4,
             "cache_read_input_tokens": read // 4,
+            "cache_creation": {
+                "ephemeral_5m_input_tokens": written["5m"] // 4,
+                "ephemeral_1h_input_tokens": written["1h"] // 4,
+            },
         }
+
+    def _models(self, path: str) -> tuple[int, dict[str, Any]]:
+        """``GET /v1/models`` and ``GET /v1/models/{id}`` [MODELS]; unknown id → 404 [404]."""
+        with self._lock:
+            failure = self._models_failures.popleft() if self._models_failures else None
+        if failure is not None:
+            kind = _ERROR_TYPES.get(failure, "api_error")
+            return failure, {"type": "error", "error": {"type": kind, "message": "Fake failure"}}
+        if path == "/v1/models":
+            data = [model_info(r) for r in self.models.values()]
+            return 200, {"data": data, "has_more": False,
+                         "first_id": data[0]["id"] if data else None,
+                         "last_id": data[-1]["id"] if data else None}
+        if path.startswith("/v1/models/"):
+            model_id = path.removeprefix("/v1/models/")
+            rules = self.models.get(model_id)
+            if rules is not None:
+                return 200, model_info(rules)
+            return 404, {"type": "error",
+                         "error": {"type": "not_found_error", "message": f"model: {model_id}"}}
+        return 404, {"type": "error", "error": {"type": "not_found_error",
+                                                 "message": f"Not found: {path}"}}
 
     def _answer(self, path: str, body: Any) -> tuple[Reply, float]:
         if path == "/v1/messages/count_tokens":
@@ -457,11 +589,24 @@ class FakeAnthropic:
         if problem:
             error = {"type": "invalid_request_error", "message": problem}
             return (400, {"type": "error", "error": error}, {}), 0.0
+        rules = self.models.get(str(body.get("model")))
+        if self.strict and rules is None:  # [404] the API's body for an unknown model
+            error = {"type": "not_found_error", "message": f"model: {body.get('model')}"}
+            return (404, {"type": "error", "error": error}, {}), 0.0
+        problem = model_problem(body, rules) if self.strict and rules else None
+        if problem:
+            error = {"type": "invalid_request_error", "message": problem}
+            return (400, {"type": "error", "error": error}, {}), 0.0
         with self._lock:
             step = self._script.popleft() if self._script else _Step(self._generic)
         if step.delay:
             self._stopping.wait(step.delay)
         return step.build(body), step.delay
+
+
+def _structured(body: dict[str, Any]) -> bool:
+    config = body.get("output_config")
+    return isinstance(config, dict) and config.get("format") is not None
 
 
 def _handler_for(fake: FakeAnthropic) -> type[BaseHTTPRequestHandler]:
@@ -486,8 +631,12 @@ def _handler_for(fake: FakeAnthropic) -> type[BaseHTTPRequestHandler]:
             self._send(status, payload, extra)
 
         def do_GET(self) -> None:  # noqa: N802
-            error = {"type": "not_found_error", "message": f"Not found: {self.path}"}
-            self._send(404, {"type": "error", "error": error}, {})
+            path = self.path.split("?", 1)[0]
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            with fake._lock:
+                fake.requests.append(RecordedRequest("GET", path, headers, None))
+            status, payload = fake._models(path)
+            self._send(status, payload, {})
 
         def _send(self, status: int, payload: dict[str, Any], extra: dict[str, str]) -> None:
             data = json.dumps(payload).encode()

@@ -13,10 +13,15 @@ from fakes.anthropic_server import FakeAnthropic, request_problem
 
 from bot.engines.base import FixView, LaneItemView, TurnContext, TurnInput, TurnOutput
 from bot.engines.claude import ClaudeEngine, ClaudeEngineError, draft_template, make_client
+from bot.engines.models import CapabilityCache
 from bot.errors import ConfigError, EngineError
 
 API_KEY = "sk-ant-test"
-MODEL = "claude-sonnet-4-6"
+# The engine's suites run on every current model (the default first); the fake enforces each
+# model's documented rules (tests/fakes/anthropic_models.py).
+MODELS = ["claude-sonnet-5-5", "claude-opus-5-5", "claude-sonnet-5", "claude-sonnet-4-6",
+          "claude-haiku-4-5"]
+MODEL = MODELS[0]
 GOOD_TURN: dict[str, Any] = {
     "summary": "Outlook password prompts for one user",
     "domain": "email",
@@ -43,9 +48,29 @@ def client(fake: FakeAnthropic) -> Iterator[anthropic.Anthropic]:
     c.close()
 
 
+@pytest.fixture(params=MODELS)
+def model(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
-def engine(client: anthropic.Anthropic) -> ClaudeEngine:
-    return ClaudeEngine(client, MODEL)
+def engine(client: anthropic.Anthropic, model: str) -> ClaudeEngine:
+    return ClaudeEngine(client, model, capabilities=CapabilityCache())
+
+
+def answer_block(message: dict[str, Any]) -> dict[str, Any]:
+    """The block holding the structured turn: a tool_use, or the JSON text block."""
+    for block in message["content"]:
+        if block["type"] in ("tool_use", "text"):
+            return dict(block)
+    raise AssertionError(f"no answer in {message}")
+
+
+def answer_input(message: dict[str, Any]) -> Any:
+    import json
+
+    block = answer_block(message)
+    return block["input"] if block["type"] == "tool_use" else json.loads(block["text"])
 
 
 def make_ctx(**fields: Any) -> TurnContext:
@@ -87,29 +112,31 @@ def user_text(message: dict[str, Any]) -> str:
 
 
 def test_valid_turn_is_parsed_with_usage_model_and_request_id(
-    fake: FakeAnthropic, engine: ClaudeEngine
+    fake: FakeAnthropic, engine: ClaudeEngine, model: str
 ) -> None:
     fake.reply_turn(**GOOD_TURN)
     out = engine.take_turn(make_ctx())
     assert out.summary == GOOD_TURN["summary"] and out.domain == "email"
     assert out.facts[0].text == "Webmail works"
     assert out.questions[0].options == ["Yes", "No"]
-    assert out.model == MODEL and out.request_id and out.request_id.startswith("req_fake_")
+    assert out.model == model and out.request_id and out.request_id.startswith("req_fake_")
     assert out.usage.input_tokens > 0 and out.usage.output_tokens > 0
     assert out.usage.cache_creation_input_tokens > 0 and out.usage.cache_read_input_tokens == 0
     (request,) = fake.message_requests
     body = request.body
-    assert body["tool_choice"] == {"type": "tool", "name": "submit_turn"}
-    assert body["tools"][0]["name"] == "submit_turn"
-    assert body["system"][-1]["cache_control"] == {"type": "ephemeral"}
-    assert body["model"] == MODEL and body["max_tokens"] == 2048
+    # Every current model takes structured outputs: no tools, no forced tool_choice.
+    assert body["output_config"]["format"]["type"] == "json_schema"
+    assert "tools" not in body and "tool_choice" not in body
+    assert body["system"][-1]["cache_control"] == {"type": "ephemeral", "ttl": "1h"}
+    assert body["model"] == model and body["max_tokens"] == 2048
     assert "stream" not in body or body["stream"] is False
-    # The transcript is the exchange to store: the sent user message and the tool_use reply.
+    # The transcript is the exchange to store: this turn's inputs (not the state) and the
+    # reply, thinking blocks included and unchanged, marked with the model that wrote them.
     sent, answer = out.transcript
-    assert sent == body["messages"][-1]
-    assert answer["role"] == "assistant"
-    assert answer["content"][0]["name"] == "submit_turn"
-    assert answer["content"][0]["input"] == GOOD_TURN
+    assert [b["type"] for b in sent["content"]] == ["text"]
+    assert "<new_inputs>" in sent["content"][0]["text"]
+    assert answer["role"] == "assistant" and answer["meta"]["model"] == model
+    assert answer_input(answer) == GOOD_TURN
 
 
 def test_usage_fields_may_be_null(fake: FakeAnthropic, engine: ClaudeEngine) -> None:
@@ -138,13 +165,16 @@ def test_second_turn_reads_the_cache_and_the_conversation_stays_valid(
     assert len(fake.message_requests) == 3  # the fake refuses (400) invalid pairings
     bodies = [r.body for r in fake.message_requests]
     assert all(request_problem(b) is None for b in bodies)
-    assert bodies[2]["messages"][-1]["content"][0]["type"] == "tool_result"
+    # The history keeps no copies of the state: later turns send only what changed.
+    texts = [user_text(m) for m in bodies[2]["messages"] if m["role"] == "user"]
+    assert sum("<session_state>" in t for t in texts) <= 1
+    assert "<session_state>" not in texts[-1]
 
 
 # --- the repair retry --------------------------------------------------------------------------
 
 
-def test_no_tool_call_is_repaired_once(fake: FakeAnthropic, engine: ClaudeEngine) -> None:
+def test_no_answer_is_repaired_once(fake: FakeAnthropic, engine: ClaudeEngine) -> None:
     fake.reply_text("Sure! Let me think about Outlook...", usage={"input_tokens": 100,
                     "output_tokens": 7, "cache_read_input_tokens": 0,
                     "cache_creation_input_tokens": 50})  # fmt: skip
@@ -154,22 +184,17 @@ def test_no_tool_call_is_repaired_once(fake: FakeAnthropic, engine: ClaudeEngine
     assert out.summary == GOOD_TURN["summary"]
     assert len(fake.message_requests) == 2
     retry = fake.message_requests[1].body["messages"]
-    assert retry[-2] == {
-        "role": "assistant",
-        "content": [{"type": "text", "text": "Sure! Let me think about Outlook..."}],
-    }
+    assert answer_block(retry[-2]) == {"type": "text", "text": "Sure! Let me think about Outlook..."}
     note = user_text(retry[-1])
     assert note.startswith("Your last reply could not be used: ")
-    assert "plain text instead of a submit_turn call" in note and "Call submit_turn again" in note
+    assert "not a single JSON object" in note and "one JSON object in the required format" in note
     # Usage is summed over both calls.
     assert out.usage.input_tokens == 220 and out.usage.output_tokens == 37
     assert out.usage.cache_read_input_tokens == 50
     assert out.usage.cache_creation_input_tokens == 50
     # Only the final good exchange is kept.
-    first_sent = fake.message_requests[0].body["messages"][-1]
-    assert out.transcript[0] == first_sent
     assert [m["role"] for m in out.transcript] == ["user", "assistant"]
-    assert out.transcript[1]["content"][0]["type"] == "tool_use"
+    assert answer_input(out.transcript[1]) == GOOD_TURN
 
 
 def test_wrong_types_are_repaired_with_the_error_named(
@@ -178,17 +203,13 @@ def test_wrong_types_are_repaired_with_the_error_named(
     fake.reply_turn(summary="s", confidence="high", facts="Webmail works")
     fake.reply_turn(**GOOD_TURN)
     out = engine.take_turn(make_ctx())
-    assert out.confidence == 0.6
+    assert out.confidence == 0.6  # the good answer
     retry = fake.message_requests[1].body["messages"]
-    bad_use = retry[-2]["content"][0]
-    assert bad_use["type"] == "tool_use" and bad_use["input"]["facts"] == "Webmail works"
-    result = retry[-1]["content"][0]
-    assert result["type"] == "tool_result" and result["tool_use_id"] == bad_use["id"]
-    assert result["is_error"] is True
+    assert answer_input(retry[-2])["facts"] == "Webmail works"
     assert "confidence must be a number" in user_text(retry[-1])
     assert "facts must be a list" in user_text(retry[-1])
-    # The stored exchange pairs with the good tool_use, not the bad one.
-    assert out.transcript[1]["content"][0]["id"] != bad_use["id"]
+    # The stored exchange is the good answer, not the bad one.
+    assert answer_input(out.transcript[1]) == GOOD_TURN
 
 
 def test_max_tokens_is_repaired_with_more_room(fake: FakeAnthropic, engine: ClaudeEngine) -> None:
@@ -259,7 +280,7 @@ def test_a_hang_longer_than_the_timeout(fake: FakeAnthropic) -> None:
     client = make_client(API_KEY, base_url=fake.url, timeout=0.5, max_retries=0)
     started = time.monotonic()
     with pytest.raises(EngineError) as err:
-        ClaudeEngine(client, MODEL).take_turn(make_ctx())
+        ClaudeEngine(client, MODEL, capabilities=CapabilityCache()).take_turn(make_ctx())
     assert time.monotonic() - started < 3
     assert err.value.retryable is True
     assert "timed out" in str(err.value) and "press Retry" in str(err.value)
@@ -271,7 +292,7 @@ def test_connection_refused(fake: FakeAnthropic) -> None:
     fake.stop()
     client = anthropic.Anthropic(base_url=url, api_key=API_KEY, max_retries=0)
     with pytest.raises(EngineError) as err:
-        ClaudeEngine(client, MODEL).take_turn(make_ctx())
+        ClaudeEngine(client, MODEL, capabilities=CapabilityCache()).take_turn(make_ctx())
     assert err.value.retryable is True and "could not connect" in str(err.value)
 
 
@@ -314,6 +335,7 @@ def test_unknown_model_names_the_setting(fake: FakeAnthropic, engine: ClaudeEngi
     with pytest.raises(EngineError, match="FLOWPILOT_AI_MODEL") as err:
         engine.take_turn(make_ctx())
     assert err.value.retryable is False
+    assert isinstance(err.value, ClaudeEngineError) and err.value.unusable
 
 
 def test_spend_limit_is_not_retryable(fake: FakeAnthropic, engine: ClaudeEngine) -> None:
@@ -331,7 +353,7 @@ def test_make_client(fake: FakeAnthropic, monkeypatch: pytest.MonkeyPatch) -> No
     client = make_client(API_KEY)
     assert client.max_retries == 2
     assert client.timeout.read == 60.0 and client.timeout.connect == 5.0  # type: ignore[union-attr]
-    out = ClaudeEngine(client, MODEL).take_turn(make_ctx())  # reaches the fake via the env var
+    out = ClaudeEngine(client, MODEL, capabilities=CapabilityCache()).take_turn(make_ctx())
     assert out.summary and len(fake.message_requests) == 1
     client.close()
     with pytest.raises(ConfigError, match="ANTHROPIC_API_KEY"):
@@ -357,18 +379,19 @@ def test_state_ids_reach_the_model(fake: FakeAnthropic, engine: ClaudeEngine) ->
     assert "[q-9]" in text and "[fix-4] pending" in text
 
 
-def test_draft_template(fake: FakeAnthropic, client: anthropic.Anthropic) -> None:
+def test_draft_template(fake: FakeAnthropic, client: anthropic.Anthropic, model: str) -> None:
     fake.reply_tool("draft_template", {"title": "t"})  # invalid: repaired once
     fake.reply_tool(
         "draft_template",
         {"title": "Clear Office credentials", "description": "d", "language": "powershell",
          "body": "param($User)", "parameters": [{"name": "User", "description": "UPN"}]},
     )  # fmt: skip
-    draft = draft_template(client, MODEL, "# Resolved\nCleared credentials; it worked.")
+    draft = draft_template(client, model, "# Resolved\nCleared credentials; it worked.",
+                           CapabilityCache())
     assert draft["title"] == "Clear Office credentials"
     assert draft["parameters"] == [{"name": "User", "description": "UPN", "default": None}]
     first = fake.message_requests[0].body
-    assert first["tool_choice"] == {"type": "tool", "name": "draft_template"}
+    assert first["output_config"]["format"]["type"] == "json_schema" and "tool_choice" not in first
     assert "Cleared credentials; it worked." in user_text(first["messages"][0])
     assert "description is missing" in user_text(fake.message_requests[1].body["messages"][-1])
 
@@ -376,4 +399,4 @@ def test_draft_template(fake: FakeAnthropic, client: anthropic.Anthropic) -> Non
 def test_draft_template_translates_errors(fake: FakeAnthropic, client: anthropic.Anthropic) -> None:
     fake.fail(401)
     with pytest.raises(EngineError, match="ANTHROPIC_API_KEY"):
-        draft_template(client, MODEL, "# Resolved")
+        draft_template(client, MODEL, "# Resolved", CapabilityCache())

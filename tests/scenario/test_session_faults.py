@@ -276,7 +276,9 @@ def test_cached_prefix_reused_and_secrets_never_reach_the_model(claude_harness: 
     assert len(bodies) == 2
     assert all("S3cr3t!" not in b and "sk-ant-api03-ABCDEFGH" not in b for b in bodies)
     first, second = (r.body for r in fake_anthropic.message_requests)
-    assert json.dumps([first["tools"], first["system"]]) == json.dumps([second["tools"], second["system"]])
+    from bot.engines.prompt import cached_prefix
+
+    assert cached_prefix(first) == cached_prefix(second)  # format/tools + system, byte-stable
     (session,) = _sessions(h)
     assert session.total_cache_read_tokens > 0
     assert session.account.total_input_tokens >= session.total_input_tokens if False else True

@@ -9,8 +9,10 @@ import pytest
 
 from bot.engines.base import DOMAINS, FACT_SOURCES, RECOMMENDS, RISKS
 from bot.engines.schema import (
+    DRAFT_FORMAT,
     DRAFT_TEMPLATE_TOOL,
     SUBMIT_TURN_TOOL,
+    TURN_FORMAT,
     OutputInvalid,
     parse_draft_template,
     parse_turn,
@@ -42,9 +44,14 @@ def test_submit_turn_schema_follows_the_contract() -> None:
     action = props["actions"]["items"]["properties"]
     assert action["command"]["type"] == ["string", "null"]
     assert action["risk"]["enum"] == list(RISKS)
+    assert action["kind"]["enum"] == ["check", "change"]  # explicit, not derived from risk
     fix = props["fixes"]["items"]["properties"]
-    assert set(fix) == {"title", "steps", "rationale", "confidence", "risk", "supersedes"}
-    assert fix["steps"] == {"type": "array", "items": {"type": "string"}}
+    assert set(fix) == {"title", "steps", "verify", "rationale", "confidence", "risk",
+                        "supersedes"}
+    assert fix["steps"]["items"] == {"type": "string"} and fix["steps"]["maxItems"] == 15
+    # Bounded lists.
+    assert [props[k]["maxItems"] for k in ("facts", "questions", "actions", "fixes")] == [
+        10, 5, 5, 3]
     assert fix["supersedes"]["type"] == ["string", "null"]
     assert props["recommend"]["enum"] == list(RECOMMENDS)
     # Arrays may be left out ("missing arrays are empty").
@@ -239,15 +246,38 @@ def test_contract_example_validates_against_its_own_schema() -> None:
         message="",
         facts=[{"text": "VPN drops every 10 minutes", "source": "intake"}],
         questions=[{"text": "Wired or Wi-Fi?", "options": ["Wired", "Wi-Fi"]}],
-        actions=[{"text": "Check the tunnel log", "command": None, "risk": "low"}],
+        actions=[{"text": "Check the tunnel log", "command": None, "kind": "check",
+                  "risk": "low"}],
         fixes=[
-            {"title": "Raise DPD timeout", "steps": ["a"], "rationale": "r", "confidence": 0.4,
-             "risk": "high", "supersedes": None}
+            {"title": "Raise DPD timeout", "steps": ["a"], "verify": "No drop for an hour",
+             "rationale": "r", "confidence": 0.4, "risk": "high", "supersedes": None}
         ],
         recommend="continue",
     )  # fmt: skip
     jsonschema.validate(example, SUBMIT_TURN_TOOL["input_schema"])
-    assert parse_turn(example).fixes[0].risk == "high"
+    jsonschema.validate(example, TURN_FORMAT["schema"])  # the structured-outputs variant
+    out = parse_turn(example)
+    assert out.fixes[0].risk == "high" and out.fixes[0].verify == "No drop for an hour"
+
+
+def test_action_kind_is_explicit_and_lists_are_bounded() -> None:
+    out = parse_turn(turn(
+        actions=[{"text": "Restart the spooler", "command": None, "kind": "change", "risk": "low"},
+                 {"text": "Look at the queue", "command": None, "risk": "low"}],
+        questions=[{"text": f"q{i}", "options": [str(n) for n in range(9)]} for i in range(8)],
+    ))  # fmt: skip
+    assert [a.kind for a in out.actions] == ["change", "check"]  # low risk, still a change
+    assert len(out.questions) == 5 and len(out.questions[0].options) == 6
+
+
+def test_structured_outputs_schema_uses_only_what_the_api_accepts() -> None:
+    from fakes.anthropic_checks import schema_problem
+
+    assert schema_problem(TURN_FORMAT["schema"]) is None
+    assert schema_problem(DRAFT_FORMAT["schema"]) is None
+    # The tool schema (open objects, maxLength / maxItems bounds) would be refused there.
+    assert "additionalProperties" in str(schema_problem(SUBMIT_TURN_TOOL["input_schema"]))
+    assert "maxLength" in str(schema_problem({**TURN_FORMAT["schema"], "maxLength": 3}))
 
 
 # --- draft_template -----------------------------------------------------------------------------
