@@ -125,7 +125,7 @@ def register(app: App, svc: Services) -> None:
                                       session_id=_value(body))
         except Exception as exc:
             ack()
-            tell(svc, body, f"⚠️ {readable(exc)}")
+            refuse(svc, body, exc)
             return
         ack()
         svc.kick(sid)
