@@ -60,3 +60,13 @@ def open_ticket(h: Any, number: str = "1001", user: str = "U1") -> AISession:
 
 def flowpilot_notes(psa: FakePsa, ticket: int = 1001) -> list[dict[str, Any]]:
     return [n for n in psa.notes(ticket) if "[FlowPilot ref " in n["text"]]
+
+
+def on_latest(h: Any, text: str, user: str = "U1") -> tuple[int, str]:
+    """``/flowpilot VERB [rest]`` naming the newest session by its reference (a slash command
+    carries no thread, so a session command names its session)."""
+    from bot.domain.refs import session_ref
+
+    verb, _, rest = text.partition(" ")
+    ref = session_ref(str(sessions(h)[-1].id))
+    return h.command(f"{verb} {ref} {rest}".rstrip(), user=user)

@@ -16,6 +16,7 @@ from psa_support import (
     KEY,
     connect,
     flowpilot_notes,
+    on_latest,
     open_ticket,
     outputs,
     sessions,
@@ -58,7 +59,7 @@ def test_one_full_session_reaches_the_psa_once(make: Make, psa: FakePsa) -> None
     assert "#1001 · Contoso Ltd · New" in _header(h, s.slack_thread_ts)
 
     clock.advance(minutes=20)
-    status, _ = h.command("resolve Cleared the cached Office credentials.")
+    status, _ = on_latest(h, "resolve Cleared the cached Office credentials.")
     assert status == 200
     h.settle()
 
@@ -91,7 +92,7 @@ def test_escalation_package_and_take_over_are_internal_notes(make: Make, psa: Fa
     connect(h, psa)
     technician(h)
     s = open_ticket(h)
-    h.command("escalate Needs an Exchange admin to check the mailbox")
+    on_latest(h, "escalate Needs an Exchange admin to check the mailbox")
     h.settle()
     (package,) = flowpilot_notes(psa)
     assert package["internalAnalysisFlag"] and not package["resolutionFlag"]
@@ -155,7 +156,7 @@ def test_a_workspace_without_a_psa_is_unchanged(make: Make, psa: FakePsa) -> Non
     h.settle()
     (s,) = sessions(h)
     assert s.intake_type == "free_text" and s.ticket_data is None
-    h.command("resolve")
+    on_latest(h, "resolve")
     h.settle()
     assert [(r.output_type, r.target, r.status) for r in outputs(h)] == [
         ("resolution_note", "slack", "posted")]
@@ -169,7 +170,7 @@ def test_psa_down_for_an_hour_then_every_output_arrives_once(make: Make, psa: Fa
     technician(h)
     s = open_ticket(h)
     psa.down = True
-    h.command("resolve")
+    on_latest(h, "resolve")
     h.settle()
     pending = [r for r in outputs(h, s.id) if r.target == "psa"]
     assert len(pending) == 3 and all(r.status == "pending" and r.last_error for r in pending)
@@ -192,7 +193,7 @@ def test_429_waits_for_retry_after(make: Make, psa: FakePsa) -> None:
     technician(h)
     s = open_ticket(h)
     psa.fail(429, retry_after=300, path="tickets/1001/notes")
-    h.command("resolve")
+    on_latest(h, "resolve")
     h.settle()
     (row,) = [r for r in outputs(h, s.id) if r.output_type == "resolution_note"
               and r.target == "psa"]
@@ -211,7 +212,7 @@ def test_timeout_after_the_psa_stored_the_note_posts_no_duplicate(make: Make,
     technician(h)
     s = open_ticket(h)
     psa.fail(200, delay=1.5, after_apply=True, path="tickets/1001/notes")
-    h.command("resolve")
+    on_latest(h, "resolve")
     h.settle()
     (row,) = [r for r in outputs(h, s.id) if r.output_type == "resolution_note"
               and r.target == "psa"]
@@ -230,7 +231,7 @@ def test_no_member_for_the_email_is_told_once(make: Make, psa: FakePsa) -> None:
     connect(h, psa)
     technician(h, email="carol@example.com")
     s = open_ticket(h)
-    h.command("resolve")
+    on_latest(h, "resolve")
     h.settle()
     (entry,) = [r for r in outputs(h, s.id) if r.output_type == "time_entry"]
     assert entry.status == "failed" and "carol@example.com" in (entry.last_error or "")
@@ -254,7 +255,7 @@ def test_hostile_and_huge_ticket_text_is_tamed(make: Make, psa: FakePsa) -> None
     assert "hunter2" not in stored and "AKIAIOSFODNN7EXAMPLE" not in stored
     header = _header(h, s.slack_thread_ts)
     assert "<!channel>" not in header and "<!here>" not in header
-    h.command("resolve The password=hunter2 was reset; token xoxb-1234567890-abcdefghij")
+    on_latest(h, "resolve The password=hunter2 was reset; token xoxb-1234567890-abcdefghij")
     h.settle()
     sent = json.dumps([c.body for c in psa.calls("POST")])
     assert "hunter2" not in sent and "xoxb-1234567890" not in sent

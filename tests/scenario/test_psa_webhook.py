@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from psa_support import KEY, connect_webhook, outputs, sessions
+from psa_support import KEY, connect_webhook, on_latest, outputs, sessions
 from support import Harness
 
 from bot.clock import FakeClock
@@ -74,7 +74,7 @@ def test_webhook_gets_signed_outputs_with_retries(make: Make, receiver: Receiver
     h.command("Printer on floor 2 shows offline")
     h.settle()
     clock.advance(minutes=7)
-    h.command("resolve Power-cycled the printer")
+    on_latest(h, "resolve Power-cycled the printer")
     h.settle()
     for _ in range(8):
         run_job(h.svc, "deliver_outputs", clock.advance(minutes=3))
@@ -97,7 +97,7 @@ def test_a_failed_slack_note_post_is_retried(make: Make) -> None:
     h.settle()
     (s,) = sessions(h)
     h.slack.fail_channel("C1", "fatal_error")
-    h.command("resolve")
+    on_latest(h, "resolve")
     h.settle()
     (row,) = outputs(h, s.id)
     assert row.status == "pending" and row.last_error
