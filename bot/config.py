@@ -98,6 +98,12 @@ class Settings(BaseSettings):
                 needs.append(("SLACK_CLIENT_SECRET", self.slack_client_secret))
         elif mode in ("scheduler", "jobs") and not self.slack_client_id:
             needs = [("SLACK_BOT_TOKEN", self.slack_bot_token)]
+        if self.slack_client_id and mode in ("serve", "scheduler", "jobs") and not (
+            self.secret_key and self.secret_key.get_secret_value().strip()
+        ):
+            raise ConfigError("FLOWPILOT_SECRET_KEY is not set: installing in many workspaces "
+                              "(SLACK_CLIENT_ID) stores tokens encrypted with it "
+                              "(make one with `flowpilot secrets new-key`)")
         if self.work_mode == "queue" and not self.database_url.startswith("postgresql"):
             raise ConfigError("FLOWPILOT_WORK_MODE=queue needs PostgreSQL (FLOWPILOT_DATABASE_URL)")
         for name, value in needs:
