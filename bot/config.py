@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
     slack_client_id: str | None = Field(default=None, alias="SLACK_CLIENT_ID")
     slack_client_secret: SecretStr | None = Field(default=None, alias="SLACK_CLIENT_SECRET")
+    # Many workspaces: the public URL of /slack/oauth_redirect (one of the app's redirect URLs;
+    # when unset, Slack uses the app's first one).
+    slack_redirect_uri: str | None = Field(default=None, alias="SLACK_REDIRECT_URI")
     slack_api_url: str = Field(default="https://slack.com/api/", alias="SLACK_API_URL")
     anthropic_api_key: SecretStr | None = Field(default=None, alias="ANTHROPIC_API_KEY")
     anthropic_base_url: str | None = Field(default=None, alias="ANTHROPIC_BASE_URL")
@@ -79,6 +82,13 @@ class Settings(BaseSettings):
         if not v.startswith(("sqlite", "postgresql")):
             raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
         return v
+
+    @property
+    def many_workspaces(self) -> bool:
+        """Install by OAuth into any workspace (SLACK_CLIENT_ID and SLACK_CLIENT_SECRET)."""
+        secret = self.slack_client_secret
+        return bool(self.slack_client_id) and secret is not None and bool(
+            secret.get_secret_value())
 
     @property
     def ai_enabled(self) -> bool:

@@ -71,6 +71,12 @@ def acting_for(team_id: str | None, enterprise_id: str | None = None) -> Iterato
         _current.reset(token)
 
 
+def enter(team_id: str | None, enterprise_id: str | None = None) -> None:
+    """Act for this workspace for the rest of the current context (a Slack request, which the
+    server runs in a context of its own)."""
+    _current.set((team_id, enterprise_id))
+
+
 def carry(fn: Callable[..., T]) -> Callable[..., T]:
     """``fn`` run in a copy of the current context (the workspace goes with work handed to
     another thread)."""

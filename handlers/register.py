@@ -15,11 +15,13 @@ from handlers import (
     middleware,
     nudges,
     settings,
+    tenancy,
     views,
 )
 
 
 def register_all(app: App, svc: Services) -> None:
+    app.use(tenancy.make_workspace_middleware(svc))  # first: the workspace's token for all
     app.use(middleware.make_delivery_middleware(svc))
     commands.register(app, svc)
     events.register(app, svc)
@@ -28,4 +30,5 @@ def register_all(app: App, svc: Services) -> None:
     lifecycle.register(app, svc)
     nudges.register(app, svc)
     errors.register(app, svc)
+    tenancy.register(app, svc)
     _ = (home, settings)  # register their subcommands on import
