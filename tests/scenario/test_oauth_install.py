@@ -5,15 +5,16 @@ with a page that says what to do next."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import Engine, select, text, update
 from support import Harness
 from workspaces_support import (
-    A,
-    B,
     CLIENT_ID,
     REDIRECT,
+    A,
+    B,
     browse,
     finish,
     install,
@@ -85,7 +86,7 @@ def test_an_expired_state_is_refused(h: Harness, engine: Engine, fake_slack: Fak
     url, cookie = start_install(h)
     with engine.begin() as conn:  # ten minutes later
         conn.execute(update(oauth_states).values(expire_at=oauth_states.c.expire_at
-                                                 - __import__("datetime").timedelta(minutes=11)))
+                                                 - timedelta(minutes=11)))
     status, page = finish(h, fake_slack.oauth.approve(url, workspace(fake_slack, A)), cookie)
     assert status == 401 and "expired" in page
     assert _rows(engine, "slack_bots") == []
