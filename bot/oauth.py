@@ -25,7 +25,7 @@ from slack_bolt.oauth.callback_options import CallbackOptions, FailureArgs, Succ
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine
 
 from bot.clock import Clock
 from bot.config import Settings
@@ -87,7 +87,7 @@ def token_source(settings: Settings, engine: Engine, clock: Clock
     if settings.secret_key is None or not settings.secret_key.get_secret_value().strip():
         raise ConfigError("FLOWPILOT_SECRET_KEY is not set: installing in many workspaces "
                           "(SLACK_CLIENT_ID) stores tokens encrypted with it")
-    store = EncryptedInstallationStore(settings.slack_client_id, engine,
+    store = EncryptedInstallationStore(settings.slack_client_id, _reads(engine),
                                        SecretBox(settings.secret_key.get_secret_value()))
     source = TokenSource(
         store=store, engine=engine, client_id=settings.slack_client_id,
@@ -95,6 +95,15 @@ def token_source(settings: Settings, engine: Engine, clock: Clock
         oauth_client=WebClient(base_url=settings.slack_api_url), clock=clock,
     )
     return source, store
+
+
+def _reads(engine: Engine) -> Engine:
+    """The store's engine. On SQLite, one without our ``BEGIN IMMEDIATE``: a token looked up
+    while the same thread holds the write lock (a cache miss inside a unit of work) must not
+    wait for itself. WAL lets it read meanwhile."""
+    if engine.dialect.name != "sqlite":
+        return engine
+    return create_engine(engine.url, connect_args={"check_same_thread": False, "timeout": 30})
 
 
 def make_authorize(tokens: TokenSource) -> Any:

@@ -116,7 +116,7 @@ class TokenSource:
         self._cache: dict[Workspace, Grant] = {}
         self._lock = threading.Lock()
         self._key_locks: dict[Workspace, threading.Lock] = {}
-        self._refused: set[Workspace] = set()
+        self._refused: dict[Workspace, datetime] = {}  # until when a workspace is skipped
         self._missing_logged: set[Workspace] = set()
         self.on_refused: Callable[[str | None, str | None, str], None] | None = None
 
@@ -135,8 +135,8 @@ class TokenSource:
         now = self.clock()
         with self._lock:
             cached = self._cache.get(key)
-            if key in self._refused:
-                return None
+        if self.is_refused(team_id, enterprise_id):
+            return None
         if cached is not None and cached.fresh_until is not None and now < cached.fresh_until:
             return cached
         found = self._load(key, now)
@@ -237,7 +237,7 @@ class TokenSource:
                     team_id is None and enterprise_id is not None and key[1] == enterprise_id
                 ):
                     self._cache.pop(key, None)
-            self._refused = {k for k in self._refused
+            self._refused = {k: v for k, v in self._refused.items()
                              if not (k[0] == team_id or (team_id is None and k[1] == enterprise_id))}
 
     def refused(self, team_id: str | None, enterprise_id: str | None, error: str) -> None:
@@ -247,7 +247,8 @@ class TokenSource:
         with self._lock:
             self._cache.pop((team_id, enterprise_id), None)
             first = (team_id, enterprise_id) not in self._refused
-            self._refused.add((team_id, enterprise_id))
+            # Skipped here for a while; a reinstall (in any process) is seen after that.
+            self._refused[(team_id, enterprise_id)] = self.clock() + CACHE_FOR
         if first:
             log.warning("Slack refused the token of workspace %s (%s); skipping it", team_id,
                         error)
@@ -256,7 +257,11 @@ class TokenSource:
 
     def is_refused(self, team_id: str | None, enterprise_id: str | None = None) -> bool:
         with self._lock:
-            return (team_id, enterprise_id) in self._refused
+            until = self._refused.get((team_id, enterprise_id))
+            if until is not None and until <= self.clock():
+                del self._refused[(team_id, enterprise_id)]
+                return False
+            return until is not None
 
 
 def _expires(bot: Bot) -> datetime | None:

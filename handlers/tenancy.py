@@ -22,6 +22,8 @@ def make_workspace_middleware(svc: Services) -> Callable[..., Any]:
         # Set for the rest of this request (the server runs each request in its own context;
         # the listener threads get a copy).
         enter(team, org)
+        if tenancy.multi(svc):
+            tenancy.warm(svc, team, org)  # before any transaction this request opens
         next()
 
     return workspace

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 
 from bot.tokens import TokenSource, acting_for
 from storage.db import unit_of_work
@@ -47,6 +47,7 @@ def for_session(svc: Services, session_id: uuid.UUID) -> Iterator[tuple[str, str
             .where(AISession.id == session_id)
         ).first()
     team, enterprise = (row[0], row[1]) if row is not None else ("", None)
+    warm(svc, team, enterprise)
     with acting_for(team, enterprise):
         yield team, enterprise
 
@@ -60,6 +61,7 @@ def for_account(svc: Services, account_id: uuid.UUID) -> Iterator[tuple[str, str
         row = db.execute(select(Account.slack_team_id, Account.slack_enterprise_id)
                          .where(Account.id == account_id)).first()
     team, enterprise = (row[0], row[1]) if row is not None else ("", None)
+    warm(svc, team, enterprise)
     with acting_for(team, enterprise):
         yield team, enterprise
 
@@ -72,8 +74,17 @@ def for_team(svc: Services, team_id: str | None) -> Iterator[None]:
         with unit_of_work(svc.factory) as db:
             enterprise = db.execute(select(Account.slack_enterprise_id)
                                     .where(Account.slack_team_id == team_id)).scalar()
+        warm(svc, team_id, enterprise)
     with acting_for(team_id, enterprise):
         yield
+
+
+def warm(svc: Services, team_id: str | None, enterprise_id: str | None) -> None:
+    """Look the token up (and refresh it if due) now, before the work opens a transaction:
+    on SQLite a lookup or refresh inside one would wait for the write lock it holds."""
+    source = tokens(svc)
+    if source is not None and not source.single and team_id:
+        source.grant(team_id, enterprise_id)
 
 
 def usable(svc: Services, team_id: str, enterprise_id: str | None) -> bool:
@@ -92,12 +103,12 @@ def remember_enterprise(svc: Services, team_id: str, enterprise_id: str) -> None
     known: set[str] = svc.extras.setdefault("grid_known", set())
     if team_id in known:
         return
+    from bot.services.identity import ensure_account
+
     with unit_of_work(svc.factory) as db:
-        db.execute(update(Account).where(Account.slack_team_id == team_id,
-                                          or_(Account.slack_enterprise_id.is_(None),
-                                              Account.slack_enterprise_id != enterprise_id))
-                   .values(slack_enterprise_id=enterprise_id)
-                   .execution_options(synchronize_session=False))
+        account = ensure_account(db, team_id)  # created on first sight, as everywhere
+        if account.slack_enterprise_id != enterprise_id:
+            account.slack_enterprise_id = enterprise_id
     known.add(team_id)
 
 
