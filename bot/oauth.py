@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
@@ -38,6 +39,22 @@ if TYPE_CHECKING:
     from bot.services.container import Services
 
 log = logging.getLogger(__name__)
+
+
+class _NoCodes(logging.Filter):
+    """Bolt logs a failed exchange with the install code in it: keep the reason only."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "with code:" in message:
+            record.msg = re.sub(r"with code: \S+", "with code: [hidden]", message)
+            record.args = ()
+        return True
+
+
+_flow_log = logging.getLogger("bot.oauth.flow")
+for _name in ("bot.oauth.flow", "slack_bolt.oauth.oauth_flow"):  # Bolt logs on its own too
+    logging.getLogger(_name).addFilter(_NoCodes())
 MANIFEST = Path(__file__).resolve().parents[1] / "manifest.yml"
 STATE_SECONDS = 600  # an install link works once, for ten minutes
 NOT_INSTALLED = ("FlowPilot is not installed in this workspace (it may have been removed). "
@@ -73,6 +90,7 @@ def make_flow(settings: Settings, engine: Engine, store: EncryptedInstallationSt
         authorization_url=authorize_url(settings.slack_api_url),
         installation_store=store, state_store=states,
         callback_options=CallbackOptions(success=lambda a: _success(svc, a), failure=_failure),
+        logger=_flow_log,
     )
     return OAuthFlow(client=WebClient(base_url=settings.slack_api_url), settings=oauth_settings)
 

@@ -4,6 +4,7 @@ with a page that says what to do next."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -109,8 +110,9 @@ def test_a_denied_install_says_nothing_was_installed(
 
 
 def test_a_failed_code_exchange_says_what_to_check(
-    h: Harness, engine: Engine, fake_slack: FakeSlack
+    h: Harness, engine: Engine, fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO)
     url, cookie = start_install(h)
     redirect = fake_slack.oauth.approve(url, workspace(fake_slack, A))
     status, page = finish(h, redirect.replace("code=", "code=tampered"), cookie)
@@ -118,6 +120,7 @@ def test_a_failed_code_exchange_says_what_to_check(
     assert "SLACK_CLIENT_SECRET" in page
     [call] = fake_slack.calls("oauth.v2.access")
     assert call.body.get("code", "").startswith("tampered")
+    assert "invalid_code" in caplog.text and "tampered" not in caplog.text  # no code logged
     assert _rows(engine, "slack_bots") == []
 
 
