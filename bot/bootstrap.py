@@ -17,9 +17,17 @@ from bot.errors import ConfigError, FlowPilotError, SlackError, StorageError
 from bot.executor import TrackingExecutor
 from bot.metrics import Metrics
 from bot.notify import Notifier, make_web_client
+from bot.oauth import (
+    NOT_INSTALLED,
+    make_authorize,
+    make_flow,
+    quiet_missing_installations,
+    token_source,
+)
 from bot.services.catalog import FlowCatalog
 from bot.services.container import Services
 from bot.services.dispatch import InlineDispatch, QueueDispatch
+from bot.services.tenancy import refused
 from bot.services.turns import TurnRunner
 from storage.db import make_engine, make_session_factory
 from storage.migrate import is_current
@@ -77,10 +85,8 @@ def build(
 ) -> FlowPilot:
     db = make_engine(settings.database_url, pool_size=settings.pool_size, max_overflow=10)
     factory = make_session_factory(db)
-    client = make_web_client(
-        settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None,
-        settings.slack_api_url,
-    )
+    tokens, store = token_source(settings, db, clock)
+    client = make_web_client(tokens.single_token, settings.slack_api_url)
     catalog = FlowCatalog(factory, settings.flows_dir)
     for problem in catalog.problems:
         log.warning("flow skipped: %s", problem)
@@ -91,7 +97,7 @@ def build(
 
         engine = OfflineEngine(catalog.base)
     svc = Services(
-        settings=settings, factory=factory, clock=clock, notifier=Notifier(client),
+        settings=settings, factory=factory, clock=clock, notifier=Notifier(client, tokens),
         engine=engine, flows=catalog, metrics=Metrics(),
     )
     runner = TurnRunner(svc, workers or settings.workers)
@@ -100,6 +106,12 @@ def build(
     queue = settings.work_mode == "queue" and mode == "serve"
     svc.dispatch = QueueDispatch(svc) if queue else InlineDispatch(svc)
     listeners = TrackingExecutor(listener_workers, thread_name_prefix="fp-listener")
+    per_workspace: dict[str, Any] = {}
+    if store is not None:  # many workspaces: Bolt asks the token source per request
+        svc.extras["installation_store"] = store
+        tokens.on_refused = lambda team, org, error: refused(svc, team, org, error)
+        per_workspace = {"authorize": make_authorize(tokens),
+                         "user_facing_authorize_error_message": NOT_INSTALLED}
     app = App(
         client=client,
         signing_secret=(
@@ -109,7 +121,11 @@ def build(
         token_verification_enabled=False,
         process_before_response=False,
         listener_executor=listeners,
+        **per_workspace,
     )
+    if store is not None:
+        quiet_missing_installations(app)
+        svc.extras["oauth_flow"] = make_flow(settings, db, store, svc)
     from handlers.register import register_all
 
     register_all(app, svc)
@@ -130,6 +146,8 @@ def check_ready(fp: FlowPilot) -> None:
         raise StorageError(
             "The database schema is not migrated: run `flowpilot db upgrade` first."
         )
+    if fp.settings.many_workspaces:
+        return  # each workspace's token is checked when it is used
     try:
         auth = fp.services.notifier.auth_test()
     except SlackError as exc:

@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
     slack_client_id: str | None = Field(default=None, alias="SLACK_CLIENT_ID")
     slack_client_secret: SecretStr | None = Field(default=None, alias="SLACK_CLIENT_SECRET")
+    # Many workspaces: the public URL of /slack/oauth_redirect (one of the app's redirect URLs;
+    # when unset, Slack uses the app's first one).
+    slack_redirect_uri: str | None = Field(default=None, alias="SLACK_REDIRECT_URI")
     slack_api_url: str = Field(default="https://slack.com/api/", alias="SLACK_API_URL")
     anthropic_api_key: SecretStr | None = Field(default=None, alias="ANTHROPIC_API_KEY")
     anthropic_base_url: str | None = Field(default=None, alias="ANTHROPIC_BASE_URL")
@@ -92,6 +95,13 @@ class Settings(BaseSettings):
         return v
 
     @property
+    def many_workspaces(self) -> bool:
+        """Install by OAuth into any workspace (SLACK_CLIENT_ID and SLACK_CLIENT_SECRET)."""
+        secret = self.slack_client_secret
+        return bool(self.slack_client_id) and secret is not None and bool(
+            secret.get_secret_value())
+
+    @property
     def ai_enabled(self) -> bool:
         key = self.anthropic_api_key
         return key is not None and bool(key.get_secret_value().strip())
@@ -109,6 +119,12 @@ class Settings(BaseSettings):
                 needs.append(("SLACK_CLIENT_SECRET", self.slack_client_secret))
         elif mode in ("scheduler", "jobs") and not self.slack_client_id:
             needs = [("SLACK_BOT_TOKEN", self.slack_bot_token)]
+        if self.slack_client_id and mode in ("serve", "scheduler", "jobs") and not (
+            self.secret_key and self.secret_key.get_secret_value().strip()
+        ):
+            raise ConfigError("FLOWPILOT_SECRET_KEY is not set: installing in many workspaces "
+                              "(SLACK_CLIENT_ID) stores tokens encrypted with it "
+                              "(make one with `flowpilot secrets new-key`)")
         if self.work_mode == "queue" and not self.database_url.startswith("postgresql"):
             raise ConfigError("FLOWPILOT_WORK_MODE=queue needs PostgreSQL (FLOWPILOT_DATABASE_URL)")
         for name, value in needs:

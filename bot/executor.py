@@ -7,6 +7,8 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+from bot.tokens import carry
+
 
 class TrackingExecutor(ThreadPoolExecutor):
     def __init__(self, max_workers: int, thread_name_prefix: str = "") -> None:
@@ -17,7 +19,8 @@ class TrackingExecutor(ThreadPoolExecutor):
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         with self._cond:
             self._pending += 1
-        future = super().submit(fn, *args, **kwargs)
+        # The work carries the context it was handed over in (the workspace it is for).
+        future = super().submit(carry(fn), *args, **kwargs)
         future.add_done_callback(self._finished)
         return future
 

@@ -17,6 +17,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from bot.errors import SlackError
+from bot.tokens import REFUSALS, TokenSource, Workspace, current
 
 log = logging.getLogger(__name__)
 
@@ -34,18 +35,41 @@ def make_web_client(token: str | None, base_url: str, *, timeout: int = 15) -> W
 
 
 class Notifier:
-    """Thin wrapper over a WebClient: the calls the services make, with readable errors."""
+    """Thin wrapper over a WebClient: the calls the services make, with readable errors.
 
-    def __init__(self, client: WebClient) -> None:
+    With many workspaces (``tokens`` not single), each call uses the token of the workspace
+    the current work is for (``bot.tokens.acting_for``)."""
+
+    def __init__(self, client: WebClient, tokens: TokenSource | None = None) -> None:
         self.client = client
+        self.tokens = tokens
+        self._clients: dict[str, WebClient] = {}
+
+    def _client_for(self) -> tuple[WebClient, Workspace | None]:
+        if self.tokens is None or self.tokens.single:
+            return self.client, None
+        workspace = current()
+        grant = self.tokens.grant(*workspace) if workspace is not None else None
+        if grant is None:
+            raise SlackError(_explain("token", "not_installed"), code="not_installed")
+        client = self._clients.get(grant.token)
+        if client is None:
+            if len(self._clients) > 1000:  # rotated tokens pile up; start over
+                self._clients.clear()
+            client = make_web_client(grant.token, self.client.base_url)
+            self._clients[grant.token] = client
+        return client, workspace
 
     def _call(self, method: str, **kwargs: Any) -> dict[str, Any]:
-        fn = getattr(self.client, method.replace(".", "_"))
+        client, workspace = self._client_for()
+        fn = getattr(client, method.replace(".", "_"))
         try:
             resp = fn(**_drop_none(kwargs))
         except SlackApiError as exc:
             error = str(exc.response.get("error", "unknown_error"))
             log.warning("slack %s failed: %s", method, error)
+            if workspace is not None and error in REFUSALS and self.tokens is not None:
+                self.tokens.refused(*workspace, error)
             raise SlackError(_explain(method, error), code=error) from None
         except Exception as exc:  # connection failures after the retry handler gave up
             log.warning("slack %s failed: %s", method, exc.__class__.__name__)
@@ -136,6 +160,10 @@ _EXPLAIN = {
     "is_archived": "That channel is archived.",
     "invalid_auth": "Slack refused FlowPilot's token. An admin needs to reinstall the app.",
     "not_authed": "FlowPilot has no Slack token. An admin needs to set SLACK_BOT_TOKEN.",
+    "not_installed": "FlowPilot is not installed in this workspace (or was removed). "
+                     "An admin can install it again from the install page.",
+    "token_revoked": "FlowPilot's access to this workspace was revoked. An admin needs to "
+                     "reinstall the app.",
     "ratelimited": "Slack is rate-limiting FlowPilot right now; it will retry.",
     "msg_too_long": "The message was too long for Slack.",
     "invalid_blocks": "Slack refused the message layout.",

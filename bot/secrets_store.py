@@ -7,12 +7,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.crypto import SecretBox
 from storage.db import unit_of_work
 from storage.models import PsaConnection
+from storage.models.slack_oauth import SECRET_COLUMNS, bots, installations
 
 
 @dataclass(frozen=True)
@@ -42,4 +43,16 @@ def rotate_all(factory: sessionmaker[Session], box: SecretBox) -> dict[str, int]
                 setattr(row, enc.column, box.rotate(getattr(row, enc.column)))
                 n += 1
             counts[f"{enc.model.__tablename__}.{enc.column}"] = n  # type: ignore[attr-defined]
+        for table in (installations, bots):
+            for name in SECRET_COLUMNS[table.name]:
+                counts[f"{table.name}.{name}"] = _rotate_core(db, table, name, box)
     return counts
+
+
+def _rotate_core(db: Session, table: Table, name: str, box: SecretBox) -> int:
+    """slack_sdk's installation tables are Core tables (no ORM model): rotate by id."""
+    col = table.c[name]
+    rows = db.execute(select(table.c.id, col).where(col.is_not(None))).all()
+    for row_id, value in rows:
+        db.execute(update(table).where(table.c.id == row_id).values({name: box.rotate(value)}))
+    return len(rows)

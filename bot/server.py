@@ -3,6 +3,7 @@ waitress, a production WSGI server (Bolt's own ``app.start()`` is for developmen
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 from collections.abc import Callable, Iterable, Sequence
@@ -49,6 +50,11 @@ class WsgiApp:
             body = generate_latest(self.fp.services.metrics.registry)
             start_response("200 OK", [("Content-Type", CONTENT_TYPE_LATEST)])
             return [body]
+        flow = self.fp.services.extras.get("oauth_flow")
+        if flow is not None and method == "GET" and path in (
+            flow.install_path, flow.redirect_uri_path
+        ):
+            return self._oauth(flow, path, environ, start_response)
         if path != self.path:
             return _reply(start_response, 404, {"error": "not found"})
         if method != "POST":
@@ -66,10 +72,31 @@ class WsgiApp:
                 headers[key[5:].replace("_", "-").lower()] = [value]
         if environ.get("CONTENT_TYPE"):
             headers["content-type"] = [environ["CONTENT_TYPE"]]
-        resp = self.app.dispatch(bolt_request(raw, headers, environ.get("QUERY_STRING", "")))
+        # Each request in a fresh context: the workspace it sets stays with its own work.
+        resp = contextvars.copy_context().run(
+            self.app.dispatch, bolt_request(raw, headers, environ.get("QUERY_STRING", ""))
+        )
         status = f"{resp.status} {_REASONS.get(resp.status, 'OK')}"
         out_headers = [(k, v) for k, values in resp.headers.items() for v in values]
         start_response(status, out_headers)
+        return [resp.body.encode("utf-8") if isinstance(resp.body, str) else resp.body]
+
+    def _oauth(self, flow: Any, path: str, environ: dict[str, Any],
+               start_response: StartResponse) -> Iterable[bytes]:
+        """``GET /slack/install`` and ``GET /slack/oauth_redirect`` (``bot.oauth``)."""
+        headers: dict[str, str | Sequence[str]] = {
+            key[5:].replace("_", "-").lower(): [value]
+            for key, value in environ.items() if key.startswith("HTTP_")
+        }
+        req = BoltRequest(body="", query=environ.get("QUERY_STRING", ""), headers=headers)
+        if path == flow.install_path:
+            resp = flow.handle_installation(req)
+        else:
+            resp = flow.handle_callback(req)
+        reason = {302: "Found", 401: "Unauthorized"}.get(resp.status) or _REASONS.get(
+            resp.status, "OK")
+        start_response(f"{resp.status} {reason}",
+                       [(k, v) for k, values in resp.headers.items() for v in values])
         return [resp.body.encode("utf-8") if isinstance(resp.body, str) else resp.body]
 
     def _healthz(self, start_response: StartResponse) -> Iterable[bytes]:

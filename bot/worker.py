@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from bot.bootstrap import FlowPilot
 from bot.services import deliveries
 from bot.services.dispatch import CHANNEL
+from bot.services.tenancy import for_team
 from storage.db import unit_of_work
 from storage.models import InboundEvent
 
@@ -79,7 +80,8 @@ class Worker:
     def _run(self, event_id: uuid.UUID, name: str, payload: dict[str, Any]) -> None:
         status, error = "done", None
         try:
-            self.svc.dispatch.run(name, payload)  # type: ignore[union-attr]
+            with for_team(self.svc, payload.get("team_id")):  # that workspace's token
+                self.svc.dispatch.run(name, payload)  # type: ignore[union-attr]
         except Exception as exc:
             log.exception("work %s failed", name)
             status, error = "failed", exc.__class__.__name__

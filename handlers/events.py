@@ -15,7 +15,6 @@ from bot.errors import SlackError
 from bot.redact import redact
 from bot.services import deliveries, tickets
 from bot.services.container import Services
-from bot.services.identity import ensure_account
 from bot.services.sessions import (
     Intake,
     open_session,
@@ -52,15 +51,6 @@ def register(app: App, svc: Services) -> None:
         from handlers.home import publish_home
 
         publish_home(svc, str(context.team_id), str(event.get("user")))
-
-    @app.event("app_uninstalled")
-    def on_uninstalled(context: BoltContext) -> None:
-        _deactivate(svc, str(context.team_id))
-
-    @app.event("tokens_revoked")
-    def on_tokens_revoked(event: dict[str, Any], context: BoltContext) -> None:
-        if (event.get("tokens") or {}).get("bot"):
-            _deactivate(svc, str(context.team_id))
 
 
 def mention_work(svc: Services, p: dict[str, Any]) -> None:
@@ -158,18 +148,6 @@ def _explain_once(svc: Services, session_id: uuid.UUID, status: str, channel: st
         svc.notifier.ephemeral(channel, user, st.explain_no_turns(status), thread_ts=thread_ts)
     except SlackError:
         pass
-
-
-def _deactivate(svc: Services, team_id: str) -> None:
-    with unit_of_work(svc.factory) as db:
-        account = ensure_account(db, team_id)
-        account.is_active = False
-        account.uninstalled_at = svc.clock()
-    if svc.extras.get("installation_store") is not None:
-        try:
-            svc.extras["installation_store"].delete_all(enterprise_id=None, team_id=team_id)
-        except Exception:
-            log.warning("could not delete the installation of %s", team_id)
 
 
 __all__ = ["Account", "register"]

@@ -16,11 +16,13 @@ from handlers import (
     nudges,
     psa,
     settings,
+    tenancy,
     views,
 )
 
 
 def register_all(app: App, svc: Services) -> None:
+    app.use(tenancy.make_workspace_middleware(svc))  # first: the workspace's token for all
     app.use(middleware.make_delivery_middleware(svc))
     commands.register(app, svc)
     events.register(app, svc)
@@ -30,4 +32,5 @@ def register_all(app: App, svc: Services) -> None:
     nudges.register(app, svc)
     psa.register(app, svc)
     errors.register(app, svc)
+    tenancy.register(app, svc)
     _ = (home, settings)  # register their subcommands on import

@@ -19,6 +19,7 @@ from bot.errors import SlackError
 from bot.render import blocks as bk
 from bot.render.blocks import Message
 from bot.services.container import Services
+from bot.services.tenancy import for_session, usable
 from handlers import ids
 from storage.db import is_postgres, unit_of_work
 from storage.models import AccountSettings, AISession
@@ -85,7 +86,12 @@ def each(svc: Services, result: JobResult, ids_: list[uuid.UUID],
     result.claimed += len(ids_)
     for sid in ids_:
         try:
-            result.count(work(sid))
+            with for_session(svc, sid) as (team, org):  # that workspace's token
+                if not usable(svc, team, org):  # Slack refused it earlier in this pass
+                    release(svc, sid)
+                    result.count(SKIPPED)
+                    continue
+                result.count(work(sid))
         except StaleDataError:  # a person changed the session meanwhile: next pass decides
             release(svc, sid)
             result.count(SKIPPED)

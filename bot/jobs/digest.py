@@ -19,6 +19,7 @@ from bot.jobs.common import DONE, FAILED, JobResult
 from bot.jobs.config import config
 from bot.render.digest import DigestData, render_digest
 from bot.services.container import Services
+from bot.services.tenancy import for_account
 from storage.db import unit_of_work
 from storage.models import Account, AccountSettings, AISession, User
 from storage.settings_store import get_all_settings, set_setting, set_settings
@@ -33,7 +34,8 @@ def daily_digest(svc: Services, now: datetime) -> JobResult:
         accounts = db.execute(select(Account.id).where(Account.is_active.is_(True))).scalars().all()
     for account_id in accounts:
         try:
-            outcome = _digest_one(svc, account_id, now, result)
+            with for_account(svc, account_id):  # that workspace's token
+                outcome = _digest_one(svc, account_id, now, result)
         except Exception:
             log.exception("daily_digest failed for workspace %s", account_id)
             outcome = FAILED

@@ -25,6 +25,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from bot.sandbox.fake_slack_oauth import FakeOAuth, FakeWorkspace
+
 logger = logging.getLogger(__name__)
 
 JSONDict = dict[str, Any]
@@ -209,6 +211,8 @@ class FakeSlack:
         self._channels: dict[str, JSONDict] = {}
         self._failed_channels: dict[str, tuple[str, frozenset[str]]] = {}
         self._subscribers: list[Subscriber] = []
+        # Apps, codes and the tokens issued by OAuth, each bound to one workspace.
+        self.oauth = FakeOAuth()
         self._routes: dict[str, Callable[[Call], tuple[JSONDict, list[tuple[str, JSONDict]]]]] = {
             "auth.test": self._auth_test,
             "chat.postMessage": self._chat_post_message,
@@ -273,6 +277,30 @@ class FakeSlack:
     def url(self) -> str:
         """Base URL of the Web API, e.g. `http://127.0.0.1:54321/api/`."""
         return f"{self.root_url}api/"
+
+    @property
+    def authorize_url(self) -> str:
+        """Slack's authorize page (``OAuthSettings(authorization_url=...)``)."""
+        return f"{self.root_url}oauth/v2/authorize"
+
+    def workspace(self, team_id: str | None, name: str = "", *, enterprise_id: str | None = None,
+                  org_install: bool = False, bot_user_id: str = BOT_USER_ID,
+                  installer: str = "UINSTALLER") -> FakeWorkspace:
+        """A workspace (or, with ``org_install``, an Enterprise Grid org) people can install
+        the app into through ``oauth.approve``."""
+        return FakeWorkspace(team_id=None if org_install else team_id,
+                             team_name=name or str(team_id), enterprise_id=enterprise_id,
+                             enterprise_name=f"Org {enterprise_id}" if enterprise_id else "",
+                             bot_user_id=bot_user_id, installer=installer,
+                             is_enterprise_install=org_install)
+
+    def team_of(self, call: Call) -> str | None:
+        """The workspace a recorded call acted in (by the token it used; None when the token
+        was not issued through OAuth)."""
+        ws = self.oauth.workspace_of(call.token)
+        if ws is None:
+            return None
+        return ws.team_id or ws.enterprise_id
 
     def hook_url(self, tag: str = "T0001/1/fake") -> str:
         """A `response_url` served by this fake; posts are recorded as method `response_url`."""
@@ -507,6 +535,8 @@ class FakeSlack:
             method = split.path[len("/api/") :].strip("/")
         elif split.path.startswith("/hooks/"):
             method = "response_url"
+        elif split.path.rstrip("/") == "/oauth/v2/authorize" and http_method == "GET":
+            return self._authorize_page(path)
         else:
             return 404, {}, {"ok": False, "error": "unknown_method"}
         body = _parse_form(split.query) if split.query else {}
@@ -527,6 +557,8 @@ class FakeSlack:
         if method == "response_url":
             self._emit([("response_url.posted", {"path": split.path, **body})])
             return 200, {}, {"ok": True}
+        if method == "oauth.v2.access":  # authenticated by client id/secret, not a token
+            return 200, {}, self.oauth.access(body, headers)
         if not token:
             return 200, {}, {"ok": False, "error": "not_authed"}
         if token.startswith(("xoxb-invalid", "xapp-invalid")):
@@ -536,6 +568,9 @@ class FakeSlack:
         # docs.slack.dev/authentication/tokens: app-level tokens call only apps.* methods).
         if (method == "apps.connections.open") != token.startswith("xapp-"):
             return 200, {}, {"ok": False, "error": "not_allowed_token_type"}
+        refusal = self.oauth.refusal(token)
+        if refusal is not None:
+            return 200, {}, {"ok": False, "error": refusal}
         route = self._routes.get(method)
         if route is None:
             return 200, {}, {"ok": True}
@@ -550,9 +585,27 @@ class FakeSlack:
         extra = {"x-oauth-scopes": BOT_SCOPES} if method == "auth.test" else {}
         return 200, extra, answer
 
+    def _authorize_page(self, path: str) -> tuple[int, dict[str, str], JSONDict]:
+        """A browser at the authorize page, signed in as ``oauth.signed_in``, clicks Allow."""
+        try:
+            location = self.oauth.approve(path)
+        except ValueError as exc:
+            return 400, {}, {"ok": False, "error": str(exc)}
+        return 302, {"Location": location}, {"ok": True}
+
     # ------------------------------------------------------------------ default answers
     # Each route runs under the lock and returns (answer, events to emit).
     def _auth_test(self, call: Call) -> tuple[JSONDict, list[tuple[str, JSONDict]]]:
+        ws = self.oauth.workspace_of(call.token)
+        if ws is not None:
+            return {
+                "ok": True, "url": f"https://{(ws.team_id or ws.enterprise_id or '').lower()}"
+                                   ".slack.com/",
+                "team": ws.team_name, "user": "flowpilot", "team_id": ws.team_id,
+                "user_id": ws.bot_user_id, "bot_id": ws.bot_id,
+                "enterprise_id": ws.enterprise_id,
+                "is_enterprise_install": ws.is_enterprise_install,
+            }, []
         return {
             "ok": True,
             "url": TEAM_URL,

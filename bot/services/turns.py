@@ -36,6 +36,7 @@ from bot.services.container import Services
 from bot.services.identity import ensure_user
 from bot.services.refresh import LOCK_SESSION, post_turn, turn_message_view
 from bot.services.sessions import add_participant, touch
+from bot.tokens import carry
 from storage.db import in_transaction, unit_of_work
 from storage.models import Account, AISession, InboundEvent
 
@@ -75,7 +76,7 @@ class TurnRunner:
             return None
         with self._idle:
             self._inflight += 1
-        future = self.pool.submit(_logged, fn, *args, **kwargs)
+        future = self.pool.submit(carry(_logged), fn, *args, **kwargs)  # the workspace goes too
         future.add_done_callback(self._done)
         return future
 
@@ -102,6 +103,12 @@ class TurnRunner:
 
     def drive(self, session_id: uuid.UUID) -> int:
         """Take turns until no input is pending. Returns how many turns were taken."""
+        from bot.services.tenancy import for_session
+
+        with for_session(self.svc, session_id):  # with the session's workspace token
+            return self._drive(session_id)
+
+    def _drive(self, session_id: uuid.UUID) -> int:
         taken = 0
         while True:
             claimed, begun = in_transaction(self.svc.factory, lambda db: self._begin(db, session_id))
