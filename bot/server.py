@@ -7,7 +7,6 @@ import json
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
-from urllib.parse import parse_qsl
 
 from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -15,23 +14,23 @@ from slack_bolt import App, BoltRequest
 from slack_bolt.request.internals import build_context
 from sqlalchemy import text
 
+from bot import boundary
 from bot.bootstrap import FlowPilot
+from bot.clock import utcnow
 
 log = logging.getLogger(__name__)
-MAX_BODY = 2 * 1024 * 1024
 StartResponse = Callable[..., Any]
 
 
-def bolt_request(raw: str, headers: dict[str, str | Sequence[str]], query: str) -> BoltRequest:
-    req = BoltRequest(body=raw, query=query, headers=headers)
-    # Bolt parses any form body containing the substring "payload" as an interactivity
-    # payload, so a slash command whose text (or channel) says "payload" arrives empty.
-    # Re-parse such bodies as the plain form they are; the signature still covers raw.
-    if not req.body and raw and not raw.startswith("{"):
-        form = dict(parse_qsl(raw, keep_blank_values=True))
-        if "payload" not in form and form:
-            req.body = form
-            req.context = build_context(req.context, form)
+def bolt_request(raw: str, body: dict[str, Any], headers: dict[str, str | Sequence[str]],
+                 query: str) -> BoltRequest:
+    """A Bolt request around a body the boundary already parsed and checked: Bolt does not
+    parse it again (it would read any form holding the substring "payload" as an
+    interactivity payload). ``raw`` stays for Bolt's own signature check, where enabled."""
+    req = BoltRequest(body="", query=query, headers=headers)
+    req.raw_body = raw
+    req.body = body
+    req.context = build_context(req.context, body)
     return req
 
 
@@ -40,6 +39,10 @@ class WsgiApp:
         self.fp = fp
         self.app: App = fp.app
         self.path = path
+        settings = getattr(fp, "settings", None)
+        secret = settings.slack_signing_secret if settings is not None else None
+        # None: the app verifies signatures itself (the ack benchmark's bare Bolt floor).
+        self.secret: bytes | None = secret.get_secret_value().encode() if secret else None
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         method, path = environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", "/")
@@ -56,17 +59,32 @@ class WsgiApp:
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
-            length = 0
-        if length > MAX_BODY:
-            return _reply(start_response, 413, {"error": "request too large"})
-        raw = environ["wsgi.input"].read(length).decode("utf-8", errors="replace") if length else ""
+            return _refuse(start_response, boundary.Refusal(400, "Content-Length is not a number"))
+        if length > boundary.MAX_BODY:
+            return _refuse(start_response, boundary.Refusal(413, f"body of {length} bytes is too large"))
+        raw = environ["wsgi.input"].read(length) if length > 0 else b""
         headers: dict[str, str | Sequence[str]] = {}
+        plain: dict[str, str] = {}
         for key, value in environ.items():
             if key.startswith("HTTP_"):
-                headers[key[5:].replace("_", "-").lower()] = [value]
-        if environ.get("CONTENT_TYPE"):
-            headers["content-type"] = [environ["CONTENT_TYPE"]]
-        resp = self.app.dispatch(bolt_request(raw, headers, environ.get("QUERY_STRING", "")))
+                name = key[5:].replace("_", "-").lower()
+                headers[name], plain[name] = [value], str(value)
+        ctype = str(environ.get("CONTENT_TYPE") or "")
+        if ctype:
+            headers["content-type"] = [ctype]
+        if self.secret is not None:
+            refused = boundary.verify(self.secret, raw, plain, utcnow().timestamp())
+            if refused is not None:
+                return _refuse(start_response, refused)
+        parsed = boundary.parse_http(raw, ctype)
+        if isinstance(parsed, boundary.Refusal):
+            return _refuse(start_response, parsed)
+        if parsed.cleaned:
+            log.warning("cleaned %d characters (NUL, lone surrogates) from a %s", parsed.cleaned,
+                        boundary.describe(parsed.body))
+        req = bolt_request(raw.decode("utf-8"), parsed.body, headers,
+                           environ.get("QUERY_STRING", ""))
+        resp = self.app.dispatch(req)
         status = f"{resp.status} {_REASONS.get(resp.status, 'OK')}"
         out_headers = [(k, v) for k, values in resp.headers.items() for v in values]
         start_response(status, out_headers)
@@ -82,6 +100,12 @@ class WsgiApp:
 
 
 _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 500: "Error"}
+
+
+def _refuse(start_response: StartResponse, refusal: boundary.Refusal) -> list[bytes]:
+    """One line in the log (the reason, never the body) and a short JSON answer."""
+    log.info("refused a request (%d): %s", refusal.status, refusal.reason)
+    return _reply(start_response, refusal.status, {"error": refusal.reason})
 
 
 def _reply(start_response: StartResponse, status: int, body: dict[str, Any]) -> list[bytes]:
