@@ -62,3 +62,35 @@ BLIND: tuple[Shape, ...] = (
     Shape("pin_is", "the door PIN is 482913", "482913"),
     Shape("mfa_backup", "MFA backup code: 7731-2290", "7731-2290"),
 )
+
+# --- added after reading the patterns ----------------------------------------
+AFTER: tuple[Shape, ...] = (
+    Shape("password_was_letters", "the old password was marmaladeskies", "marmaladeskies"),
+    Shape("pw_is_letters", "new pw is Greenhouseorchid", "Greenhouseorchid"),
+    Shape("quoted_phrase", "password is 'correct horse battery staple'", "correct horse battery staple"),
+    Shape("reset_to_letters", "I changed her password and changed it to Sunflowerfield", "Sunflowerfield"),
+    Shape("net_use_before_user", r"net use \\fs01\scans Scan2024!x /user:scanner", "Scan2024!x"),
+    Shape("net_user_add", "net user helpdesk Welcome2024 /add", "Welcome2024"),
+    Shape("ldap_bind_quoted", "ldapmodify -H ldaps://dc1 -D cn=admin -w 'P@ss word9' -f x.ldif", "P@ss word9"),
+    Shape("ldap_bind_password_key", "bindPassword: Bind3rPw!", "Bind3rPw!"),
+    Shape("ldap_bind_phrase", "the LDAP bind password is Directory42", "Directory42"),
+    Shape(
+        "bitlocker_recovery_password",
+        "RecoveryPassword: 482190-118470-553300-020130-661342-109263-707652-123321",
+        "482190-118470-553300-020130-661342-109263-707652-123321",
+    ),
+    Shape("wifi_keymaterial", "<keyMaterial>OfficeAir#77</keyMaterial>", "OfficeAir#77"),
+    Shape("wpa2_key", "WPA2 key: purplemonkeydishwasher", "purplemonkeydishwasher"),
+    Shape("network_key", "network security key is Lobby2Guest", "Lobby2Guest"),
+    Shape("tap_is", "the TAP is Kz7pQ2mX, valid for an hour", "Kz7pQ2mX"),
+    Shape("mysql_p", "mysql -u root -pR00tDbPass crm", "R00tDbPass"),
+    Shape("sshpass", "sshpass -p 'Swt!ch42' ssh admin@10.0.0.2", "Swt!ch42"),
+    Shape("curl_user", "curl -u admin:Rout3rAdm! https://10.0.0.1/api", "Rout3rAdm!"),
+    Shape("shared_secret_phrase", "the RADIUS shared secret is Rad1usKey99", "Rad1usKey99"),
+    Shape("snmp_community", "SNMP community string is n3tM0nRO", "n3tM0nRO"),
+    Shape("recovery_code", "recovery code: 8F3K-92LD", "8F3K-92LD"),
+    Shape("app_password", "app password: abcdwxyzqrstmnop", "abcdwxyzqrstmnop"),
+    Shape("secure_string", 'ConvertTo-SecureString "Lab$Admin9" -AsPlainText -Force', "Lab$Admin9"),
+)
+
+ALL: tuple[Shape, ...] = BLIND + AFTER
