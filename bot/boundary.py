@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
@@ -223,6 +224,14 @@ def clean(value: Any) -> tuple[Any, int]:
     return value, 0
 
 
+def team_of(body: dict[str, Any]) -> str:
+    team = body.get("team")
+    user = body.get("user")
+    found = body.get("team_id") or (team.get("id") if isinstance(team, dict) else None) or (
+        user.get("team_id") if isinstance(user, dict) else None)
+    return found if isinstance(found, str) else ""
+
+
 def describe(body: dict[str, Any]) -> str:
     """A short name for a body in a log line: its kind, never its content."""
     kind = str(body.get("type") or ("command" if body.get("command") else "unknown"))[:40]
@@ -230,3 +239,78 @@ def describe(body: dict[str, Any]) -> str:
     if isinstance(event, dict):
         kind += f"/{str(event.get('type'))[:40]}"
     return kind
+
+
+# --- one redaction policy at the door ---------------------------------------------------
+# Text people type reaches us in these places; it is redacted here, before Bolt, our
+# delivery records, steps, logs or the model see it. Raw text is kept nowhere.
+# Admin input that is itself a redaction pattern (`/flowpilot settings …`, the settings
+# modal) is left as typed: masking `password=\S+` would break the pattern.
+_ADMIN_WORDS = ("settings", "config")
+_UNREDACTED_VIEWS = ("fp_settings_modal",)
+
+
+def redact_inbound(body: dict[str, Any], redactor: Callable[[str], tuple[str, int]]) -> int:
+    """Redact, in place, every field of ``body`` that carries typed text; returns how many
+    secrets were masked."""
+    total = 0
+
+    def red(holder: dict[str, Any], key: str) -> None:
+        nonlocal total
+        value = holder.get(key)
+        if isinstance(value, str) and value:
+            # Slack escapes &, < and > in typed message and command text; we keep the text
+            # as typed (our renderer escapes it once on the way out, so "&" never shows as
+            # "&amp;"), and redaction sees the real characters of a password.
+            holder[key], n = redactor(unescape(value))
+            total += n
+
+    if body.get("command"):
+        if str(body.get("text") or "").strip().split(" ", 1)[0].lower() not in _ADMIN_WORDS:
+            red(body, "text")
+        return total
+    event = body.get("event")
+    if isinstance(event, dict):
+        red(event, "text")
+        total += _redact_strings(event.get("blocks"), redactor, "text")
+        message = event.get("message")
+        if isinstance(message, dict):
+            red(message, "text")
+            total += _redact_strings(message.get("blocks"), redactor, "text")
+    message = body.get("message")
+    if body.get("type") in ("message_action", "shortcut") and isinstance(message, dict):
+        red(message, "text")
+        total += _redact_strings(message.get("blocks"), redactor, "text")
+    view = body.get("view")
+    if isinstance(view, dict) and view.get("callback_id") not in _UNREDACTED_VIEWS:
+        state = view.get("state")
+        if isinstance(state, dict):
+            total += _redact_strings(state.get("values"), redactor, "value")
+            total += _redact_strings(state.get("values"), redactor, "text")
+    return total
+
+
+def unescape(text: str) -> str:
+    """Slack's three entity escapes undone (https://api.slack.com/reference/surfaces/formatting
+    #escaping); mentions and links keep their real angle brackets."""
+    if "&" not in text:
+        return text
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def _redact_strings(node: Any, redactor: Callable[[str], tuple[str, int]], key: str) -> int:
+    """Every string under ``key`` (and every string in a rich-text tree under it)."""
+    total = 0
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for k, v in item.items():
+                if k == key and isinstance(v, str) and v:
+                    item[k], n = redactor(v)
+                    total += n
+                elif isinstance(v, (dict, list)):
+                    stack.append(v)
+        elif isinstance(item, list):
+            stack.extend(i for i in item if isinstance(i, (dict, list)))
+    return total

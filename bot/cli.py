@@ -66,6 +66,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     _start_scheduler(fp)
     assert fp.settings.slack_app_token is not None
     handler = CheckedSocketModeHandler(fp.app, fp.settings.slack_app_token.get_secret_value())
+    handler.services = fp.services
     try:
         handler.start()
     finally:

@@ -17,6 +17,9 @@ from sqlalchemy import text
 from bot import boundary
 from bot.bootstrap import FlowPilot
 from bot.clock import utcnow
+from bot.redact import redact
+from bot.services.container import Services
+from bot.services.sessions import workspace_patterns
 
 log = logging.getLogger(__name__)
 StartResponse = Callable[..., Any]
@@ -32,6 +35,17 @@ def bolt_request(raw: str, body: dict[str, Any], headers: dict[str, str | Sequen
     req.body = body
     req.context = build_context(req.context, body)
     return req
+
+
+def redact_body(svc: Services, body: dict[str, Any]) -> int:
+    """The redaction policy (built-in and the workspace's own patterns) on a body's text."""
+    patterns = workspace_patterns(svc, boundary.team_of(body))
+
+    def redactor(text: str) -> tuple[str, int]:
+        result = redact(text, patterns)
+        return result.text, result.count
+
+    return boundary.redact_inbound(body, redactor)
 
 
 class WsgiApp:
@@ -82,6 +96,9 @@ class WsgiApp:
         if parsed.cleaned:
             log.warning("cleaned %d characters (NUL, lone surrogates) from a %s", parsed.cleaned,
                         boundary.describe(parsed.body))
+        services = getattr(self.fp, "services", None)
+        if services is not None:
+            redact_body(services, parsed.body)
         req = bolt_request(raw.decode("utf-8"), parsed.body, headers,
                            environ.get("QUERY_STRING", ""))
         resp = self.app.dispatch(req)

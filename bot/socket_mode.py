@@ -15,11 +15,14 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
 from bot import boundary
+from bot.server import redact_body
+from bot.services.container import Services
 
 log = logging.getLogger(__name__)
 
 
-def dispatch_envelope(app: App, req: SocketModeRequest) -> tuple[int, object]:
+def dispatch_envelope(app: App, req: SocketModeRequest,
+                      svc: Services | None = None) -> tuple[int, object]:
     """(status, Bolt response or None) for one envelope, after the boundary's checks."""
     checked = boundary.check_payload(req.payload)
     if isinstance(checked, boundary.Refusal):
@@ -28,15 +31,19 @@ def dispatch_envelope(app: App, req: SocketModeRequest) -> tuple[int, object]:
     if checked.cleaned:
         log.warning("cleaned %d characters (NUL, lone surrogates) from a %s", checked.cleaned,
                     boundary.describe(checked.body))
+    if svc is not None:
+        redact_body(svc, checked.body)
     resp = app.dispatch(BoltRequest(mode="socket_mode", body=checked.body,
                                     headers=build_headers(req)))
     return resp.status, resp
 
 
 class CheckedSocketModeHandler(SocketModeHandler):
+    services: Services | None = None  # set by the caller: workspace redaction patterns
+
     def handle(self, client: BaseSocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
         start = time()
-        _, resp = dispatch_envelope(self.app, req)
+        _, resp = dispatch_envelope(self.app, req, self.services)
         if resp is None:
             client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
             return

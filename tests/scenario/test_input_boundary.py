@@ -164,3 +164,17 @@ def _send_bytes(h: Harness, raw: bytes, ctype: str) -> tuple[int, str]:
     status: list[str] = []
     out = b"".join(h.wsgi(environ, lambda s, _h: status.append(s)))
     return int(status[0].split()[0]), out.decode()
+
+
+def test_slack_entity_escapes_are_not_escaped_twice(harness: Harness) -> None:
+    h = harness
+    # Slack escapes &, < and > in command text; the header must show "&" once escaped.
+    h.command("printer &amp; scanner offline &lt;HP 4050&gt;")
+    h.settle()
+    with h.svc.factory() as db:
+        s = db.execute(select(AISession)).scalar_one()
+    assert s.problem_summary == "printer & scanner offline <HP 4050>"
+    header = next(m for m in h.slack.messages("C1") if m["ts"] == s.slack_thread_ts)
+    shown = json.dumps(header)
+    assert "printer &amp; scanner offline &lt;HP 4050&gt;" in shown
+    assert "&amp;amp;" not in shown and "&amp;lt;" not in shown
