@@ -108,6 +108,11 @@ class Notifier:
         except SlackError:
             return {}
 
+    def group_members(self, group_id: str) -> list[str]:
+        """The user ids of a Slack user group (raises SlackError when Slack can't say)."""
+        return [str(u) for u in self._call("usergroups.users.list", usergroup=group_id)
+                .get("users") or []]
+
     def thread_messages(self, channel: str, thread_ts: str, limit: int = 50) -> list[dict[str, Any]]:
         try:
             data = self._call("conversations.replies", channel=channel, ts=thread_ts, limit=limit)

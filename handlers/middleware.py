@@ -100,6 +100,17 @@ def ignorable_message(event: dict[str, Any], bot_user_id: str | None) -> bool:
     return bool(bot_user_id and f"<@{bot_user_id}>" in (event.get("text") or ""))
 
 
+def foreign_author(event: dict[str, Any], team_id: str | None) -> bool:
+    """A message by a user of another workspace (a Slack Connect channel): never a turn input
+    nor a participant. Logged, since it is a refusal nobody sees."""
+    author_team = event.get("user_team") or event.get("team")
+    if not (author_team and team_id and author_team != team_id):
+        return False
+    log.info("ignored a message from a user of workspace %s in channel %s (ours: %s)",
+             author_team, event.get("channel"), team_id)
+    return True
+
+
 def make_delivery_middleware(svc: Services) -> Callable[..., Any]:
     def record_delivery(
         body: dict[str, Any], context: BoltContext, next: Callable[[], None]
@@ -114,6 +125,8 @@ def make_delivery_middleware(svc: Services) -> Callable[..., Any]:
         if kind == "message" and ignorable_message(event, bot_user_id):
             return BoltResponse(status=200, body="")
         team_id = context.team_id or body.get("team_id") or (body.get("team") or {}).get("id")
+        if kind in ("message", "app_mention") and foreign_author(event, team_id):
+            return BoltResponse(status=200, body="")
         now = svc.clock()
         if kind == "message":
             return _record_reply(svc, body, event, key, team_id, context, next)
@@ -163,6 +176,10 @@ def _record_reply(
         )
     if found is None:
         return BoltResponse(status=200, body="")  # not a session's thread
+    if found.foreign:
+        log.info("ignored a delivery from workspace %s for a session of another workspace "
+                 "(channel %s)", team_id, event.get("channel"))
+        return BoltResponse(status=200, body="")
     if found.event_id is None:
         svc.metrics.deliveries.labels("message", "duplicate").inc()
         return BoltResponse(status=200, body="")

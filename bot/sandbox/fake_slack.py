@@ -201,6 +201,7 @@ class FakeSlack:
         self._home_views: dict[str, str] = {}
         self._statuses: dict[tuple[str, str], str] = {}
         self._users: dict[str, JSONDict] = {}
+        self._usergroups: dict[str, list[str]] = {}
         self._channels: dict[str, JSONDict] = {}
         self._failed_channels: dict[str, tuple[str, frozenset[str]]] = {}
         self._subscribers: list[Subscriber] = []
@@ -218,6 +219,7 @@ class FakeSlack:
             "views.update": self._views_update,
             "views.publish": self._views_publish,
             "users.info": self._users_info,
+            "usergroups.users.list": self._usergroups_users_list,
             "conversations.info": self._conversations_info,
             "conversations.join": self._conversations_info,
             "conversations.replies": self._conversations_replies,
@@ -317,6 +319,7 @@ class FakeSlack:
             self._home_views.clear()
             self._statuses.clear()
             self._users.clear()
+            self._usergroups.clear()
             self._channels.clear()
             self._failed_channels.clear()
 
@@ -769,6 +772,21 @@ class FakeSlack:
         }
         user.update(copy.deepcopy(self._users.get(user_id, {})))
         return {"ok": True, "user": user}, []
+
+    def set_usergroup(self, group_id: str, users: list[str]) -> None:
+        with self._lock:
+            self._usergroups[group_id] = list(users)
+
+    def _usergroups_users_list(self, call: Call) -> tuple[JSONDict, list[tuple[str, JSONDict]]]:
+        # usergroups.users.list: `usergroup` is required; an unknown id is `no_such_subteam`;
+        # the answer is {"ok": true, "users": [ids]}
+        # (https://api.slack.com/methods/usergroups.users.list).
+        group = str(call.body.get("usergroup") or "")
+        if not group:
+            raise SlackApiFailure("invalid_arguments")
+        if group not in self._usergroups:
+            raise SlackApiFailure("no_such_subteam")
+        return {"ok": True, "users": list(self._usergroups[group])}, []
 
     def _conversations_info(self, call: Call) -> tuple[JSONDict, list[tuple[str, JSONDict]]]:
         channel = str(call.body.get("channel") or "")

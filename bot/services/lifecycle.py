@@ -30,7 +30,13 @@ from bot.services.container import Services
 from bot.services.decisions import domain_errors
 from bot.services.identity import ensure_user
 from bot.services.refresh import refresh_header
-from bot.services.sessions import add_participant, add_step, load_for_team, require_may_act
+from bot.services.sessions import (
+    add_participant,
+    add_step,
+    load_for_team,
+    may_act,
+    require_may_act,
+)
 from storage.db import unit_of_work
 from storage.models import Account, AISession, SessionHandoff, SessionResolutionOutput, User
 
@@ -339,7 +345,8 @@ class TookOver:
 
 
 def take_over(svc: Services, *, team_id: str, user_id: str, session_id: str) -> TookOver:
-    """The Take over button: anyone in the workspace; the first click wins."""
+    """The Take over button: the first click wins, among the people who may take it (see
+    ``may_take_over``)."""
     now = svc.clock()
     with _txn(svc) as db:
         session, user = _load(db, svc, team_id, user_id, session_id)
@@ -348,7 +355,31 @@ def take_over(svc: Services, *, team_id: str, user_id: str, session_id: str) -> 
             if owner == user_id:
                 raise DomainError("You already own this session; carry on in its thread.")
             raise DomainError(f"Already taken by {mention(owner)}.")
+        if not may_take_over(db, svc, session, user):
+            raise NotAllowedError(
+                "Only the engineer or group this session was escalated to, the people taking "
+                "part in it, or a workspace admin can take it over."
+            )
         return _hand(db, svc, session, user, user, "take_over", now)
+
+
+def may_take_over(db: Session, svc: Services, session: AISession, user: User) -> bool:
+    """The rule every control follows (owner, participants, the named engineer, admins), plus
+    the members of the escalation group when no engineer was named. With neither an engineer
+    nor a group, the escalation went to the channel at large: anyone there may take it."""
+    if may_act(session, user):
+        return True
+    if session.escalated_to_id is not None:
+        return False
+    group = workspace.value(svc, db, session.account, "escalation_group") if session.account \
+        else None
+    if not group:
+        return True
+    try:
+        return user.slack_user_id in svc.notifier.group_members(str(group))
+    except SlackError:
+        log.warning("could not read escalation group members; take over refused")
+        return False
 
 
 def handoff(svc: Services, *, team_id: str, user_id: str, session_id: str,
