@@ -17,6 +17,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from bot.errors import SlackError
+from bot.render.text import truncate
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +57,22 @@ class Notifier:
         self, channel: str, text: str, blocks: list[dict[str, Any]] | None = None, *,
         thread_ts: str | None = None, metadata: dict[str, Any] | None = None,
     ) -> str:
-        data = self._call(
-            "chat.postMessage", channel=channel, text=text, blocks=blocks, thread_ts=thread_ts,
-            metadata=metadata, unfurl_links=False, unfurl_media=False,
-        )
+        try:
+            data = self._call(
+                "chat.postMessage", channel=channel, text=text, blocks=blocks,
+                thread_ts=thread_ts, metadata=metadata, unfurl_links=False, unfurl_media=False,
+            )
+        except SlackError as exc:
+            if not blocks or exc.code not in REFUSED_LAYOUT:
+                raise
+            # Slack refused the layout whatever our limits said: post the same content as
+            # plain text rather than lose it.
+            log.warning("slack refused a message layout (%s); posting it as plain text",
+                        exc.code)
+            data = self._call(
+                "chat.postMessage", channel=channel, text=plain_rendering(text, blocks),
+                thread_ts=thread_ts, metadata=metadata, unfurl_links=False, unfurl_media=False,
+            )
         return str(data.get("ts", ""))
 
     def update(
@@ -129,6 +142,26 @@ class Notifier:
 
     def auth_test(self) -> dict[str, Any]:
         return self._call("auth.test")
+
+
+# chat.postMessage truncates ``text`` beyond 40,000 characters
+# (https://api.slack.com/methods/chat.postMessage#truncating).
+PLAIN_TEXT_MAX = 39_000
+REFUSED_LAYOUT = ("invalid_blocks", "invalid_blocks_format", "msg_blocks_too_long")
+
+
+def plain_rendering(text: str, blocks: list[dict[str, Any]]) -> str:
+    """Every text of ``blocks`` (headers, sections, fields, context), one per line, within
+    Slack's text limit: what a refused message says, without its layout."""
+    lines: list[str] = []
+    for block in blocks:
+        parts = [block.get("text"), *(block.get("fields") or []), *(
+            block.get("elements") or [] if block.get("type") == "context" else [])]
+        for part in parts:
+            if isinstance(part, dict) and isinstance(part.get("text"), str):
+                lines.append(part["text"])
+    body = "\n".join(line for line in lines if line.strip()) or text or "FlowPilot"
+    return truncate(body, PLAIN_TEXT_MAX)
 
 
 def _drop_none(kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -180,6 +180,15 @@ def _fix_block(block: Block) -> None:
     _cap_str(block, "block_id", BLOCK_ID)
 
 
+def _interactive(blocks: list[Block]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for b in blocks:
+        for el in [*(b.get("elements") or []), b.get("accessory"), b.get("element")]:
+            if isinstance(el, dict) and isinstance(el.get("action_id"), str):
+                found.append(el)
+    return found
+
+
 def _shrinkable(blocks: list[Block]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for b in blocks:
@@ -212,6 +221,11 @@ def enforce_blocks(
     for b in out:
         if isinstance(b.get("block_id"), str):
             b["block_id"] = _unique(b["block_id"], seen, "~", BLOCK_ID)
+    # Action ids unique across the whole message, not only within a block: a model answer
+    # with many items repeats the same buttons, and a duplicate gets the message refused.
+    actions: set[str] = set()
+    for el in _interactive(out):
+        el["action_id"] = _unique(el["action_id"], actions, ".", ACTION_ID)
     if len(out) > max_blocks:
         keep = max_blocks - 1
         # Do not leave an item's text without its buttons.

@@ -118,6 +118,30 @@ def _truthy(value: Any) -> bool:
     return bool(value)
 
 
+def _check_blocks(blocks: Any) -> None:
+    """What Slack refuses in ``blocks`` (https://api.slack.com/reference/block-kit/blocks):
+    more than 50 blocks in a message, and an ``action_id`` repeated within a block ("should be
+    unique among all other action_ids in the containing block",
+    https://api.slack.com/reference/block-kit/block-elements): both ``invalid_blocks``."""
+    if isinstance(blocks, str):
+        try:
+            blocks = json.loads(blocks)
+        except ValueError:
+            raise SlackApiFailure("invalid_blocks_format") from None
+    if not isinstance(blocks, list):
+        return
+    if len(blocks) > 50:
+        raise SlackApiFailure("invalid_blocks")
+    for block in blocks:
+        if not isinstance(block, dict):
+            raise SlackApiFailure("invalid_blocks_format")
+        ids = [el.get("action_id") for el in [*(block.get("elements") or []),
+                                                 block.get("accessory"), block.get("element")]
+               if isinstance(el, dict) and el.get("action_id")]
+        if len(ids) != len(set(ids)):
+            raise SlackApiFailure("invalid_blocks")
+
+
 def _dm_channel(channel: str) -> str:
     """Posting to a user id lands in the DM with that user, as Slack does."""
     return f"D{channel}" if channel[:1] in ("U", "W") else channel
@@ -571,6 +595,7 @@ class FakeSlack:
         channel = self._channel_arg(call)
         if not any(body.get(k) for k in ("text", "blocks", "attachments", "markdown_text")):
             raise SlackApiFailure("no_text")
+        _check_blocks(body.get("blocks"))
         msg: JSONDict = {
             "type": "message",
             "user": self.bot_user_id,

@@ -237,3 +237,21 @@ def test_response_url_hook_is_recorded(fake: FakeSlack) -> None:
     assert resp.status_code == 200
     (call,) = fake.calls("response_url")
     assert call.body["text"] == "done" and call.path == "/hooks/T0001/1/abc"
+
+
+def test_fake_refuses_duplicate_action_ids_in_a_block_and_the_notifier_falls_back() -> None:
+    from bot.notify import Notifier, make_web_client
+    from bot.sandbox.fake_slack import FakeSlack
+
+    button = {"type": "button", "action_id": "fp_x", "text": {"type": "plain_text", "text": "X"}}
+    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "Step one"}},
+              {"type": "actions", "elements": [button, dict(button)]}]
+    with FakeSlack() as fake:
+        notifier = Notifier(make_web_client("xoxb-test", fake.url))
+        ts = notifier.post("C1", "fallback", blocks)
+        posts = fake.calls("chat.postMessage")
+        assert len(posts) == 2  # refused once (invalid_blocks), then posted as plain text
+        shown = next(m for m in fake.messages("C1") if m["ts"] == ts)
+        assert "blocks" not in shown and "Step one" in shown["text"]
+        ok_ts = notifier.post("C1", "t", blocks[:1])
+        assert next(m for m in fake.messages("C1") if m["ts"] == ok_ts)["blocks"]
