@@ -206,7 +206,8 @@ _MORE_RULES: tuple[_Rule, ...] = (
     # Shared secrets and community strings said in words
     _Rule("secret", _c(r"\b(?:shared[ \t]secret|radius[ \t]secret|community(?:[ \t]string)?|secret[ \t]key|"
                        r"api[ \t]key|recovery[ \t]key|passphrase)" + _IS + _VALUE),
-          ("secret", "community", "key", "passphrase"), check=_phrase_ok),
+          ("shared secret", "radius secret", "community", "secret key", "api key", "recovery key",
+           "passphrase"), check=_phrase_ok),
 )
 
 _RULES: tuple[_Rule, ...] = (
