@@ -216,3 +216,22 @@ def has_pending(db: Session, session_id: uuid.UUID) -> bool:
             InboundEvent.kind.in_(TURN_KINDS),
         ).limit(1)
     ).first() is not None
+
+
+INTERRUPTED_ATTEMPTS = 2  # an input is processed at most twice: once, and once more
+
+
+def requeue_interrupted(db: Session, session_id: uuid.UUID, now: datetime) -> None:
+    """Inputs a dead process had taken (``processing``) are pending again, or failed after
+    their second try."""
+    stuck = db.execute(
+        select(InboundEvent).where(InboundEvent.session_id == session_id,
+                                   InboundEvent.status == "processing",
+                                   InboundEvent.kind.in_(TURN_KINDS))
+    ).scalars().all()
+    for event in stuck:
+        if event.attempts >= INTERRUPTED_ATTEMPTS:
+            event.status, event.processed_at = "failed", now
+            event.error = "Gave up after the turn was interrupted twice."
+        else:
+            event.status, event.error, event.processed_at = "pending", None, None
