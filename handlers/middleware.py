@@ -57,15 +57,19 @@ def delivery_key(body: dict[str, Any]) -> tuple[str, str] | None:
 
 
 def queued_work(svc: Services, body: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
-    """In queue mode: the work a delivery stands for (opening a session, a turn button),
-    recorded in the same INSERT as the delivery. None: handled by its listener as usual."""
-    if svc.dispatch is None or not svc.dispatch.queued:
+    """The work a delivery stands for, recorded in the same INSERT as the delivery, so an
+    ack means the work is accepted: opening a session (both modes: it runs after the ack),
+    and in queue mode a turn button too (inline, a click's change is made before its ack).
+    None: handled by its listener as usual."""
+    if svc.dispatch is None:
         return None
     from handlers.actions import click_decision, click_payload
     from handlers.commands import command_payload, opens_session
 
     if body.get("command") and opens_session(body):
         return "open_command", command_payload(body)
+    if not svc.dispatch.queued:
+        return None
     if body.get("type") == "block_actions":
         decision = click_decision(body)
         if decision is not None:
@@ -140,15 +144,18 @@ def make_delivery_middleware(svc: Services) -> Callable[..., Any]:
                 # wakes a worker.
                 event_id = deliveries.record(db, key=key, kind=f"work:{work[0]}", now=now,
                                              team_id=team_id, payload=work[1], status="pending")
-                if event_id is not None:
+                if event_id is not None and svc.dispatch.queued:  # type: ignore[union-attr]
                     notify_on_commit(db)
         if event_id is None:
             svc.metrics.deliveries.labels(kind, "duplicate").inc()
             return BoltResponse(status=200, body="")
         svc.metrics.deliveries.labels(kind, "new").inc()
         if work is not None:
-            # Queued work is acked here: its listener would only ack (after Bolt's listener
-            # runner polls for that ack every 10 ms on another thread).
+            # Recorded work is acked here: its listener would only ack (after Bolt's listener
+            # runner polls for that ack every 10 ms on another thread). Inline, this process
+            # runs it now; if it dies first, ``recover_turns`` runs it (exactly once).
+            if not svc.dispatch.queued and event_id is not None:  # type: ignore[union-attr]
+                svc.later_recorded(event_id, *work)
             return BoltResponse(status=200, body="")
         context["fp_event_id"] = event_id
         next()

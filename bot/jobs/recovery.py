@@ -13,7 +13,7 @@ from bot import liveness
 from bot.jobs.common import BATCH, DONE, FAILED, LEASE, SKIPPED, JobResult
 from bot.services import deliveries
 from bot.services.container import Services
-from bot.services.dispatch import notify_on_commit
+from bot.services.dispatch import notify_on_commit, run_recorded
 from storage.db import is_postgres, unit_of_work
 from storage.models import AISession, InboundEvent
 
@@ -73,12 +73,37 @@ def reclaim_work(svc: Services, now: datetime) -> int:
     return changed
 
 
+WORK_GRACE = timedelta(seconds=30)  # inline work younger than this is still on its way
+
+
+def run_abandoned_work(svc: Services, now: datetime) -> int:
+    """Inline mode: recorded work (a session to open) that no process ran — it died between
+    the ack and the work — is run now, once (``run_recorded`` claims it atomically). In queue
+    mode the workers take pending work themselves."""
+    if svc.dispatch is None or svc.dispatch.queued:
+        return 0
+    with unit_of_work(svc.factory) as db:
+        rows = db.execute(
+            select(InboundEvent.id, InboundEvent.kind, InboundEvent.payload)
+            .where(InboundEvent.status == "pending", InboundEvent.kind.like("work:%"),
+                   InboundEvent.received_at <= now - WORK_GRACE)
+            .order_by(InboundEvent.received_at).limit(BATCH)
+        ).all()
+    ran = 0
+    for event_id, kind, payload in rows:
+        ran += run_recorded(svc, event_id, kind.removeprefix("work:"), dict(payload or {}))
+    if ran:
+        log.warning("ran %d recorded work item(s) an earlier process had acked but not done", ran)
+    return ran
+
+
 def recover_turns(svc: Services, now: datetime) -> JobResult:
     """Inputs that never got their answer (the process died mid-turn, the model was down) are
     processed again — once more at most, in the order they arrived. Queue-mode work a dead
     worker had claimed is put back too (``reclaim_work``)."""
     result = JobResult("recover_turns")
     reclaim_work(svc, now)
+    run_abandoned_work(svc, now)
     with unit_of_work(svc.factory) as db:
         rows = db.execute(recover_query(now, is_postgres(db))).all()
         event_ids = [r[0] for r in rows]
