@@ -171,7 +171,8 @@ def _fix_block(block: Block) -> None:
         for el in block["elements"]:
             _fix_element(el)
             if isinstance(el.get("action_id"), str):
-                el["action_id"] = _unique(el["action_id"], seen, ".", ACTION_ID)
+                sep = "." if ":" in el["action_id"] else ":"
+                el["action_id"] = _unique(el["action_id"], seen, sep, ACTION_ID)
     elif kind == "input":
         _cap_text(block.get("label"), INPUT_LABEL, note=False)
         _cap_text(block.get("hint"), INPUT_HINT, note=False)
@@ -225,7 +226,9 @@ def enforce_blocks(
     # with many items repeats the same buttons, and a duplicate gets the message refused.
     actions: set[str] = set()
     for el in _interactive(out):
-        el["action_id"] = _unique(el["action_id"], actions, ".", ACTION_ID)
+        # Handlers match "prefix" or "prefix:anything": a suffix keeps the match.
+        sep = "." if ":" in el["action_id"] else ":"
+        el["action_id"] = _unique(el["action_id"], actions, sep, ACTION_ID)
     if len(out) > max_blocks:
         keep = max_blocks - 1
         # Do not leave an item's text without its buttons.

@@ -280,3 +280,16 @@ def test_action_ids_are_unique_across_the_whole_message() -> None:
            if isinstance(el, dict) and "action_id" in el]
     assert len(ids) == len(set(ids)) > 20
     assert all(i.startswith(("fp_action_done", "fp_action_skip")) for i in ids)
+
+
+def test_deduplicated_action_ids_still_match_their_handlers() -> None:
+    from bot.render.limits import enforce_blocks
+    from handlers import ids
+
+    button = {"type": "button", "action_id": ids.ACTION_DONE, "value": "1",
+              "text": {"type": "plain_text", "text": "Done"}}
+    out = enforce_blocks([{"type": "actions", "elements": [button, dict(button)]},
+                          {"type": "actions", "elements": [dict(button)]}])
+    found = [el["action_id"] for b in out for el in b["elements"]]
+    assert len(set(found)) == 3
+    assert all(ids.prefixed(ids.ACTION_DONE).match(a) for a in found)
