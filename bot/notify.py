@@ -47,7 +47,8 @@ class Notifier:
         except SlackApiError as exc:
             error = str(exc.response.get("error", "unknown_error"))
             log.warning("slack %s failed: %s", method, error)
-            raise SlackError(_explain(method, error), code=error) from None
+            raise SlackError(_explain(method, error), code=error,
+                             retry_after=_retry_after(exc)) from None
         except Exception as exc:  # connection failures after the retry handler gave up
             log.warning("slack %s failed: %s", method, exc.__class__.__name__)
             raise SlackError(f"Slack could not be reached for {method}.") from None
@@ -126,6 +127,25 @@ class Notifier:
         return [str(u) for u in self._call("usergroups.users.list", usergroup=group_id)
                 .get("users") or []]
 
+    def find_marker(self, channel: str, thread_ts: str, event_type: str,
+                    key: str, value: str) -> str | None:
+        """The ts of our message in the thread whose metadata is ``event_type`` with
+        ``event_payload[key] == value`` (conversations.replies returns metadata only with
+        ``include_all_metadata``). Raises SlackError when Slack can't say."""
+        cursor = None
+        for _ in range(10):
+            data = self._call("conversations.replies", channel=channel, ts=thread_ts,
+                              include_all_metadata=True, limit=200, cursor=cursor)
+            for msg in data.get("messages") or []:
+                meta = msg.get("metadata") or {}
+                if meta.get("event_type") == event_type and \
+                        str((meta.get("event_payload") or {}).get(key)) == value:
+                    return str(msg.get("ts"))
+            cursor = (data.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
+        return None
+
     def thread_messages(self, channel: str, thread_ts: str, limit: int = 50) -> list[dict[str, Any]]:
         try:
             data = self._call("conversations.replies", channel=channel, ts=thread_ts, limit=limit)
@@ -162,6 +182,17 @@ def plain_rendering(text: str, blocks: list[dict[str, Any]]) -> str:
                 lines.append(part["text"])
     body = "\n".join(line for line in lines if line.strip()) or text or "FlowPilot"
     return truncate(body, PLAIN_TEXT_MAX)
+
+
+def _retry_after(exc: SlackApiError) -> float | None:
+    headers = getattr(exc.response, "headers", None) or {}
+    value = headers.get("Retry-After") or headers.get("retry-after")
+    if isinstance(value, list):
+        value = value[0] if value else None
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _drop_none(kwargs: dict[str, Any]) -> dict[str, Any]:

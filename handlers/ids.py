@@ -26,6 +26,7 @@ TAKE_OVER = "fp_take_over"
 RATE = "fp_rate"
 # Beyond the contract's table (same fp_ prefix family).
 RETRY = "fp_retry"
+RESEND = "fp_resend"  # post an answer the outbox gave up on again
 NUDGE_STILL_WORKING = "fp_nudge_ok"
 NUDGE_SNOOZE = "fp_nudge_snooze"
 FEEDBACK = "fp_feedback"
@@ -34,7 +35,7 @@ OPEN_SESSION = "fp_open_session"  # App Home / list links (a url button; acked a
 BUTTON_PREFIXES = (
     ANSWER, ACTION_DONE, ACTION_SKIP, FIX_WORKED, FIX_FAILED, FIX_REJECT, RESOLVE, ESCALATE,
     PARK, RESUME, TAKE_OVER, RATE, RETRY, NUDGE_STILL_WORKING, NUDGE_SNOOZE, FEEDBACK,
-    OPEN_SESSION,
+    OPEN_SESSION, RESEND,
 )
 
 # Shortcut and modals.

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from bot.jobs.analysis import analyze_resolved
 from bot.jobs.common import JobResult
+from bot.jobs.delivery import deliver_messages
 from bot.jobs.digest import daily_digest
 from bot.jobs.escalations import escalation_sla, post_escalations
 from bot.jobs.nudges import nudge_stale
@@ -26,13 +27,15 @@ JOBS: dict[str, Job] = {
     "post_escalations": post_escalations,
     "escalation_sla": escalation_sla,
     "recover_turns": recover_turns,
+    "deliver_messages": deliver_messages,
     "analyze_resolved": analyze_resolved,
     "daily_digest": daily_digest,
 }
 
 # Seconds between runs under the scheduler.
 INTERVALS: dict[str, int] = {name: 60 for name in JOBS} | {"daily_digest": 900,
-                                                           "analyze_resolved": 300}
+                                                           "analyze_resolved": 300,
+                                                           "deliver_messages": 5}
 
 
 def run_job(svc: Services, name: str, now: datetime | None = None) -> JobResult:

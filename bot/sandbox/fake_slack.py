@@ -67,6 +67,18 @@ class _Scripted:
     delay: float
 
 
+@dataclass
+class _Interceptor:
+    method: str
+    predicate: Callable[[Call], bool]
+    status: int
+    error: str
+    times: int | None
+    retry_after: int
+    take_effect: bool
+    delay: float
+
+
 class SlackApiFailure(Exception):
     """Raised inside a default handler to answer `{"ok": false, "error": ...}`."""
 
@@ -226,6 +238,7 @@ class FakeSlack:
         self._statuses: dict[tuple[str, str], str] = {}
         self._users: dict[str, JSONDict] = {}
         self._usergroups: dict[str, list[str]] = {}
+        self._interceptors: list[_Interceptor] = []
         self._channels: dict[str, JSONDict] = {}
         self._failed_channels: dict[str, tuple[str, frozenset[str]]] = {}
         self._subscribers: list[Subscriber] = []
@@ -344,6 +357,7 @@ class FakeSlack:
             self._statuses.clear()
             self._users.clear()
             self._usergroups.clear()
+            self._interceptors.clear()
             self._channels.clear()
             self._failed_channels.clear()
 
@@ -380,6 +394,28 @@ class FakeSlack:
             error = "ratelimited" if status == 429 else "internal_error"
         headers = {"Retry-After": str(retry_after)} if status == 429 else {}
         self.script(method, {"ok": False, "error": error}, times, status, headers, delay)
+
+    def fail_when(
+        self, method: str, predicate: Callable[[Call], bool], *, status: int = 500,
+        error: str = "internal_error", times: int | None = None, retry_after: int = 0,
+        take_effect: bool = False, delay: float = 0.0,
+    ) -> None:
+        """Fail only the calls to `method` that `predicate` picks (others are answered as
+        usual). `take_effect=True`: the call does happen (the message is posted) and only
+        its answer is an error, as when a response is lost after Slack accepted a post."""
+        with self._lock:
+            self._interceptors.append(
+                _Interceptor(method, predicate, status, error, times, retry_after,
+                             take_effect, delay))
+
+    def _intercepted(self, call: Call) -> _Interceptor | None:
+        for hit in self._interceptors:
+            if hit.method == call.method and (hit.times is None or hit.times > 0) \
+                    and hit.predicate(call):
+                if hit.times is not None:
+                    hit.times -= 1
+                return hit
+        return None
 
     def fail_channel(
         self,
@@ -539,7 +575,15 @@ class FakeSlack:
         call = Call(method, body, headers, token, time.monotonic(), http_method, path, raw)
         with self._lock:
             self._calls.append(call)
-            scripted = self._pop_script(method)
+            hit = self._intercepted(call)
+            if hit is not None and hit.take_effect and method in self._routes:
+                self._routes[method](call)  # the call took effect; only its answer fails
+            scripted = None if hit is not None else self._pop_script(method)
+        if hit is not None:
+            if hit.delay:
+                time.sleep(hit.delay)
+            headers = {"Retry-After": str(hit.retry_after)} if hit.status == 429 else {}
+            return hit.status, headers, {"ok": False, "error": hit.error}
         if scripted is not None:
             if scripted.delay:
                 time.sleep(scripted.delay)
@@ -841,6 +885,11 @@ class FakeSlack:
             if ts in (m.get("ts"), m.get("thread_ts"))
         ]
         found.sort(key=lambda m: _ts_key(m["ts"]))
+        if not _truthy(call.body.get("include_all_metadata")):
+            # Message metadata is returned only when asked for: include_all_metadata
+            # defaults to false (https://api.slack.com/methods/conversations.replies).
+            for m in found:
+                m.pop("metadata", None)
         meta = {"next_cursor": ""}
         return {"ok": True, "messages": found, "has_more": False, "response_metadata": meta}, []
 

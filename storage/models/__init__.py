@@ -2,8 +2,8 @@
 
 from storage.models.accounts import Account, AccountSettings, PsaConnection, Team, User
 from storage.models.events import InboundEvent
-from storage.models.outbox import OutboxMessage
 from storage.models.knowledge import DraftTemplate, ScriptTemplate, Tree
+from storage.models.outbox import OutboxMessage
 from storage.models.session import AISession
 from storage.models.session_parts import (
     AISessionStep,

@@ -1,0 +1,170 @@
+"""The outbox: a message the bot must deliver is recorded before it is sent, and marked sent
+with the reference the target returns (a Slack ``ts``). A failure is retried with backoff (or
+the target's ``Retry-After``) by ``deliver_messages``; before any retry the target is asked
+whether an earlier attempt got through after all (for Slack: our metadata marker in the
+thread), so a timeout or a 429 never posts the same message twice. When a message cannot be
+delivered after its retries, the kind's give-up hook tells a person once.
+
+Generic by design: a ``Sender`` per target (``slack`` here; the PSA and webhooks can add
+theirs) and hooks per kind (what to remember once a turn answer is posted…).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol, cast
+
+from sqlalchemy import Insert, Table, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from bot.services.container import Services
+from storage.db import is_postgres, unit_of_work
+from storage.models import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 6
+BACKOFF = (5, 15, 45, 120, 300)  # seconds after attempt 1, 2, 3…
+SENDING_STALE = timedelta(minutes=2)  # an attempt "in flight" this long died with its process
+MARKER = "flowpilot_outbox"  # Slack message metadata event_type
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ref: str | None = None  # delivered: the target's reference (Slack ts)
+    error: str = ""
+    retry_after: float | None = None
+    permanent: bool = False  # retrying cannot help (channel gone, bad request)
+
+
+class Sender(Protocol):
+    def send(self, svc: Services, message_id: uuid.UUID, payload: dict[str, Any]) -> Outcome: ...
+
+    def find(self, svc: Services, message_id: uuid.UUID, payload: dict[str, Any]) -> str | None:
+        """The reference of an earlier attempt that got through, or None."""
+
+
+Hook = Callable[[Services, dict[str, Any], str], None]  # (svc, payload, ref)
+GiveUp = Callable[[Services, dict[str, Any]], None]
+SENDERS: dict[str, Sender] = {}
+AFTER_SENT: dict[str, Hook] = {}
+ON_GIVE_UP: dict[str, GiveUp] = {}
+
+
+def enqueue(db: Session, *, target: str, kind: str, dedupe_key: str, payload: dict[str, Any],
+            now: datetime, session_id: uuid.UUID | None = None) -> uuid.UUID | None:
+    """Record a message to deliver; None when ``dedupe_key`` was recorded before."""
+    table = cast(Table, OutboxMessage.__table__)
+    dialect_insert = pg_insert if is_postgres(db) else sqlite_insert
+    stmt: Insert = dialect_insert(table).values(
+        id=uuid.uuid4(), target=target, kind=kind, dedupe_key=dedupe_key[:255],
+        session_id=session_id, payload=payload, status="pending", attempts=0,
+        next_attempt_at=now, created_at=now,
+    ).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(table.c.id)
+    return db.execute(stmt).scalar_one_or_none()
+
+
+def attempt(svc: Services, message_id: uuid.UUID) -> str | None:
+    """One delivery attempt (claimed atomically, so two processes never send the same row at
+    once). Returns the reference when the message is (now or already) delivered."""
+    now = svc.clock()
+    with unit_of_work(svc.factory) as db:
+        row = db.execute(select(OutboxMessage).where(OutboxMessage.id == message_id)).scalar_one()
+        if row.status == "sent":
+            return row.result_ref
+        target, kind, payload, tried = row.target, row.kind, dict(row.payload), row.attempts
+        claimed = db.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id, OutboxMessage.status == row.status,
+                   OutboxMessage.attempts == tried,
+                   OutboxMessage.status.in_(("pending", "sending")))
+            .values(status="sending", attempts=tried + 1, next_attempt_at=now)
+            .execution_options(synchronize_session=False)
+        ).rowcount  # type: ignore[attr-defined]
+    if not claimed:
+        return None
+    sender = SENDERS[target]
+    ref = sender.find(svc, message_id, payload) if tried else None
+    outcome = Outcome(ref=ref) if ref else _send(sender, svc, message_id, payload)
+    return _settle(svc, message_id, kind, payload, tried + 1, outcome)
+
+
+def _send(sender: Sender, svc: Services, message_id: uuid.UUID,
+          payload: dict[str, Any]) -> Outcome:
+    try:
+        return sender.send(svc, message_id, payload)
+    except Exception as exc:  # a sender bug must not lose the message
+        log.exception("outbox sender failed")
+        return Outcome(error=exc.__class__.__name__)
+
+
+def _settle(svc: Services, message_id: uuid.UUID, kind: str, payload: dict[str, Any],
+            attempts: int, outcome: Outcome) -> str | None:
+    now = svc.clock()
+    if outcome.ref:
+        with unit_of_work(svc.factory) as db:
+            db.execute(update(OutboxMessage).where(OutboxMessage.id == message_id).values(
+                status="sent", result_ref=outcome.ref, sent_at=now, last_error=None))
+        hook = AFTER_SENT.get(kind)
+        if hook is not None:
+            try:
+                hook(svc, payload, outcome.ref)
+            except Exception:
+                log.exception("after-sent hook of %s failed", kind)
+        return outcome.ref
+    give_up = outcome.permanent or attempts >= MAX_ATTEMPTS
+    delay = outcome.retry_after if outcome.retry_after is not None else \
+        BACKOFF[min(attempts, len(BACKOFF)) - 1]
+    with unit_of_work(svc.factory) as db:
+        db.execute(update(OutboxMessage).where(OutboxMessage.id == message_id).values(
+            status="failed" if give_up else "pending", last_error=outcome.error[:500],
+            next_attempt_at=None if give_up else now + timedelta(seconds=delay)))
+    log.warning("outbox %s %s: attempt %d failed (%s)%s", kind, message_id, attempts,
+                outcome.error, "; giving up" if give_up else f"; retry in {delay:.0f} s")
+    if give_up:
+        _tell_once(svc, message_id, kind, payload)
+    return None
+
+
+def _tell_once(svc: Services, message_id: uuid.UUID, kind: str, payload: dict[str, Any]) -> None:
+    with unit_of_work(svc.factory) as db:
+        first = db.execute(update(OutboxMessage).where(
+            OutboxMessage.id == message_id, OutboxMessage.told_at.is_(None)
+        ).values(told_at=svc.clock())).rowcount  # type: ignore[attr-defined]
+    hook = ON_GIVE_UP.get(kind)
+    if first and hook is not None:
+        try:
+            hook(svc, {**payload, "outbox_id": str(message_id)})
+        except Exception:
+            log.exception("give-up hook of %s failed", kind)
+
+
+def retry(svc: Services, message_id: uuid.UUID) -> str | None:
+    """A person asked to try a failed message again (its Retry button)."""
+    with unit_of_work(svc.factory) as db:
+        db.execute(update(OutboxMessage).where(
+            OutboxMessage.id == message_id, OutboxMessage.status == "failed"
+        ).values(status="pending", attempts=0, next_attempt_at=svc.clock(), told_at=None))
+    return attempt(svc, message_id)
+
+
+def deliver_due(svc: Services, now: datetime) -> tuple[int, int]:
+    """The sweep: due ``pending`` messages, and ``sending`` ones whose process died mid-send,
+    are attempted again (oldest first). Returns (attempted, delivered). The scheduled job is
+    ``bot.jobs.delivery.deliver_messages``."""
+    with unit_of_work(svc.factory) as db:
+        ids = db.execute(
+            select(OutboxMessage.id).where(or_(
+                (OutboxMessage.status == "pending") & (OutboxMessage.next_attempt_at <= now),
+                (OutboxMessage.status == "sending")
+                & (OutboxMessage.next_attempt_at <= now - SENDING_STALE),
+            )).order_by(OutboxMessage.created_at).limit(100)
+        ).scalars().all()
+    delivered = sum(1 for message_id in ids if attempt(svc, message_id))
+    return len(ids), delivered
