@@ -1,4 +1,4 @@
-"""``flowpilot jobs list`` / ``jobs run NAME`` for all eight jobs, against the fake Slack."""
+"""``flowpilot jobs list`` / ``jobs run NAME`` for every job, against the fake Slack."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from bot.jobs import JOBS
 from bot.sandbox.fake_slack import FakeSlack
 
 NAMES = ["nudge_stale", "auto_park", "abandon_parked", "post_escalations", "escalation_sla",
-         "recover_turns", "analyze_resolved", "daily_digest"]
+         "recover_turns", "deliver_messages", "analyze_resolved", "daily_digest"]
 
 
 @pytest.fixture()
