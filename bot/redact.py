@@ -194,7 +194,8 @@ _MORE_RULES: tuple[_Rule, ...] = (
     _Rule("wifi_key", _c(r"\b(?:psk|wpa2?(?:[ -]?(?:psk|personal))?[ \t]{0,3}(?:key|passphrase|password)|"
                          r"pre-?shared[ \t]key|network[ \t](?:security[ \t])?key|wi-?fi[ \t](?:key|pass|passphrase)|"
                          r"wireless[ \t](?:key|password|passphrase))\b" + _IS + _VALUE),
-          ("psk", "wpa", "shared", "network", "wi", "wireless"), check=_word_ok),
+          ("psk", "wpa", "shared", "network", "wi-fi", "wifi", "wi fi", "wireless"),
+          check=_word_ok),
     # Entra Temporary Access Pass, MFA backup/recovery codes, app passwords, PINs
     _Rule("tap", _c(r"(?:\bTAP\b|\b[Tt]emporary [Aa]ccess [Pp]ass\b)(?:[ \t]{1,5}code)?" + _IS + _VALUE, 0),
           ("tap", "temporary access"), check=_word_ok),
