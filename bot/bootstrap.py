@@ -10,6 +10,7 @@ from typing import Any
 from slack_bolt import App
 from sqlalchemy import Engine, text
 
+from bot import logsafe
 from bot.clock import Clock, utcnow
 from bot.config import Settings
 from bot.engines.base import Engine as TurnEngine
@@ -83,6 +84,7 @@ def build(
     settings: Settings, *, clock: Clock = utcnow, mode: str = "serve",
     workers: int | None = None, listener_workers: int = 64,
 ) -> FlowPilot:
+    logsafe.install()
     db = make_engine(settings.database_url, pool_size=settings.pool_size, max_overflow=10)
     factory = make_session_factory(db)
     tokens, store = token_source(settings, db, clock)
@@ -117,7 +119,10 @@ def build(
         signing_secret=(
             settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
         ),
-        request_verification_enabled=mode == "serve",
+        # bot/boundary.py verifies signatures on the raw bytes before Bolt sees a request
+        # (and refuses without logging the body, which Bolt's check does at INFO).
+        request_verification_enabled=False,
+        name="flowpilot.bolt",
         token_verification_enabled=False,
         process_before_response=False,
         listener_executor=listeners,

@@ -95,15 +95,15 @@ def _start(mode: str) -> object:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
-
     from bot.bootstrap import FlowPilot
+    from bot.socket_mode import CheckedSocketModeHandler
 
     fp = _start("run")
     assert isinstance(fp, FlowPilot)
     _start_scheduler(fp)
     assert fp.settings.slack_app_token is not None
-    handler = SocketModeHandler(fp.app, fp.settings.slack_app_token.get_secret_value())
+    handler = CheckedSocketModeHandler(fp.app, fp.settings.slack_app_token.get_secret_value())
+    handler.services = fp.services
     try:
         handler.start()
     finally:

@@ -58,6 +58,8 @@ class PsaError(FlowPilotError):
 class SlackError(FlowPilotError):
     """Slack refused a call we needed. ``code`` is Slack's error code (``not_in_channel``…)."""
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
+    def __init__(self, message: str, *, code: str | None = None,
+                 retry_after: float | None = None) -> None:
         super().__init__(message)
         self.code = code
+        self.retry_after = retry_after  # seconds, from a 429's Retry-After

@@ -17,6 +17,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from bot.errors import SlackError
+from bot.render.text import truncate
 from bot.tokens import REFUSALS, TokenSource, Workspace, current
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,8 @@ class Notifier:
             log.warning("slack %s failed: %s", method, error)
             if workspace is not None and error in REFUSALS and self.tokens is not None:
                 self.tokens.refused(*workspace, error)
-            raise SlackError(_explain(method, error), code=error) from None
+            raise SlackError(_explain(method, error), code=error,
+                             retry_after=_retry_after(exc)) from None
         except Exception as exc:  # connection failures after the retry handler gave up
             log.warning("slack %s failed: %s", method, exc.__class__.__name__)
             raise SlackError(f"Slack could not be reached for {method}.") from None
@@ -80,10 +82,22 @@ class Notifier:
         self, channel: str, text: str, blocks: list[dict[str, Any]] | None = None, *,
         thread_ts: str | None = None, metadata: dict[str, Any] | None = None,
     ) -> str:
-        data = self._call(
-            "chat.postMessage", channel=channel, text=text, blocks=blocks, thread_ts=thread_ts,
-            metadata=metadata, unfurl_links=False, unfurl_media=False,
-        )
+        try:
+            data = self._call(
+                "chat.postMessage", channel=channel, text=text, blocks=blocks,
+                thread_ts=thread_ts, metadata=metadata, unfurl_links=False, unfurl_media=False,
+            )
+        except SlackError as exc:
+            if not blocks or exc.code not in REFUSED_LAYOUT:
+                raise
+            # Slack refused the layout whatever our limits said: post the same content as
+            # plain text rather than lose it.
+            log.warning("slack refused a message layout (%s); posting it as plain text",
+                        exc.code)
+            data = self._call(
+                "chat.postMessage", channel=channel, text=plain_rendering(text, blocks),
+                thread_ts=thread_ts, metadata=metadata, unfurl_links=False, unfurl_media=False,
+            )
         return str(data.get("ts", ""))
 
     def update(
@@ -132,6 +146,30 @@ class Notifier:
         except SlackError:
             return {}
 
+    def group_members(self, group_id: str) -> list[str]:
+        """The user ids of a Slack user group (raises SlackError when Slack can't say)."""
+        return [str(u) for u in self._call("usergroups.users.list", usergroup=group_id)
+                .get("users") or []]
+
+    def find_marker(self, channel: str, thread_ts: str, event_type: str,
+                    key: str, value: str) -> str | None:
+        """The ts of our message in the thread whose metadata is ``event_type`` with
+        ``event_payload[key] == value`` (conversations.replies returns metadata only with
+        ``include_all_metadata``). Raises SlackError when Slack can't say."""
+        cursor = None
+        for _ in range(10):
+            data = self._call("conversations.replies", channel=channel, ts=thread_ts,
+                              include_all_metadata=True, limit=200, cursor=cursor)
+            for msg in data.get("messages") or []:
+                meta = msg.get("metadata") or {}
+                if meta.get("event_type") == event_type and \
+                        str((meta.get("event_payload") or {}).get(key)) == value:
+                    return str(msg.get("ts"))
+            cursor = (data.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
+        return None
+
     def thread_messages(self, channel: str, thread_ts: str, limit: int = 50) -> list[dict[str, Any]]:
         try:
             data = self._call("conversations.replies", channel=channel, ts=thread_ts, limit=limit)
@@ -148,6 +186,37 @@ class Notifier:
 
     def auth_test(self) -> dict[str, Any]:
         return self._call("auth.test")
+
+
+# chat.postMessage truncates ``text`` beyond 40,000 characters
+# (https://api.slack.com/methods/chat.postMessage#truncating).
+PLAIN_TEXT_MAX = 39_000
+REFUSED_LAYOUT = ("invalid_blocks", "invalid_blocks_format", "msg_blocks_too_long")
+
+
+def plain_rendering(text: str, blocks: list[dict[str, Any]]) -> str:
+    """Every text of ``blocks`` (headers, sections, fields, context), one per line, within
+    Slack's text limit: what a refused message says, without its layout."""
+    lines: list[str] = []
+    for block in blocks:
+        parts = [block.get("text"), *(block.get("fields") or []), *(
+            block.get("elements") or [] if block.get("type") == "context" else [])]
+        for part in parts:
+            if isinstance(part, dict) and isinstance(part.get("text"), str):
+                lines.append(part["text"])
+    body = "\n".join(line for line in lines if line.strip()) or text or "FlowPilot"
+    return truncate(body, PLAIN_TEXT_MAX)
+
+
+def _retry_after(exc: SlackApiError) -> float | None:
+    headers = getattr(exc.response, "headers", None) or {}
+    value = headers.get("Retry-After") or headers.get("retry-after")
+    if isinstance(value, list):
+        value = value[0] if value else None
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _drop_none(kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from typing import Any
 __all__ = ["RedactionResult", "redact", "mask"]
 
 _NOT_DONE = r"(?![\"']?\[REDACTED)"
-_PW_KEYS = r"password|passwd|passwort|passphrase|pwd|pass"
+_PW_KEYS = r"password|passwd|passwort|passphrase|pwd|pass|pw"
 _SECRET_KEYS = (
     r"api[_-]?key|apikey|x-api-key|access[_-]?key|access[_-]?token|auth[_-]?token|"
     r"refresh[_-]?token|id[_-]?token|bot[_-]?token|token|client[_-]?secret|app[_-]?secret|"
@@ -86,7 +86,53 @@ def _assigned_value_ok(m: re.Match[str]) -> bool:
 
 
 def _phrase_ok(m: re.Match[str]) -> bool:
-    return _looks_secret(m.group("s"))
+    """After "password is/was/to" an all-letter word is a password too ("her password is
+    bluebirdsunset"), unless it reads as English ("is being reset", "is expired")."""
+    value = m.group("s")
+    if _looks_secret(value):
+        return True
+    verb = m.groupdict().get("v")
+    return bool(verb) and _secret_word(value)
+
+
+_ENGLISH_ENDINGS = ("ing", "ed", "ly", "able", "ible", "tion")
+_ENGLISH = frozenset({
+    "being", "still", "the", "this", "that", "these", "those", "what", "whatever", "too",
+    "very", "now", "also", "fine", "good", "bad", "weak", "strong", "long", "short", "case",
+    "sensitive", "in", "on", "at", "for", "from", "with", "known", "shown", "hidden", "visible",
+    "masked", "please", "just", "only", "supposed", "right", "there", "here", "saved", "stored",
+    "something", "nothing", "anything", "correct", "current", "old", "new", "temporary",
+    "working", "complex", "simple", "unique", "their", "his", "her", "our", "your", "my", "its",
+    "same", "different", "valid", "okay", "because", "probably", "definitely", "actually",
+    "under", "over", "about", "like", "unchanged", "wrong", "again", "already", "outdated",
+})
+
+
+def _secret_word(value: str) -> bool:
+    word = _bare(value)
+    if value[:1] in ("'", '"'):
+        return _looks_secret(value)
+    lower = word.lower()
+    if len(word) < 6 or lower in _STOPWORDS or lower in _ENGLISH:
+        return False
+    return not lower.endswith(_ENGLISH_ENDINGS)
+
+
+def _changed_to_ok(m: re.Match[str]) -> bool:
+    """"changed it to X": a password when X looks like one, or when the message is about a
+    password and X is not an English word."""
+    value = m.group("s")
+    if _looks_secret(value):
+        return True
+    about = m.string[max(0, m.start() - 300) : m.start()].lower()
+    return any(w in about for w in ("password", "passwd", "pw ", "pwd", "passphrase")) and \
+        _secret_word(value)
+
+
+def _word_ok(m: re.Match[str]) -> bool:
+    """A value after a key that is always secret (PSK, TAP…): anything but an English word."""
+    value = m.group("s")
+    return _looks_secret(value) or _secret_word(value)
 
 
 Check = Callable[[re.Match[str]], bool]
@@ -107,7 +153,7 @@ def _c(pattern: str, flags: int = re.IGNORECASE) -> re.Pattern[str]:
 
 def _key_kind(key: str) -> str:
     key = key.lower()
-    if re.search(r"pass|pwd", key):
+    if re.search(r"pass|pw", key):
         return "password"
     if "token" in key:
         return "token"
@@ -115,6 +161,55 @@ def _key_kind(key: str) -> str:
         return "api_key"
     return "secret"
 
+
+_VALUE = r"(?P<s>" + _NOT_DONE + r"(?:\"[^\"\n]{1,200}\"|'[^'\n]{1,200}'|[^\s\"'<>][^\s\"'<>]{0,199}))"
+_IS = r"(?:[ \t]{1,5}(?:is|was|are))?[ \t]{0,5}[:=]?[ \t]{0,5}"
+_MORE_RULES: tuple[_Rule, ...] = (
+    # BitLocker recovery passwords: eight groups of six digits.
+    _Rule("bitlocker_key", _c(r"\b\d{6}(?:-\d{6}){7}\b", 0), ("-",)),
+    # net use \\srv\share <password> /user:dom\user   |   net use … /user:dom\user <password>
+    _Rule("password", _c(r"\bnet[ \t]{1,5}use\b[^\n]{0,300}?[ \t]/u(?:ser)?:[^\s]{1,100}[ \t]{1,5}"
+                         r"(?P<s>" + _NOT_DONE + r"[^\s/*][^\s]{0,199})"), ("net",)),
+    _Rule("password", _c(r"\bnet[ \t]{1,5}use[ \t]{1,5}(?:[A-Za-z*]:[ \t]{1,5})?\\\\[^\s]{1,200}[ \t]{1,5}"
+                         r"(?P<s>" + _NOT_DONE + r"[^\s/*][^\s]{0,199})"), ("net",)),
+    # net user <name> <password> [/add|/domain]; "*" asks at the prompt and is kept
+    _Rule("password", _c(r"\bnet[ \t]{1,5}user[ \t]{1,5}(?:\"[^\"\n]{1,64}\"|[^\s/\"]{1,64})[ \t]{1,5}"
+                         r"(?P<s>" + _NOT_DONE + r"[^\s/*][^\s]{0,199})"), ("net",)),
+    # ldapsearch/ldapmodify … -w <bind password>; sshpass -p; mysql -p<pw>; curl -u user:pw
+    _Rule("password", _c(r"\b(?:ldap[a-z]{2,10}|sshpass)\b[^\n]{0,500}?[ \t]-[wp][ \t]{0,5}"
+                         r"(?P<s>" + _NOT_DONE + r"(?:'[^'\n]{1,200}'|\"[^\"\n]{1,200}\"|[^\s'\"-][^\s]{0,199}))"),
+          ("ldap", "sshpass")),
+    _Rule("password", _c(r"\bmysql(?:dump|admin)?\b[^\n]{0,300}?[ \t]-p(?P<s>" + _NOT_DONE + r"[^\s-][^\s]{0,199})"),
+          ("mysql",)),
+    _Rule("password", _c(r"(?:^|[ \t])(?:-u|--user)[ \t]{1,5}[^\s:]{1,100}:(?P<s>" + _NOT_DONE + r"[^\s]{1,200})"),
+          ("-u", "--user")),
+    # LDAP bind passwords by name
+    _Rule("password", _c(r"\bbind[ \t_-]?(?:pw|pwd|password|passwd|credentials?)\b[\"']?" + _IS + _VALUE),
+          ("bind",), check=_word_ok),
+    # "changed it to X", "set it to X", "reset it to X"
+    _Rule("password", _c(r"\b(?:changed|set|reset|updated)[ \t]{1,5}(?:it|that|this|them)[ \t]{1,5}to[ \t]{1,5}"
+                         + _VALUE), ("it to", "that to", "this to", "them to"), check=_changed_to_ok),
+    # Wi-Fi: PSKs, WPA keys, network keys, netsh profile XML
+    _Rule("wifi_key", _c(r"<keyMaterial>(?P<s>[^<\n]{1,200})</keyMaterial>"), ("keymaterial",)),
+    _Rule("wifi_key", _c(r"\b(?:psk|wpa2?(?:[ -]?(?:psk|personal))?[ \t]{0,3}(?:key|passphrase|password)|"
+                         r"pre-?shared[ \t]key|network[ \t](?:security[ \t])?key|wi-?fi[ \t](?:key|pass|passphrase)|"
+                         r"wireless[ \t](?:key|password|passphrase))\b" + _IS + _VALUE),
+          ("psk", "wpa", "shared", "network", "wi-fi", "wifi", "wi fi", "wireless"),
+          check=_word_ok),
+    # Entra Temporary Access Pass, MFA backup/recovery codes, app passwords, PINs
+    _Rule("tap", _c(r"(?:\bTAP\b|\b[Tt]emporary [Aa]ccess [Pp]ass\b)(?:[ \t]{1,5}code)?" + _IS + _VALUE, 0),
+          ("tap", "temporary access"), check=_word_ok),
+    _Rule("one_time_code", _c(r"\b(?:backup|recovery|mfa|2fa|otp|one-time|verification|scratch)[ \t]{1,5}codes?"
+                              + _IS + r"(?P<s>" + _NOT_DONE + r"(?=[A-Za-z0-9-]{0,40}\d)[A-Za-z0-9]{3,10}(?:-[A-Za-z0-9]{3,10}){0,7})\b"),
+          ("code",)),
+    _Rule("pin", _c(r"\bPIN(?:[ \t]{1,5}(?:code|number))?" + _IS + r"(?P<s>\d{4,12})\b"), ("pin",)),
+    _Rule("password", _c(r"\bapp[ \t]{1,5}password" + _IS + _VALUE), ("app",), check=_word_ok),
+    # Shared secrets and community strings said in words
+    _Rule("secret", _c(r"\b(?:shared[ \t]secret|radius[ \t]secret|community(?:[ \t]string)?|secret[ \t]key|"
+                       r"api[ \t]key|recovery[ \t]key|passphrase)" + _IS + _VALUE),
+          ("shared secret", "radius secret", "community", "secret key", "api key", "recovery key",
+           "passphrase"), check=_phrase_ok),
+)
 
 _RULES: tuple[_Rule, ...] = (
     _Rule("jwt", _c(r"\beyJ[A-Za-z0-9_-]{5,4000}\.eyJ[A-Za-z0-9_-]{5,8000}\.[A-Za-z0-9_-]{0,4000}", 0), ("eyj",)),
@@ -147,7 +242,7 @@ _RULES: tuple[_Rule, ...] = (
         "secret",
         _c(r"(?P<q>[\"'])(?P<k>(?:[a-z_-]{0,30}[_-])?(?:" + _PW_KEYS + "|" + _SECRET_KEYS + r"))(?P=q)"
            r"[ \t]{0,5}:[ \t]{0,5}(?P<q2>[\"'])(?P<s>" + _NOT_DONE + r"(?:(?!(?P=q2))[^\\\n]|\\.){1,1000})(?P=q2)"),
-        ("pass", "pwd", "key", "token", "secret"),
+        ("pass", "pw", "key", "token", "secret"),
         kind_from_key=True,
     ),
     _Rule(
@@ -159,18 +254,20 @@ _RULES: tuple[_Rule, ...] = (
         "secret",
         _c(r"(?<![A-Za-z])(?P<k>" + _PW_KEYS + "|" + _SECRET_KEYS + r")\b[\"']?[ \t]{0,5}(?P<sep>[:=])[ \t]{0,5}"
            r"(?P<s>" + _NOT_DONE + r"(?:\"[^\"\n]{1,300}\"|'[^'\n]{1,300}'|[^\s;,&\"'<>]{1,300}))"),
-        ("pass", "pwd", "key", "token", "secret"),
+        ("pass", "pw", "key", "token", "secret"),
         check=_assigned_value_ok,
         kind_from_key=True,
     ),
     _Rule(
         "password",
-        _c(r"(?<![A-Za-z])(?:password|passwd|passphrase|pwd|pass)\b"
-           r"(?:[ \t]{1,5}(?:is|was|to|set[ \t]{1,5}to|for[ \t]{1,5}[^\s]{1,64}[ \t]{1,5}is))?[ \t]{1,5}"
+        _c(r"(?<![A-Za-z])(?P<k>password|passwd|passphrase|pwd|pass|pw)\b"
+           r"(?:[ \t]{1,5}(?P<v>is|was|to|set[ \t]{1,5}to|for[ \t]{1,5}[^\s]{1,64}[ \t]{1,5}(?:is|was)))?"
+           r"[ \t]{1,5}"
            r"(?P<s>" + _NOT_DONE + r"(?:\"[^\"\n]{1,200}\"|'[^'\n]{1,200}'|[^\s\"'<>(\$][^\s\"'<>]{3,199}))"),
-        ("pass", "pwd"),
+        ("pass", "pwd", "pw"),
         check=_phrase_ok,
     ),
+    *_MORE_RULES,
 )
 
 _PEM_BEGIN = re.compile(r"-----BEGIN (?:[A-Z0-9]{1,20} ){0,4}PRIVATE KEY(?: BLOCK)?-----")

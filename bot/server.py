@@ -8,7 +8,6 @@ import json
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
-from urllib.parse import parse_qsl
 
 from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -16,24 +15,38 @@ from slack_bolt import App, BoltRequest
 from slack_bolt.request.internals import build_context
 from sqlalchemy import text
 
+from bot import boundary
 from bot.bootstrap import FlowPilot
+from bot.clock import utcnow
+from bot.redact import redact
+from bot.services.container import Services
+from bot.services.sessions import workspace_patterns
 
 log = logging.getLogger(__name__)
-MAX_BODY = 2 * 1024 * 1024
 StartResponse = Callable[..., Any]
 
 
-def bolt_request(raw: str, headers: dict[str, str | Sequence[str]], query: str) -> BoltRequest:
-    req = BoltRequest(body=raw, query=query, headers=headers)
-    # Bolt parses any form body containing the substring "payload" as an interactivity
-    # payload, so a slash command whose text (or channel) says "payload" arrives empty.
-    # Re-parse such bodies as the plain form they are; the signature still covers raw.
-    if not req.body and raw and not raw.startswith("{"):
-        form = dict(parse_qsl(raw, keep_blank_values=True))
-        if "payload" not in form and form:
-            req.body = form
-            req.context = build_context(req.context, form)
+def bolt_request(raw: str, body: dict[str, Any], headers: dict[str, str | Sequence[str]],
+                 query: str) -> BoltRequest:
+    """A Bolt request around a body the boundary already parsed and checked: Bolt does not
+    parse it again (it would read any form holding the substring "payload" as an
+    interactivity payload). ``raw`` stays for Bolt's own signature check, where enabled."""
+    req = BoltRequest(body="", query=query, headers=headers)
+    req.raw_body = raw
+    req.body = body
+    req.context = build_context(req.context, body)
     return req
+
+
+def redact_body(svc: Services, body: dict[str, Any]) -> int:
+    """The redaction policy (built-in and the workspace's own patterns) on a body's text."""
+    patterns = workspace_patterns(svc, boundary.team_of(body))
+
+    def redactor(text: str) -> tuple[str, int]:
+        result = redact(text, patterns)
+        return result.text, result.count
+
+    return boundary.redact_inbound(body, redactor)
 
 
 class WsgiApp:
@@ -41,6 +54,10 @@ class WsgiApp:
         self.fp = fp
         self.app: App = fp.app
         self.path = path
+        settings = getattr(fp, "settings", None)
+        secret = settings.slack_signing_secret if settings is not None else None
+        # None: the app verifies signatures itself (the ack benchmark's bare Bolt floor).
+        self.secret: bytes | None = secret.get_secret_value().encode() if secret else None
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         method, path = environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", "/")
@@ -62,20 +79,36 @@ class WsgiApp:
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
-            length = 0
-        if length > MAX_BODY:
-            return _reply(start_response, 413, {"error": "request too large"})
-        raw = environ["wsgi.input"].read(length).decode("utf-8", errors="replace") if length else ""
+            return _refuse(start_response, boundary.Refusal(400, "Content-Length is not a number"))
+        if length > boundary.MAX_BODY:
+            return _refuse(start_response, boundary.Refusal(413, f"body of {length} bytes is too large"))
+        raw = environ["wsgi.input"].read(length) if length > 0 else b""
         headers: dict[str, str | Sequence[str]] = {}
+        plain: dict[str, str] = {}
         for key, value in environ.items():
             if key.startswith("HTTP_"):
-                headers[key[5:].replace("_", "-").lower()] = [value]
-        if environ.get("CONTENT_TYPE"):
-            headers["content-type"] = [environ["CONTENT_TYPE"]]
+                name = key[5:].replace("_", "-").lower()
+                headers[name], plain[name] = [value], str(value)
+        ctype = str(environ.get("CONTENT_TYPE") or "")
+        if ctype:
+            headers["content-type"] = [ctype]
+        if self.secret is not None:
+            refused = boundary.verify(self.secret, raw, plain, utcnow().timestamp())
+            if refused is not None:
+                return _refuse(start_response, refused)
+        parsed = boundary.parse_http(raw, ctype)
+        if isinstance(parsed, boundary.Refusal):
+            return _refuse(start_response, parsed)
+        if parsed.cleaned:
+            log.warning("cleaned %d characters (NUL, lone surrogates) from a %s", parsed.cleaned,
+                        boundary.describe(parsed.body))
+        services = getattr(self.fp, "services", None)
+        if services is not None:
+            redact_body(services, parsed.body)
+        req = bolt_request(raw.decode("utf-8"), parsed.body, headers,
+                           environ.get("QUERY_STRING", ""))
         # Each request in a fresh context: the workspace it sets stays with its own work.
-        resp = contextvars.copy_context().run(
-            self.app.dispatch, bolt_request(raw, headers, environ.get("QUERY_STRING", ""))
-        )
+        resp = contextvars.copy_context().run(self.app.dispatch, req)
         status = f"{resp.status} {_REASONS.get(resp.status, 'OK')}"
         out_headers = [(k, v) for k, values in resp.headers.items() for v in values]
         start_response(status, out_headers)
@@ -109,6 +142,12 @@ class WsgiApp:
 
 
 _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 500: "Error"}
+
+
+def _refuse(start_response: StartResponse, refusal: boundary.Refusal) -> list[bytes]:
+    """One line in the log (the reason, never the body) and a short JSON answer."""
+    log.info("refused a request (%d): %s", refusal.status, refusal.reason)
+    return _reply(start_response, refusal.status, {"error": refusal.reason})
 
 
 def _reply(start_response: StartResponse, status: int, body: dict[str, Any]) -> list[bytes]:

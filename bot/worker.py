@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -14,7 +15,9 @@ from typing import Any
 import psycopg
 from sqlalchemy import select, update
 
+from bot import liveness
 from bot.bootstrap import FlowPilot
+from bot.jobs.recovery import reclaim_work
 from bot.services import deliveries
 from bot.services.dispatch import CHANNEL
 from bot.services.tenancy import for_team
@@ -24,6 +27,7 @@ from storage.models import InboundEvent
 log = logging.getLogger(__name__)
 BATCH = 50
 LEASE = timedelta(minutes=5)
+RECLAIM_SECONDS = 5.0
 
 
 class Worker:
@@ -33,6 +37,7 @@ class Worker:
         self.poll_seconds = poll_seconds
         self.stop = threading.Event()
         self._driving: set[uuid.UUID] = set()
+        self._last_reclaim = float("-inf")
         self._lock = threading.Lock()
 
     def start(self) -> threading.Thread:
@@ -55,7 +60,15 @@ class Worker:
                 self.stop.wait(1.0)
 
     def pass_once(self) -> int:
-        """Hand out what is waiting; returns how many items were started."""
+        """Hand out what is waiting; returns how many items were started. Work a killed
+        worker had claimed is put back first (checked every few seconds)."""
+        clock = time.monotonic()
+        if clock - self._last_reclaim >= RECLAIM_SECONDS:
+            self._last_reclaim = clock
+            try:
+                reclaim_work(self.svc, self.svc.clock())
+            except Exception:
+                log.exception("reclaiming abandoned work failed")
         return self._take_work() + self._take_turns()
 
     def _take_work(self) -> int:
@@ -71,7 +84,7 @@ class Worker:
                 db.execute(
                     update(InboundEvent).where(InboundEvent.id.in_([r[0] for r in rows]))
                     .values(status="processing", lease_until=now + LEASE,
-                            attempts=InboundEvent.attempts + 1)
+                            lease_holder=liveness.me(), attempts=InboundEvent.attempts + 1)
                 )
         for event_id, kind, payload in rows:
             self.svc.runner.submit(self._run, event_id, kind.removeprefix("work:"), payload)  # type: ignore[union-attr]

@@ -60,6 +60,30 @@ CLICKS = {ids.ANSWER: "answer", ids.ACTION_DONE: "done", ids.ACTION_SKIP: "skip"
           ids.WRONG_FLOW: "wrong_flow"}
 
 
+def resend(svc: Services, *, team_id: str, outbox_id: str) -> None:
+    """The Retry of an answer the outbox gave up on: only for a session of this workspace."""
+    from sqlalchemy import select
+
+    from bot.errors import NotFoundError
+    from bot.services import outbox
+    from storage.models import Account, AISession, OutboxMessage
+
+    try:
+        message_id = uuid.UUID(outbox_id)
+    except ValueError:
+        raise NotFoundError("That message was not found.") from None
+    with svc.factory() as db:
+        found = db.execute(
+            select(OutboxMessage.id).join(AISession, AISession.id == OutboxMessage.session_id)
+            .join(Account, Account.id == AISession.account_id)
+            .where(OutboxMessage.id == message_id, Account.slack_team_id == team_id)
+        ).first()
+    if found is None:
+        raise NotFoundError("That message was not found.")
+    if outbox.retry(svc, message_id) is None:
+        raise NotFoundError("Slack is still refusing it; FlowPilot keeps trying.")
+
+
 def click_decision(body: dict[str, Any]) -> str | None:
     """The decision a turn button stands for (``answer``, ``done``…), or None."""
     action_id = str(((body.get("actions") or [{}])[0]).get("action_id") or "")
@@ -105,6 +129,14 @@ def register(app: App, svc: Services) -> None:
     svc.dispatch.register("click", click_work)
     for prefix, decision in CLICKS.items():
         _register_click(app, svc, prefix, decision)
+
+    @app.action(ids.prefixed(ids.RESEND))
+    def on_resend(ack: Ack, body: dict[str, Any]) -> None:
+        ack()
+        try:
+            resend(svc, team_id=team_of(body), outbox_id=_value(body))
+        except Exception as exc:
+            refuse(svc, body, exc)
 
     @app.action(ids.prefixed(ids.RETRY))
     def on_retry(ack: Ack, body: dict[str, Any]) -> None:

@@ -27,6 +27,7 @@ RATE = "fp_rate"
 # Beyond the contract's table (same fp_ prefix family).
 RETRY = "fp_retry"
 USE_FLOWS = "fp_use_flows"  # the model cannot be used: carry on with the built-in flows
+RESEND = "fp_resend"  # post an answer the outbox gave up on again
 NUDGE_STILL_WORKING = "fp_nudge_ok"
 NUDGE_SNOOZE = "fp_nudge_snooze"
 FEEDBACK = "fp_feedback"
@@ -36,7 +37,7 @@ WRONG_FLOW = "fp_wrong_flow"  # offline turns: pick another flow (or none); CONT
 BUTTON_PREFIXES = (
     ANSWER, ACTION_DONE, ACTION_SKIP, FIX_WORKED, FIX_FAILED, FIX_REJECT, RESOLVE, ESCALATE,
     PARK, RESUME, TAKE_OVER, RATE, RETRY, NUDGE_STILL_WORKING, NUDGE_SNOOZE, FEEDBACK,
-    OPEN_SESSION, WRONG_FLOW, USE_FLOWS,
+    OPEN_SESSION, WRONG_FLOW, USE_FLOWS, RESEND,
 )
 
 # Shortcut and modals.

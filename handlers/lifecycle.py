@@ -16,7 +16,7 @@ from slack_bolt import Ack, App
 from bot.domain.refs import take_session_word
 from bot.errors import DomainError, SlackError
 from bot.render.modals import escalate_modal, feedback_modal, note_digest, resolve_modal
-from bot.services import command_target, escalation, lifecycle, outbox
+from bot.services import command_target, escalation, lifecycle, output_delivery
 from bot.services.container import Services
 from handlers import ids
 from handlers.actions import run_click
@@ -49,7 +49,7 @@ def _open(svc: Services, body: dict[str, Any], view: dict[str, Any]) -> None:
 
 def _escalate_and_post(svc: Services, done: lifecycle.Escalated) -> str:
     """Post the package now; if the channel refuses, the job retries. Returns what to tell."""
-    outbox.deliver_session(svc, done.moved.session_id)  # the PSA's copy (issue 13)
+    output_delivery.deliver_session(svc, done.moved.session_id)  # the PSA's copy (issue 13)
     if escalation.post_escalation_package(svc, done.moved.session_id):
         return ""
     return ("⚠️ The escalation is saved, but the escalation channel refused the post. "

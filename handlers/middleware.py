@@ -57,15 +57,19 @@ def delivery_key(body: dict[str, Any]) -> tuple[str, str] | None:
 
 
 def queued_work(svc: Services, body: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
-    """In queue mode: the work a delivery stands for (opening a session, a turn button),
-    recorded in the same INSERT as the delivery. None: handled by its listener as usual."""
-    if svc.dispatch is None or not svc.dispatch.queued:
+    """The work a delivery stands for, recorded in the same INSERT as the delivery, so an
+    ack means the work is accepted: opening a session (both modes: it runs after the ack),
+    and in queue mode a turn button too (inline, a click's change is made before its ack).
+    None: handled by its listener as usual."""
+    if svc.dispatch is None:
         return None
     from handlers.actions import click_decision, click_payload
     from handlers.commands import command_payload, opens_session
 
     if body.get("command") and opens_session(body):
         return "open_command", command_payload(body)
+    if not svc.dispatch.queued:
+        return None
     if body.get("type") == "block_actions":
         decision = click_decision(body)
         if decision is not None:
@@ -100,6 +104,17 @@ def ignorable_message(event: dict[str, Any], bot_user_id: str | None) -> bool:
     return bool(bot_user_id and f"<@{bot_user_id}>" in (event.get("text") or ""))
 
 
+def foreign_author(event: dict[str, Any], team_id: str | None) -> bool:
+    """A message by a user of another workspace (a Slack Connect channel): never a turn input
+    nor a participant. Logged, since it is a refusal nobody sees."""
+    author_team = event.get("user_team") or event.get("team")
+    if not (author_team and team_id and author_team != team_id):
+        return False
+    log.info("ignored a message from a user of workspace %s in channel %s (ours: %s)",
+             author_team, event.get("channel"), team_id)
+    return True
+
+
 def make_delivery_middleware(svc: Services) -> Callable[..., Any]:
     def record_delivery(
         body: dict[str, Any], context: BoltContext, next: Callable[[], None]
@@ -114,6 +129,8 @@ def make_delivery_middleware(svc: Services) -> Callable[..., Any]:
         if kind == "message" and ignorable_message(event, bot_user_id):
             return BoltResponse(status=200, body="")
         team_id = context.team_id or body.get("team_id") or (body.get("team") or {}).get("id")
+        if kind in ("message", "app_mention") and foreign_author(event, team_id):
+            return BoltResponse(status=200, body="")
         now = svc.clock()
         if kind == "message":
             return _record_reply(svc, body, event, key, team_id, context, next)
@@ -127,15 +144,18 @@ def make_delivery_middleware(svc: Services) -> Callable[..., Any]:
                 # wakes a worker.
                 event_id = deliveries.record(db, key=key, kind=f"work:{work[0]}", now=now,
                                              team_id=team_id, payload=work[1], status="pending")
-                if event_id is not None:
+                if event_id is not None and svc.dispatch.queued:  # type: ignore[union-attr]
                     notify_on_commit(db)
         if event_id is None:
             svc.metrics.deliveries.labels(kind, "duplicate").inc()
             return BoltResponse(status=200, body="")
         svc.metrics.deliveries.labels(kind, "new").inc()
         if work is not None:
-            # Queued work is acked here: its listener would only ack (after Bolt's listener
-            # runner polls for that ack every 10 ms on another thread).
+            # Recorded work is acked here: its listener would only ack (after Bolt's listener
+            # runner polls for that ack every 10 ms on another thread). Inline, this process
+            # runs it now; if it dies first, ``recover_turns`` runs it (exactly once).
+            if not svc.dispatch.queued and event_id is not None:  # type: ignore[union-attr]
+                svc.later_recorded(event_id, *work)
             return BoltResponse(status=200, body="")
         context["fp_event_id"] = event_id
         next()
@@ -163,6 +183,10 @@ def _record_reply(
         )
     if found is None:
         return BoltResponse(status=200, body="")  # not a session's thread
+    if found.foreign:
+        log.info("ignored a delivery from workspace %s for a session of another workspace "
+                 "(channel %s)", team_id, event.get("channel"))
+        return BoltResponse(status=200, body="")
     if found.event_id is None:
         svc.metrics.deliveries.labels("message", "duplicate").inc()
         return BoltResponse(status=200, body="")

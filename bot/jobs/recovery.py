@@ -9,9 +9,11 @@ from typing import Any
 
 from sqlalchemy import and_, or_, select, update
 
+from bot import liveness
 from bot.jobs.common import BATCH, DONE, FAILED, LEASE, SKIPPED, JobResult
 from bot.services import deliveries
 from bot.services.container import Services
+from bot.services.dispatch import notify_on_commit, run_recorded
 from storage.db import is_postgres, unit_of_work
 from storage.models import AISession, InboundEvent
 
@@ -35,10 +37,73 @@ def recover_query(now: datetime, postgres: bool, limit: int = BATCH) -> Any:
     return stmt.with_for_update(skip_locked=True) if postgres else stmt
 
 
+def reclaim_work(svc: Services, now: datetime) -> int:
+    """Queue-mode work (``work:*``) left ``processing`` by a worker that died: pending again
+    (done at most twice in all), or failed. A holder known dead is reclaimed at once, any
+    other when its lease has run out. Returns how many items were put back or given up."""
+    with unit_of_work(svc.factory) as db:
+        rows = db.execute(
+            select(InboundEvent.id, InboundEvent.lease_until, InboundEvent.lease_holder,
+                   InboundEvent.attempts)
+            .where(InboundEvent.status == "processing", InboundEvent.kind.like("work:%"))
+            .limit(BATCH)
+        ).all()
+        dead_holders: dict[str | None, bool] = {}
+        changed = 0
+        for event_id, lease_until, holder, attempts in rows:
+            if holder not in dead_holders:
+                dead_holders[holder] = liveness.is_dead(holder)
+            expired = lease_until is None or lease_until < now
+            if not (expired or dead_holders[holder]):
+                continue
+            values: dict[str, Any] = (
+                {"status": "pending", "lease_until": None, "lease_holder": None}
+                if attempts < TURN_ATTEMPTS else
+                {"status": "failed", "processed_at": now,
+                 "error": "Gave up after the work was interrupted twice."})
+            changed += db.execute(
+                update(InboundEvent).where(InboundEvent.id == event_id,
+                                           InboundEvent.status == "processing")
+                .values(**values)
+            ).rowcount  # type: ignore[attr-defined]
+        if changed and is_postgres(db):
+            notify_on_commit(db)
+    if changed:
+        log.warning("put back %d work item(s) a dead or late worker had claimed", changed)
+    return changed
+
+
+WORK_GRACE = timedelta(seconds=30)  # inline work younger than this is still on its way
+
+
+def run_abandoned_work(svc: Services, now: datetime) -> int:
+    """Inline mode: recorded work (a session to open) that no process ran — it died between
+    the ack and the work — is run now, once (``run_recorded`` claims it atomically). In queue
+    mode the workers take pending work themselves."""
+    if svc.dispatch is None or svc.dispatch.queued:
+        return 0
+    with unit_of_work(svc.factory) as db:
+        rows = db.execute(
+            select(InboundEvent.id, InboundEvent.kind, InboundEvent.payload)
+            .where(InboundEvent.status == "pending", InboundEvent.kind.like("work:%"),
+                   InboundEvent.received_at <= now - WORK_GRACE)
+            .order_by(InboundEvent.received_at).limit(BATCH)
+        ).all()
+    ran = 0
+    for event_id, kind, payload in rows:
+        ran += run_recorded(svc, event_id, kind.removeprefix("work:"), dict(payload or {}))
+    if ran:
+        log.warning("ran %d recorded work item(s) an earlier process had acked but not done", ran)
+    return ran
+
+
 def recover_turns(svc: Services, now: datetime) -> JobResult:
     """Inputs that never got their answer (the process died mid-turn, the model was down) are
-    processed again — once more at most, in the order they arrived."""
+    processed again — once more at most, in the order they arrived. Queue-mode work a dead
+    worker had claimed is put back too (``reclaim_work``)."""
     result = JobResult("recover_turns")
+    reclaim_work(svc, now)
+    run_abandoned_work(svc, now)
     with unit_of_work(svc.factory) as db:
         rows = db.execute(recover_query(now, is_postgres(db))).all()
         event_ids = [r[0] for r in rows]
@@ -68,7 +133,8 @@ def _recover_one(svc: Services, sid: uuid.UUID, now: datetime) -> str:
         s = db.get(AISession, sid)
         if s is None:
             return SKIPPED
-        if s.turn_lease_until is not None and s.turn_lease_until > now:
+        if s.turn_lease_until is not None and s.turn_lease_until > now \
+                and not liveness.is_dead(s.turn_lease_holder):
             return SKIPPED  # a turn is running right now; it will take these inputs
         stuck = db.execute(
             select(InboundEvent).where(

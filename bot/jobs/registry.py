@@ -34,7 +34,8 @@ JOBS: dict[str, Job] = {
 
 # Seconds between runs under the scheduler.
 INTERVALS: dict[str, int] = {name: 60 for name in JOBS} | {"daily_digest": 900,
-                                                           "analyze_resolved": 300}
+                                                           "analyze_resolved": 300,
+                                                           "deliver_outputs": 5}
 
 
 def run_job(svc: Services, name: str, now: datetime | None = None) -> JobResult:

@@ -171,13 +171,23 @@ def _fix_block(block: Block) -> None:
         for el in block["elements"]:
             _fix_element(el)
             if isinstance(el.get("action_id"), str):
-                el["action_id"] = _unique(el["action_id"], seen, ".", ACTION_ID)
+                sep = "." if ":" in el["action_id"] else ":"
+                el["action_id"] = _unique(el["action_id"], seen, sep, ACTION_ID)
     elif kind == "input":
         _cap_text(block.get("label"), INPUT_LABEL, note=False)
         _cap_text(block.get("hint"), INPUT_HINT, note=False)
         if isinstance(block.get("element"), dict):
             _fix_element(block["element"])
     _cap_str(block, "block_id", BLOCK_ID)
+
+
+def _interactive(blocks: list[Block]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for b in blocks:
+        for el in [*(b.get("elements") or []), b.get("accessory"), b.get("element")]:
+            if isinstance(el, dict) and isinstance(el.get("action_id"), str):
+                found.append(el)
+    return found
 
 
 def _shrinkable(blocks: list[Block]) -> list[dict[str, Any]]:
@@ -212,6 +222,13 @@ def enforce_blocks(
     for b in out:
         if isinstance(b.get("block_id"), str):
             b["block_id"] = _unique(b["block_id"], seen, "~", BLOCK_ID)
+    # Action ids unique across the whole message, not only within a block: a model answer
+    # with many items repeats the same buttons, and a duplicate gets the message refused.
+    actions: set[str] = set()
+    for el in _interactive(out):
+        # Handlers match "prefix" or "prefix:anything": a suffix keeps the match.
+        sep = "." if ":" in el["action_id"] else ":"
+        el["action_id"] = _unique(el["action_id"], actions, sep, ACTION_ID)
     if len(out) > max_blocks:
         keep = max_blocks - 1
         # Do not leave an item's text without its buttons.

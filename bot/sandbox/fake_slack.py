@@ -74,6 +74,18 @@ class _Scripted:
     delay: float
 
 
+@dataclass
+class _Interceptor:
+    method: str
+    predicate: Callable[[Call], bool]
+    status: int
+    error: str
+    times: int | None
+    retry_after: int
+    take_effect: bool
+    delay: float
+
+
 class SlackApiFailure(Exception):
     """Raised inside a default handler to answer `{"ok": false, "error": ...}`."""
 
@@ -123,6 +135,30 @@ def _truthy(value: Any) -> bool:
     if isinstance(value, str):
         return value.lower() in ("1", "true", "yes")
     return bool(value)
+
+
+def _check_blocks(blocks: Any) -> None:
+    """What Slack refuses in ``blocks`` (https://api.slack.com/reference/block-kit/blocks):
+    more than 50 blocks in a message, and an ``action_id`` repeated within a block ("should be
+    unique among all other action_ids in the containing block",
+    https://api.slack.com/reference/block-kit/block-elements): both ``invalid_blocks``."""
+    if isinstance(blocks, str):
+        try:
+            blocks = json.loads(blocks)
+        except ValueError:
+            raise SlackApiFailure("invalid_blocks_format") from None
+    if not isinstance(blocks, list):
+        return
+    if len(blocks) > 50:
+        raise SlackApiFailure("invalid_blocks")
+    for block in blocks:
+        if not isinstance(block, dict):
+            raise SlackApiFailure("invalid_blocks_format")
+        ids = [el.get("action_id") for el in [*(block.get("elements") or []),
+                                                 block.get("accessory"), block.get("element")]
+               if isinstance(el, dict) and el.get("action_id")]
+        if len(ids) != len(set(ids)):
+            raise SlackApiFailure("invalid_blocks")
 
 
 def _dm_channel(channel: str) -> str:
@@ -208,6 +244,8 @@ class FakeSlack:
         self._home_views: dict[str, str] = {}
         self._statuses: dict[tuple[str, str], str] = {}
         self._users: dict[str, JSONDict] = {}
+        self._usergroups: dict[str, list[str]] = {}
+        self._interceptors: list[_Interceptor] = []
         self._channels: dict[str, JSONDict] = {}
         self._failed_channels: dict[str, tuple[str, frozenset[str]]] = {}
         self._subscribers: list[Subscriber] = []
@@ -227,6 +265,7 @@ class FakeSlack:
             "views.update": self._views_update,
             "views.publish": self._views_publish,
             "users.info": self._users_info,
+            "usergroups.users.list": self._usergroups_users_list,
             "conversations.info": self._conversations_info,
             "conversations.join": self._conversations_info,
             "conversations.replies": self._conversations_replies,
@@ -350,6 +389,8 @@ class FakeSlack:
             self._home_views.clear()
             self._statuses.clear()
             self._users.clear()
+            self._usergroups.clear()
+            self._interceptors.clear()
             self._channels.clear()
             self._failed_channels.clear()
 
@@ -386,6 +427,28 @@ class FakeSlack:
             error = "ratelimited" if status == 429 else "internal_error"
         headers = {"Retry-After": str(retry_after)} if status == 429 else {}
         self.script(method, {"ok": False, "error": error}, times, status, headers, delay)
+
+    def fail_when(
+        self, method: str, predicate: Callable[[Call], bool], *, status: int = 500,
+        error: str = "internal_error", times: int | None = None, retry_after: int = 0,
+        take_effect: bool = False, delay: float = 0.0,
+    ) -> None:
+        """Fail only the calls to `method` that `predicate` picks (others are answered as
+        usual). `take_effect=True`: the call does happen (the message is posted) and only
+        its answer is an error, as when a response is lost after Slack accepted a post."""
+        with self._lock:
+            self._interceptors.append(
+                _Interceptor(method, predicate, status, error, times, retry_after,
+                             take_effect, delay))
+
+    def _intercepted(self, call: Call) -> _Interceptor | None:
+        for hit in self._interceptors:
+            if hit.method == call.method and (hit.times is None or hit.times > 0) \
+                    and hit.predicate(call):
+                if hit.times is not None:
+                    hit.times -= 1
+                return hit
+        return None
 
     def fail_channel(
         self,
@@ -547,7 +610,15 @@ class FakeSlack:
         call = Call(method, body, headers, token, time.monotonic(), http_method, path, raw)
         with self._lock:
             self._calls.append(call)
-            scripted = self._pop_script(method)
+            hit = self._intercepted(call)
+            if hit is not None and hit.take_effect and method in self._routes:
+                self._routes[method](call)  # the call took effect; only its answer fails
+            scripted = None if hit is not None else self._pop_script(method)
+        if hit is not None:
+            if hit.delay:
+                time.sleep(hit.delay)
+            headers = {"Retry-After": str(hit.retry_after)} if hit.status == 429 else {}
+            return hit.status, headers, {"ok": False, "error": hit.error}
         if scripted is not None:
             if scripted.delay:
                 time.sleep(scripted.delay)
@@ -631,6 +702,7 @@ class FakeSlack:
         channel = self._channel_arg(call)
         if not any(body.get(k) for k in ("text", "blocks", "attachments", "markdown_text")):
             raise SlackApiFailure("no_text")
+        _check_blocks(body.get("blocks"))
         msg: JSONDict = {
             "type": "message",
             "user": self.bot_user_id,
@@ -833,6 +905,21 @@ class FakeSlack:
         user.update(copy.deepcopy(self._users.get(user_id, {})))
         return {"ok": True, "user": user}, []
 
+    def set_usergroup(self, group_id: str, users: list[str]) -> None:
+        with self._lock:
+            self._usergroups[group_id] = list(users)
+
+    def _usergroups_users_list(self, call: Call) -> tuple[JSONDict, list[tuple[str, JSONDict]]]:
+        # usergroups.users.list: `usergroup` is required; an unknown id is `no_such_subteam`;
+        # the answer is {"ok": true, "users": [ids]}
+        # (https://api.slack.com/methods/usergroups.users.list).
+        group = str(call.body.get("usergroup") or "")
+        if not group:
+            raise SlackApiFailure("invalid_arguments")
+        if group not in self._usergroups:
+            raise SlackApiFailure("no_such_subteam")
+        return {"ok": True, "users": list(self._usergroups[group])}, []
+
     def _conversations_info(self, call: Call) -> tuple[JSONDict, list[tuple[str, JSONDict]]]:
         channel = str(call.body.get("channel") or "")
         # Only a conversation id is accepted; a name ("escalations", "#escalations") answers
@@ -863,6 +950,11 @@ class FakeSlack:
             if ts in (m.get("ts"), m.get("thread_ts"))
         ]
         found.sort(key=lambda m: _ts_key(m["ts"]))
+        if not _truthy(call.body.get("include_all_metadata")):
+            # Message metadata is returned only when asked for: include_all_metadata
+            # defaults to false (https://api.slack.com/methods/conversations.replies).
+            for m in found:
+                m.pop("metadata", None)
         meta = {"next_cursor": ""}
         return {"ok": True, "messages": found, "has_more": False, "response_metadata": meta}, []
 

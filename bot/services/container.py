@@ -38,6 +38,16 @@ class Services:
         assert self.dispatch is not None
         self.dispatch.later(name, payload)
 
+    def later_recorded(self, event_id: Any, name: str, payload: dict[str, Any]) -> None:
+        """Inline mode: run a work item already recorded with its delivery (the record is
+        marked done when it has run; ``recover_turns`` runs it if this process dies first)."""
+        from bot.services.dispatch import run_recorded
+
+        if self.runner is not None:
+            self.runner.submit(run_recorded, self, event_id, name, payload)
+        else:
+            run_recorded(self, event_id, name, payload)
+
     def kick(self, session_id: Any) -> None:
         """The session has new input: take a turn soon (here, or in a worker process)."""
         if self.dispatch is not None:

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from bot.domain import status as st
 from storage.db import is_postgres
-from storage.models import AISession, InboundEvent
+from storage.models import Account, AISession, InboundEvent
 
 TURN_KINDS = ("intake", "reply", "answer", "action_done", "action_skip", "fix_decision", "retry")
 
@@ -65,7 +65,8 @@ def record(
 
 
 _THREAD_STATE = (
-    select(AISession.id, AISession.status, AISession.status_changed_at)
+    select(AISession.id, AISession.status, AISession.status_changed_at, Account.slack_team_id)
+    .join(Account, Account.id == AISession.account_id, isouter=True)
     .where(AISession.slack_channel_id == bindparam("channel"),
            AISession.slack_thread_ts == bindparam("thread_ts"))
     .order_by(AISession.created_at.desc()).limit(1)
@@ -74,29 +75,30 @@ _THREAD_STATE = (
 
 def thread_session_state(
     db: Session | Connection, channel: str, thread_ts: str
-) -> tuple[uuid.UUID, str, datetime | None] | None:
-    """(id, status, status changed at) of a thread's newest session: one indexed lookup that
-    reads three columns, not the session's history (this runs before Slack's ack; the
-    statement is built once)."""
+) -> tuple[uuid.UUID, str, datetime | None, str | None] | None:
+    """(id, status, status changed at, workspace) of a thread's newest session: one indexed
+    lookup that reads four columns, not the session's history (this runs before Slack's ack;
+    the statement is built once)."""
     row = db.execute(_THREAD_STATE, {"channel": channel, "thread_ts": thread_ts}).first()
-    return (row[0], row[1], row[2]) if row else None
+    return (row[0], row[1], row[2], row[3]) if row else None
 
 
 _REPLY_PG = text("""
 WITH s AS (
-    SELECT id, status, status_changed_at FROM ai_sessions
+    SELECT ai_sessions.id, status, status_changed_at, accounts.slack_team_id AS team
+    FROM ai_sessions LEFT JOIN accounts ON accounts.id = ai_sessions.account_id
     WHERE slack_channel_id = :channel AND slack_thread_ts = :thread_ts
-    ORDER BY created_at DESC LIMIT 1
+    ORDER BY ai_sessions.created_at DESC LIMIT 1
 ), ins AS (
     INSERT INTO inbound_events (id, delivery_key, kind, slack_team_id, session_id, payload,
                                 status, attempts, received_at)
-    SELECT :id, :key, 'reply', :team_id, s.id, :payload,
+    SELECT :id, :key, 'reply', CAST(:team_id AS text), s.id, :payload,
            CASE WHEN s.status = ANY(:turn_statuses) THEN 'pending' ELSE 'ignored' END, 0, :now
-    FROM s
+    FROM s WHERE CAST(s.team AS text) IS NOT DISTINCT FROM CAST(:team_id AS text)
     ON CONFLICT (delivery_key) DO NOTHING
     RETURNING id, status
 )
-SELECT s.id, s.status, s.status_changed_at, ins.id,
+SELECT s.id, s.status, s.status_changed_at, ins.id, s.team,
        (SELECT count(pg_notify(:channel_name, '')) FROM ins
         WHERE ins.status = 'pending' AND :notify)
 FROM s LEFT JOIN ins ON true
@@ -109,7 +111,8 @@ class ReplyRecord:
     session_id: uuid.UUID
     status: str
     status_changed_at: datetime | None
-    event_id: uuid.UUID | None  # None: this delivery was recorded before (a retry)
+    event_id: uuid.UUID | None  # None: recorded before (a retry), or another workspace's
+    foreign: bool = False  # the session belongs to another workspace: nothing was recorded
 
 
 def record_reply(
@@ -130,11 +133,13 @@ def record_reply(
         }).first()
         if row is None:
             return None
-        return ReplyRecord(row[0], row[1], row[2], row[3])
+        return ReplyRecord(row[0], row[1], row[2], row[3], foreign=row[4] != team_id)
     found = thread_session_state(db, channel, thread_ts)
     if found is None:
         return None
-    session_id, status, changed_at = found
+    session_id, status, changed_at, team = found
+    if team != team_id:
+        return ReplyRecord(session_id, status, changed_at, None, foreign=True)
     event_id = record(db, key=key, kind="reply", now=now, team_id=team_id,
                       session_id=session_id, payload=payload,
                       status="pending" if st.accepts_turns(status) else "ignored")
@@ -225,3 +230,22 @@ def release(db: Session | Connection, *, event_id: uuid.UUID | None = None,
         return
     db.execute(update(InboundEvent).where(where).values(
         delivery_key=f"refused:{uuid.uuid4().hex}"))
+
+
+INTERRUPTED_ATTEMPTS = 2  # an input is processed at most twice: once, and once more
+
+
+def requeue_interrupted(db: Session, session_id: uuid.UUID, now: datetime) -> None:
+    """Inputs a dead process had taken (``processing``) are pending again, or failed after
+    their second try."""
+    stuck = db.execute(
+        select(InboundEvent).where(InboundEvent.session_id == session_id,
+                                   InboundEvent.status == "processing",
+                                   InboundEvent.kind.in_(TURN_KINDS))
+    ).scalars().all()
+    for event in stuck:
+        if event.attempts >= INTERRUPTED_ATTEMPTS:
+            event.status, event.processed_at = "failed", now
+            event.error = "Gave up after the turn was interrupted twice."
+        else:
+            event.status, event.error, event.processed_at = "pending", None, None

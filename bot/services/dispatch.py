@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 CHANNEL = "flowpilot_work"
 _NOTIFY = text(f"NOTIFY {CHANNEL}")
 WorkFn = Callable[["Services", dict[str, Any]], None]
+WORK_LEASE = timedelta(minutes=5)
 
 
 class Dispatch:
@@ -90,3 +92,33 @@ class QueueDispatch(Dispatch):
         except Exception:
             # The workers also poll; a lost wake-up costs at most their poll interval.
             log.warning("NOTIFY %s failed", CHANNEL, exc_info=True)
+
+
+def run_recorded(svc: Services, event_id: uuid.UUID, name: str, payload: dict[str, Any]) -> bool:
+    """Carry out a recorded work item (``work:<name>``) once: claim it (pending → processing,
+    holder recorded), run it, mark it done or failed. False when another process had it."""
+    from sqlalchemy import update
+
+    from bot import liveness
+    from storage.models import InboundEvent
+
+    now = svc.clock()
+    with unit_of_work(svc.factory) as db:
+        claimed = db.execute(
+            update(InboundEvent)
+            .where(InboundEvent.id == event_id, InboundEvent.status == "pending")
+            .values(status="processing", lease_until=now + WORK_LEASE,
+                    lease_holder=liveness.me(), attempts=InboundEvent.attempts + 1)
+        ).rowcount  # type: ignore[attr-defined]
+    if not claimed:
+        return False
+    status, error = "done", None
+    try:
+        assert svc.dispatch is not None
+        svc.dispatch.run(name, payload)
+    except Exception as exc:
+        log.exception("work %s failed", name)
+        status, error = "failed", exc.__class__.__name__
+    with unit_of_work(svc.factory) as db:
+        deliveries.finish(db, event_id, status, svc.clock(), error)
+    return True

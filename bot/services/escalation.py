@@ -139,7 +139,7 @@ def _posted(svc: Services, session_id: uuid.UUID, post: _Post, ts: str, now: dat
             return
         session.escalation_message_ts = ts
         session.escalation_package_posted_at = now
-        # (``escalation_package_external_id`` is the PSA's note id: bot.services.outbox.)
+        # (``escalation_package_external_id`` is the PSA's note id: bot.services.output_delivery.)
         session.escalation_post_next_at = None
         session.job_lease_until = None
         if st.can(session.status, st.ESCALATION_POSTED):

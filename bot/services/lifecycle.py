@@ -21,16 +21,22 @@ from sqlalchemy.orm.exc import StaleDataError
 from bot.domain import status as st
 from bot.domain import timekeeping
 from bot.domain.validation import validate_rating
-from bot.errors import DomainError, NotFoundError, SlackError
+from bot.errors import DomainError, NotAllowedError, NotFoundError, SlackError
 from bot.render.notes import render_escalation_package_markdown, render_resolution_note_markdown
 from bot.render.outputs import render_rating_prompt, render_take_over_notice
 from bot.render.safe import USER_ID, mention
-from bot.services import outbox, outputs, present, workspace
+from bot.services import output_delivery, outputs, present, workspace
 from bot.services.container import Services
 from bot.services.decisions import domain_errors
 from bot.services.identity import ensure_user
 from bot.services.refresh import refresh_header
-from bot.services.sessions import add_participant, add_step, load_for_team, require_may_act
+from bot.services.sessions import (
+    add_participant,
+    add_step,
+    load_for_team,
+    may_act,
+    require_may_act,
+)
 from storage.db import unit_of_work
 from storage.models import AISession, SessionHandoff, SessionResolutionOutput, User
 
@@ -159,7 +165,7 @@ def resolve(svc: Services, *, team_id: str, user_id: str, session_id: str,
         session.analysis_status = "pending"  # the knowledge flywheel picks it up
         _quiet(session)
         _output(db, session, "resolution_note", markdown, {"note": note[:MAX_NOTE]}, now)
-        outbox.queue_resolution(db, session, markdown, now)
+        output_delivery.queue_resolution(db, session, markdown, now)
         add_participant(session, user_id)
         add_step(db, session, "status", user, {"event": "resolve", "author": user_id}, now)
         moved = _moved(session, user_id)
@@ -171,7 +177,7 @@ def announce_resolved(svc: Services, done: Resolved) -> None:
     m = done.moved
     # The note's thread post (and the PSA's note, time entry, status) go through the outbox:
     # sent now, and retried by ``deliver_outputs`` when Slack or the PSA fails.
-    outbox.deliver_session(svc, m.session_id)
+    output_delivery.deliver_session(svc, m.session_id)
     refresh_header(svc, m.session_id)
     prompt = render_rating_prompt(str(m.session_id))
     with suppress(SlackError):
@@ -309,7 +315,7 @@ def request_escalation(
         markdown = render_escalation_package_markdown(data)
         session.escalation_package_markdown = markdown
         _output(db, session, "escalation_package", markdown, outputs.to_json(data), now)
-        outbox.queue_escalation(db, session, markdown, now)
+        output_delivery.queue_escalation(db, session, markdown, now)
         add_participant(session, user_id)
         add_step(db, session, "status", user,
                  {"event": "request_escalation", "author": user_id, "reason": reason[:MAX_NOTE],
@@ -334,7 +340,8 @@ class TookOver:
 
 
 def take_over(svc: Services, *, team_id: str, user_id: str, session_id: str) -> TookOver:
-    """The Take over button: anyone in the workspace; the first click wins."""
+    """The Take over button: the first click wins, among the people who may take it (see
+    ``may_take_over``)."""
     now = svc.clock()
     with _txn(svc) as db:
         session, user = _load(db, svc, team_id, user_id, session_id)
@@ -343,7 +350,31 @@ def take_over(svc: Services, *, team_id: str, user_id: str, session_id: str) -> 
             if owner == user_id:
                 raise DomainError("You already own this session; carry on in its thread.")
             raise DomainError(f"Already taken by {mention(owner)}.")
+        if not may_take_over(db, svc, session, user):
+            raise NotAllowedError(
+                "Only the engineer or group this session was escalated to, the people taking "
+                "part in it, or a workspace admin can take it over."
+            )
         return _hand(db, svc, session, user, user, "take_over", now)
+
+
+def may_take_over(db: Session, svc: Services, session: AISession, user: User) -> bool:
+    """The rule every control follows (owner, participants, the named engineer, admins), plus
+    the members of the escalation group when no engineer was named. With neither an engineer
+    nor a group, the escalation went to the channel at large: anyone there may take it."""
+    if may_act(session, user):
+        return True
+    if session.escalated_to_id is not None:
+        return False
+    group = workspace.value(svc, db, session.account, "escalation_group") if session.account \
+        else None
+    if not group:
+        return True
+    try:
+        return user.slack_user_id in svc.notifier.group_members(str(group))
+    except SlackError:
+        log.warning("could not read escalation group members; take over refused")
+        return False
 
 
 def handoff(svc: Services, *, team_id: str, user_id: str, session_id: str,
@@ -377,7 +408,7 @@ def _hand(db: Session, svc: Services, session: AISession, actor: User, to: User,
     session.escalation_deadline_at = None
     session.escalation_post_next_at = None
     session.next_nudge_at = now + workspace.nudge_after(svc, db, session.account)
-    outbox.queue_take_over(db, session, to, kind, now)
+    output_delivery.queue_take_over(db, session, to, kind, now)
     add_participant(session, to.slack_user_id)
     add_step(db, session, "handoff", actor,
              {"kind": kind, "from": previous.slack_user_id if previous else None,
@@ -403,7 +434,7 @@ def announce_take_over(svc: Services, done: TookOver) -> None:
         text = (f"🔁 {mention(m.actor)} handed this session to {mention(done.new_owner)}. "
                 "It carries on here with its full history.")
     _say(svc, m.channel, m.thread_ts, text)
-    outbox.deliver_session(svc, m.session_id)
+    output_delivery.deliver_session(svc, m.session_id)
     if done.escalation_channel and done.escalation_message_ts:
         mark_taken(svc, m.session_id, done.escalation_channel, done.escalation_message_ts,
                    done.new_owner, done.at_text)

@@ -14,7 +14,7 @@ from bot.errors import SlackError
 from bot.render.session import render_header
 from bot.render.turn import render_turn
 from bot.render.views import HeaderView, TurnView
-from bot.services import present
+from bot.services import outbox, outbox_slack, present  # noqa: F401  (outbox_slack: the sender)
 from bot.services.container import Services
 from bot.services.sessions import LOCK_ROW
 from storage.db import in_transaction, unit_of_work
@@ -58,46 +58,77 @@ def post_turn(
     svc: Services, session_id: uuid.UUID, step_id: uuid.UUID, view: TurnView,
     channel: str, thread: str, superseded_message_ts: list[str],
 ) -> str | None:
-    """Post a turn's message in the thread, remember its ts on the step and its items,
-    re-render the turn messages whose fixes it superseded, and refresh the header."""
+    """Post a turn's message in the thread through the outbox (recorded first, retried by
+    ``deliver_outputs`` when Slack fails), remember its ts on the step and its items once
+    posted, re-render the turn messages whose fixes it superseded, and refresh the header."""
     msg = render_turn(view)
-    try:
-        ts: str | None = svc.notifier.post(channel, msg.text, msg.blocks, thread_ts=thread)
-    except SlackError as exc:
-        log.warning("could not post turn of session %s: %s", session_id, exc.message)
-        ts = None
-    header = None
-    if ts is not None:
-        posted = ts
-        # The header is read in the same transaction, after the turn is stored and posted.
-        header = in_transaction(
-            svc.factory, lambda db: _remember(svc, db, session_id, step_id, view, posted)
-        )
+    after = {"session_id": str(session_id), "step_id": str(step_id),
+             "fix_ids": [f.id for f in view.fixes],
+             "item_ids": sorted({q.id for q in view.questions} | {a.id for a in view.actions})}
+    payload = {"channel": channel, "thread_ts": thread, "text": msg.text, "blocks": msg.blocks,
+               "after": after}
+    with unit_of_work(svc.factory) as db:
+        message_id = outbox.enqueue(db, target="slack", kind="turn", dedupe_key=f"turn:{step_id}",
+                                    payload=payload, now=svc.clock(), session_id=session_id)
+    ts = outbox.attempt(svc, message_id) if message_id is not None else None
     if superseded_message_ts:
         refresh_turn_messages(svc, session_id, superseded_message_ts)
+    if ts is None:
+        log.warning("turn of session %s not posted yet; the outbox will retry", session_id)
+        refresh_header(svc, session_id)
+    return ts
+
+
+def _turn_sent(svc: Services, payload: dict[str, Any], ts: str) -> None:
+    """Once a turn's message is in Slack: its ts on the step, fixes and lane items; the header."""
+    after = payload.get("after") or {}
+    session_id, step_id = uuid.UUID(after["session_id"]), uuid.UUID(after["step_id"])
+    fix_ids = [uuid.UUID(f) for f in after.get("fix_ids") or []]
+    wanted = set(after.get("item_ids") or [])
+    header = in_transaction(
+        svc.factory, lambda db: _remember(svc, db, session_id, step_id, fix_ids, wanted, ts))
     if header is None:
         refresh_header(svc, session_id)
     else:
         _update_header(svc, session_id, *header)
-    return ts
+
+
+def _turn_undeliverable(svc: Services, payload: dict[str, Any]) -> None:
+    """Told once in the thread (plain, so a layout problem can't refuse it too), with Retry."""
+    text = ("⚠️ My last answer could not be posted to Slack after several tries. "
+            "Nothing is lost: press Retry to post it again.")
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": text}},
+        {"type": "actions", "elements": [{
+            "type": "button", "action_id": RESEND_ACTION, "value": payload["outbox_id"],
+            "text": {"type": "plain_text", "text": "Retry"}}]},
+    ]
+    try:
+        svc.notifier.post(str(payload["channel"]), text, blocks,
+                          thread_ts=payload.get("thread_ts"))
+    except SlackError as exc:
+        log.warning("could not tell the thread about an undelivered answer: %s", exc.message)
+
+
+RESEND_ACTION = "fp_resend"  # handlers/ids.py RESEND (bot must not import handlers)
+outbox.AFTER_SENT["turn"] = _turn_sent
+outbox.ON_GIVE_UP["turn"] = _turn_undeliverable
 
 
 def _remember(
-    svc: Services, db: Session, session_id: uuid.UUID, step_id: uuid.UUID, view: TurnView,
-    ts: str,
+    svc: Services, db: Session, session_id: uuid.UUID, step_id: uuid.UUID,
+    fix_ids: list[uuid.UUID], wanted: set[str], ts: str,
 ) -> tuple[str, str, HeaderView] | None:
     # Clicks edit the lane too: its JSON is a read-modify-write under the row lock.
     session = db.get(AISession, session_id, with_for_update=LOCK_SESSION, options=HEADER_LOAD)
     if session is None:
         return None
     db.execute(update(AISessionStep).where(AISessionStep.id == step_id).values(slack_ts=ts))
-    fix_ids = [uuid.UUID(f.id) for f in view.fixes]
     if fix_ids:
         db.execute(
             update(SessionSuggestedFix).where(SessionSuggestedFix.id.in_(fix_ids))
             .values(slack_message_ts=ts).execution_options(synchronize_session=False)
         )
-    wanted = {q.id for q in view.questions} | {a.id for a in view.actions}
     if wanted:
         lane = dict(session.pending_task_lane or {})
         for key in ("questions", "actions"):

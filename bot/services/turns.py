@@ -16,9 +16,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import or_, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, defer, joinedload, selectinload
 
+from bot import liveness
 from bot.domain import status as st
 from bot.engines.base import Engine, TurnContext, Usage
 from bot.errors import EngineError, SlackError
@@ -128,10 +129,32 @@ class TurnRunner:
             update(AISession)
             .where(AISession.id == session_id,
                    or_(AISession.turn_lease_until.is_(None), AISession.turn_lease_until < now))
-            .values(turn_lease_until=now + LEASE)
+            .values(turn_lease_until=now + LEASE, turn_lease_holder=liveness.me())
             .execution_options(synchronize_session=False)
         )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        if result.rowcount:  # type: ignore[attr-defined]
+            return True
+        return self._claim_from_dead(db, session_id, now)
+
+    def _claim_from_dead(self, db: Session, session_id: uuid.UUID, now: datetime) -> bool:
+        """The lease is held: take it back at once when its holder's process is gone (a
+        kill -9 mid-turn), rather than leave the session frozen for the whole lease. The
+        inputs the dead turn had taken are queued again (at most twice in all)."""
+        holder = db.execute(select(AISession.turn_lease_holder)
+                            .where(AISession.id == session_id)).scalar_one_or_none()
+        if not liveness.is_dead(holder):
+            return False
+        result = db.execute(
+            update(AISession)
+            .where(AISession.id == session_id, AISession.turn_lease_holder == holder)
+            .values(turn_lease_until=now + LEASE, turn_lease_holder=liveness.me())
+            .execution_options(synchronize_session=False)
+        )
+        if not result.rowcount:  # type: ignore[attr-defined]
+            return False  # another process took it first
+        log.warning("took the turn lease of session %s back from a dead process", session_id)
+        deliveries.requeue_interrupted(db, session_id, now)
+        return True
 
     def _release(self, session_id: uuid.UUID) -> bool:
         """Give the lease back; True when inputs are waiting. Released first, then looked:
@@ -139,7 +162,8 @@ class TurnRunner:
         with unit_of_work(self.svc.factory) as db:
             db.execute(
                 update(AISession).where(AISession.id == session_id)
-                .values(turn_lease_until=None).execution_options(synchronize_session=False)
+                .values(turn_lease_until=None, turn_lease_holder=None)
+                .execution_options(synchronize_session=False)
             )
             return deliveries.has_pending(db, session_id)
 

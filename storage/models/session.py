@@ -179,6 +179,8 @@ class AISession(Base):
     total_cache_write_tokens: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     last_turn_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     turn_lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # host|boot id|pid|start of the process holding the turn lease (bot/liveness.py)
+    turn_lease_holder: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
     # ── time and activity (exact accounting: the ledger runs from status_changed_at) ──
     status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -258,3 +258,21 @@ def test_the_fake_refuses_tokens_and_channels_as_slack_does(fake: FakeSlack) -> 
             bot.conversations_info(channel=name)
         assert by_name.value.response["error"] == "channel_not_found"
     assert bot.conversations_info(channel="C0123ESC")["channel"]["id"] == "C0123ESC"
+
+
+def test_fake_refuses_duplicate_action_ids_in_a_block_and_the_notifier_falls_back() -> None:
+    from bot.notify import Notifier, make_web_client
+    from bot.sandbox.fake_slack import FakeSlack
+
+    button = {"type": "button", "action_id": "fp_x", "text": {"type": "plain_text", "text": "X"}}
+    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "Step one"}},
+              {"type": "actions", "elements": [button, dict(button)]}]
+    with FakeSlack() as fake:
+        notifier = Notifier(make_web_client("xoxb-test", fake.url))
+        ts = notifier.post("C1", "fallback", blocks)
+        posts = fake.calls("chat.postMessage")
+        assert len(posts) == 2  # refused once (invalid_blocks), then posted as plain text
+        shown = next(m for m in fake.messages("C1") if m["ts"] == ts)
+        assert "blocks" not in shown and "Step one" in shown["text"]
+        ok_ts = notifier.post("C1", "t", blocks[:1])
+        assert next(m for m in fake.messages("C1") if m["ts"] == ok_ts)["blocks"]

@@ -1,4 +1,4 @@
-"""``flowpilot jobs list`` / ``jobs run NAME`` for all eight jobs, against the fake Slack."""
+"""``flowpilot jobs list`` / ``jobs run NAME`` for every job, against the fake Slack."""
 
 from __future__ import annotations
 

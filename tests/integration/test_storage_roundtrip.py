@@ -156,7 +156,7 @@ def _world() -> list[tuple[type[Base], dict[str, Any]]]:
         "engine": "claude", "engine_state": {"cache": {"prefix_hash": "abc"}, "turn": 3},
         "flow_key": "printer_offline", "total_cache_read_tokens": 9000,
         "total_cache_write_tokens": 1000, "last_turn_error": "timeout ⏱",
-        "turn_lease_until": _at(25), "status_changed_at": _at(26),
+        "turn_lease_until": _at(25), "turn_lease_holder": "host|boot|42|1", "status_changed_at": _at(26),
         "last_activity_at": _at(27), "last_human_activity_at": _at(28), "ended_at": _at(29),
         "next_nudge_at": _at(30), "snoozed_until": _at(31), "nudge_count": 2,
         "last_nudged_at": _at(32), "escalation_urgency": "high",
@@ -237,7 +237,7 @@ def _world() -> list[tuple[type[Base], dict[str, Any]]]:
         "id": ids["event"], "delivery_key": "C0HELP:1700000000.000300", "kind": "message",
         "slack_team_id": "T0ACME", "session_id": ids["session"],
         "payload": {"event": {"text": UNICODE, "files": []}}, "status": "done", "attempts": 1,
-        "lease_until": _at(65), "error": None, "received_at": _at(66), "processed_at": _at(67),
+        "lease_until": _at(65), "lease_holder": "host|boot|42|1", "error": None, "received_at": _at(66), "processed_at": _at(67),
     }
     script = {
         "id": ids["script"], "account_id": ids["account"], "title": "Reset MFA",

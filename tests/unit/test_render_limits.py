@@ -259,3 +259,37 @@ def test_random_turns_always_fit(seed: int) -> None:
     assert_valid(msg.blocks, msg.text)
     for s in [msg.text, *iter_texts(msg.blocks)]:
         assert "<!" not in s and "<@" not in s
+
+
+def test_action_ids_are_unique_across_the_whole_message() -> None:
+    from bot.render.limits import enforce_blocks
+
+    item = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": "step"},
+         "accessory": {"type": "button", "action_id": "fp_action_done", "value": "1",
+                       "text": {"type": "plain_text", "text": "Done"}}},
+        {"type": "actions", "elements": [
+            {"type": "button", "action_id": "fp_action_done", "value": "2",
+             "text": {"type": "plain_text", "text": "Done"}},
+            {"type": "button", "action_id": "fp_action_skip", "value": "2",
+             "text": {"type": "plain_text", "text": "Skip"}}]},
+    ]
+    out = enforce_blocks(item * 12)
+    ids = [el["action_id"] for b in out
+           for el in [*(b.get("elements") or []), b.get("accessory")]
+           if isinstance(el, dict) and "action_id" in el]
+    assert len(ids) == len(set(ids)) > 20
+    assert all(i.startswith(("fp_action_done", "fp_action_skip")) for i in ids)
+
+
+def test_deduplicated_action_ids_still_match_their_handlers() -> None:
+    from bot.render.limits import enforce_blocks
+    from handlers import ids
+
+    button = {"type": "button", "action_id": ids.ACTION_DONE, "value": "1",
+              "text": {"type": "plain_text", "text": "Done"}}
+    out = enforce_blocks([{"type": "actions", "elements": [button, dict(button)]},
+                          {"type": "actions", "elements": [dict(button)]}])
+    found = [el["action_id"] for b in out for el in b["elements"]]
+    assert len(set(found)) == 3
+    assert all(ids.prefixed(ids.ACTION_DONE).match(a) for a in found)
