@@ -36,6 +36,7 @@ from bot.flows.normalise import stem, stems, words
 DEFAULT_THRESHOLD = 0.6
 WINDOW = 40
 MAX_TEXT_CHARS = 400_000
+SUBSTITUTION_MIN = 8  # from this length one changed letter is a typo too
 MAX_TYPO_WORD = 30  # longer "words" (base64, pasted junk) are never a typo of ours
 PHRASE_WEIGHT = 0.75  # share of the score from the best phrase; the rest from evidence mass
 MASS_HALF = 4.0  # evidence weight that earns half of the mass share (never saturates)
@@ -184,7 +185,10 @@ def _topic_with_symptom(
     vocab_hits: frozenset[str], symptoms: set[str], generic: frozenset[str]
 ) -> bool:
     """A distinctive word of the flow and, elsewhere in the text, a word saying it is broken."""
-    return any(symptoms - {topic} for topic in vocab_hits - generic)
+    # A topic may be a word common across the library ("pc" is in many flows) as long as it
+    # names a thing rather than saying nothing ("not", "work"): "computer freezing" is a
+    # problem even though "pc" is generic by share and "freezing" is the symptom.
+    return any(symptoms - {topic} for topic in vocab_hits - GENERIC_STEMS - SYMPTOMS)
 
 
 def _enough(found: frozenset[str], phrase: _Phrase, generic: frozenset[str]) -> bool:
@@ -215,7 +219,7 @@ def _lookup(word: str, index: _Index) -> str | None:
     stemmed = stem(word)
     if stemmed in index.weights:
         return stemmed
-    if not 6 <= len(word) <= MAX_TYPO_WORD or not word.isalpha():
+    if not 5 <= len(word) <= MAX_TYPO_WORD or not word.isalpha():
         return None
     edits = 2 if len(word) >= 9 else 1
     choices = index.by_initial.get(word[0], [])
@@ -227,9 +231,17 @@ def _lookup(word: str, index: _Index) -> str | None:
 
 
 def _is_typo(word: str, choice: str, edits: int) -> bool:
+    if len(word) < 6:
+        # Five letters: only a dropped letter ("camra"); a changed or added one is too
+        # often another word.
+        return len(choice) == len(word) + 1 and Indel.distance(word, choice) == 1
     indel = Indel.distance(word, choice)
     if indel <= edits:
         return True
+    if len(word) >= SUBSTITUTION_MIN and len(word) == len(choice) and word[-1] == choice[-1]:
+        # A long word with one letter changed inside ("calender") is a typo; short ones are
+        # often other words ("random"/"ransom"), so they never get this allowance.
+        return OSA.distance(word, choice) <= 1
     # One swap of neighbouring letters costs 2 insert/deletes; accept it as one typo.
     return OSA.distance(word, choice) <= edits and sorted(word) == sorted(choice)
 
