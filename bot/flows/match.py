@@ -87,6 +87,7 @@ class _Index:
     # Unstemmed vocabulary words by first letter, and the stem each stands for (typo lookup).
     by_initial: dict[str, list[str]] = field(default_factory=dict)
     raw_to_stem: dict[str, str] = field(default_factory=dict)
+    any_strong: frozenset[str] = frozenset()  # every flow's keyword stems
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,7 @@ def _score_window(
 ) -> dict[int, _Score]:
     candidates = {pi for s in hits for pi in index.by_stem.get(s, ())}
     best_phrase: dict[int, tuple[float, float, frozenset[str], bool]] = {}
+    named: dict[int, frozenset[str]] = {}
     for pi in candidates:
         phrase = index.phrases[pi]
         found = phrase.stems & hits
@@ -160,6 +162,10 @@ def _score_window(
         # write "takes 10 min to boot" for "pc takes forever to boot".
         cover = got / (got + MISSING_WEIGHT * (phrase.total - got)) if got else 0.0
         enough = _enough(found, phrase, index.generic)
+        if enough and found & index.any_strong and phrase.stems & index.strong[phrase.flow] <= found:
+            # Another flow's product named in this flow's phrase ("outlook app on phone")
+            # with none of this phrase's own keywords missing: it is named in our context.
+            named[phrase.flow] = named.get(phrase.flow, frozenset()) | (found & index.any_strong)
         current = best_phrase.get(phrase.flow)
         if current is None or (enough, cover, got) > (current[3], current[0], current[1]):
             best_phrase[phrase.flow] = (cover, got, found, enough)
@@ -167,12 +173,14 @@ def _score_window(
     for fi, (cover, _got, found, enough) in best_phrase.items():
         vocab_hits = hits & index.flow_vocab[fi]
         keyword = bool(vocab_hits & index.strong[fi])
+        # A product named inside one of this flow's own phrases counts as this flow's
+        # keyword too: the phrase says in which context it is named.
+        strong = index.strong[fi] | named.get(fi, frozenset())
         mass = sum(
-            index.weights[s] * (KEYWORD_BONUS if s in index.strong[fi] else 1.0)
-            for s in vocab_hits
+            index.weights[s] * (KEYWORD_BONUS if s in strong else 1.0) for s in vocab_hits
         )
         score = PHRASE_WEIGHT * cover + (1 - PHRASE_WEIGHT) * mass / (mass + MASS_HALF)
-        if keyword:
+        if keyword or fi in named:
             score = max(score, PHRASE_WEIGHT + (1 - PHRASE_WEIGHT) * mass / (mass + MASS_HALF))
         elif not enough and not _topic_with_symptom(vocab_hits, symptoms, index.generic):
             score = min(score, WEAK_CAP)
@@ -293,5 +301,6 @@ def build_index(flows: list[Flow]) -> _Index:
     for w in sorted(raw_to_stem):
         by_initial.setdefault(w[0], []).append(w)
     return _Index(
-        flows, weights, phrases, by_stem, flow_vocab, strong, generic, by_initial, raw_to_stem
+        flows, weights, phrases, by_stem, flow_vocab, strong, generic, by_initial, raw_to_stem,
+        frozenset().union(*strong),
     )
