@@ -25,7 +25,8 @@ was named, then to the stronger evidence, then to the smaller (more specific) fl
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA, Indel
@@ -57,6 +58,11 @@ _SYMPTOM_WORDS = """not fail failed failing error errors stuck crash crashing cr
     unavailable full spam warning cant wont keeps constantly again randomly intermittent
     unreachable blocked forever ages"""
 SYMPTOMS = frozenset(stem(w) for w in _SYMPTOM_WORDS.split())
+# Words saying something is fine or sorted ("thanks, the outlook fix worked"): with no
+# symptom word in the text, it is feedback, not a problem, whatever product it names.
+_SETTLED = re.compile(
+    r"\b(?:thanks|thank\s+you|thx|cheers|fixed|sorted|resolved|worked|works\s+now|all\s+good)\b"
+)
 WEAK_CAP = 0.45  # the score of a flow without enough evidence (below any sane threshold)
 
 
@@ -137,6 +143,8 @@ def rank_flows(text: str, library: FlowLibrary, limit: int = 3) -> list[MatchRes
         for fi, scored in _score_window(hits, symptoms, index).items():
             if fi not in best or scored.key > best[fi].key:
                 best[fi] = scored
+    if _SETTLED.search(text[:MAX_TEXT_CHARS].lower()) and not {stem(w) for w in raw_words} & SYMPTOMS:
+        best = {fi: replace(s, score=min(s.score, WEAK_CAP)) for fi, s in best.items()}
     ordered = sorted(best.items(), key=lambda kv: (_neg(kv[1].key), index.flows[kv[0]].id))
     return [
         MatchResult(index.flows[fi], round(s.score, 4), tuple(sorted(s.terms)))

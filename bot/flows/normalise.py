@@ -117,6 +117,7 @@ SYNONYMS: dict[str, str] = {
     **dict.fromkeys(["pwrd"], "password"),
     **dict.fromkeys(["forgotten", "forgets", "forgetting", "forget"], "forgot"),
     **dict.fromkeys(["creds", "cred"], "credentials"),
+    **dict.fromkeys(["pa", "pas"], "assistant"),  # a personal assistant (delegate access)
     **dict.fromkeys(["lappy", "lappie", "comp", "puter"], "pc"),
     **dict.fromkeys(["certs", "cert"], "certificate"),
     **dict.fromkeys(["nxdomain", "servfail"], "dns"),
@@ -160,7 +161,7 @@ should may might must get gets getting got just still also any some all there he
 when where why how who whom which please pls plz thanks thank thx ty hi hello hey ok okay
 ppl people issue issues problem problems help need needs trying try tried
 anyone someone something like want wants same one very really much more most now today
-since via per re fw fwd hello good morning afternoon ticket client customer keep keeps
+since via per re fw fwd go goes going went hello good morning afternoon ticket client customer keep keeps
 """
 STOPWORDS = frozenset(_STOP_TEXT.split())
 
