@@ -46,7 +46,7 @@ KEYWORD_BONUS = 2.0  # a flow's own keyword weighs this much more than an ordina
 GENERIC_SHARE = 0.4  # a stem in this share of the flows or more is generic ("not", "work")
 GENERIC_WEIGHT = 0.2  # the most a generic stem weighs, however rare the library makes it
 # Words that say nothing about *which* problem, whatever the library: never distinctive.
-_GENERIC = "not work say file open error fail issu new get use show run stop start keep load"
+_GENERIC = "not work say file open error fail issu new get use set show run stop start keep load"
 GENERIC_STEMS = frozenset(_GENERIC.split())
 # Words that say something is wrong. One topic word ("printer") with one of these anywhere
 # in the text is a problem ("printer keeps jamming"); a topic word alone ("restock the
@@ -170,9 +170,9 @@ def _score_window(
         # write "takes 10 min to boot" for "pc takes forever to boot".
         cover = got / (got + MISSING_WEIGHT * (phrase.total - got)) if got else 0.0
         enough = _enough(found, phrase, index.generic)
-        if enough and found & index.any_strong and phrase.stems & index.strong[phrase.flow] <= found:
-            # Another flow's product named in this flow's phrase ("outlook app on phone")
-            # with none of this phrase's own keywords missing: it is named in our context.
+        if enough and found & index.any_strong and _context_kept(found, phrase, index):
+            # Another flow's product named in this flow's phrase, the phrase's context kept:
+            # "outlook app on phone" names Outlook in mobile mail's context.
             named[phrase.flow] = named.get(phrase.flow, frozenset()) | (found & index.any_strong)
         current = best_phrase.get(phrase.flow)
         if current is None or (enough, cover, got) > (current[3], current[0], current[1]):
@@ -195,6 +195,14 @@ def _score_window(
         specific = -float(len(index.flow_vocab[fi]))
         out[fi] = _Score(score, keyword, mass, specific, vocab_hits | found)
     return out
+
+
+def _context_kept(found: frozenset[str], phrase: _Phrase, index: _Index) -> bool:
+    """The text keeps the phrase's context: its own keywords all there, at most one of its
+    other distinctive words missing ("outlook app on phone" for "outlook app on phone not
+    syncing", but not "outlook ... fine on phone" for "outlook mobile not receiving")."""
+    missing = phrase.stems - found - index.generic
+    return not missing & index.strong[phrase.flow] and len(missing) <= 1
 
 
 def _topic_with_symptom(

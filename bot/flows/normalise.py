@@ -117,7 +117,9 @@ SYNONYMS: dict[str, str] = {
     **dict.fromkeys(["pwrd"], "password"),
     **dict.fromkeys(["forgotten", "forgets", "forgetting", "forget"], "forgot"),
     **dict.fromkeys(["creds", "cred"], "credentials"),
-    **dict.fromkeys(["pa", "pas"], "assistant"),  # a personal assistant (delegate access)
+    **dict.fromkeys(["pa", "pas"], "assistant"),
+    # A new starter or joiner is a new user (and never the generic "start").
+    **dict.fromkeys(["starter", "starters", "joiner", "joiners"], "user"),  # a personal assistant (delegate access)
     **dict.fromkeys(["lappy", "lappie", "comp", "puter"], "pc"),
     **dict.fromkeys(["certs", "cert"], "certificate"),
     **dict.fromkeys(["nxdomain", "servfail"], "dns"),
@@ -161,7 +163,7 @@ should may might must get gets getting got just still also any some all there he
 when where why how who whom which please pls plz thanks thank thx ty hi hello hey ok okay
 ppl people issue issues problem problems help need needs trying try tried
 anyone someone something like want wants same one very really much more most now today
-since via per re fw fwd go goes going went hello good morning afternoon ticket client customer keep keeps
+since via per re fw fwd go goes going went up hello good morning afternoon ticket client customer keep keeps
 """
 STOPWORDS = frozenset(_STOP_TEXT.split())
 

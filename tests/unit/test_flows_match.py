@@ -255,8 +255,8 @@ UNRELATED = [
 
 
 def test_every_builtin_flow_has_at_least_five_descriptions() -> None:
-    # The original fifteen; flows added later are measured by tests/data/flow_phrasings/.
-    assert len(DESCRIPTIONS) == 15 and set(DESCRIPTIONS) <= {f.id for f in LIBRARY}
+    # Every flow of the library (the labelled sets in tests/data/flow_phrasings/ measure more).
+    assert set(DESCRIPTIONS) == {f.id for f in LIBRARY}
     assert all(len(set(texts)) >= 5 for texts in DESCRIPTIONS.values())
 
 
@@ -347,7 +347,8 @@ def test_normalising_folds_abbreviations_typos_and_noise() -> None:
     assert words("{3f2504e0-4f89-11d3-9a0c-0305e82c3301} 2024-05-01T10:22:01Z 10.0.0.1") == []
     assert stems("printers printing printer") == ["print", "print", "print"]
     assert stems("teams") == ["teams"] and stems("team") == ["team"]
-    assert words("user can't print; it won't work") == ["not", "print", "not", "work"]
+    # "user" is kept: "new user setup" is not just {new, setup}.
+    assert words("user can't print; it won't work") == ["user", "not", "print", "not", "work"]
 
 
 @pytest.mark.parametrize(
@@ -374,7 +375,6 @@ def test_msp_shorthand_is_folded(text: str, expected: list[str]) -> None:
         "printer paper delivery arrived",
         "send me the teams link for standup",
         "sql server agent job failing",  # a job and a failure, but not a backup
-        "ssl cert expired",  # no flow for certificates in the fifteen
         "not",
         "it does not work, says error, file wont open",  # only generic words
     ],
