@@ -4,8 +4,9 @@ How it scores (see docs/flows.md):
 1. Both the text and each flow's ``match`` phrases, ``keywords`` and title are normalised
    (``bot.flows.normalise``): noise dropped, abbreviations folded, words stemmed.
 2. Each word of the text that is not in the flows' vocabulary is looked up with rapidfuzz
-   (``process.extractOne``, optimal-string-alignment distance, 1 edit for words of 6+
-   letters, 2 for 9+, same first letter), so "outlok", "pasword" and "printr" still hit.
+   (Indel distance confirmed with optimal string alignment, 1 edit for words of 6+ letters,
+   2 for 9+, same first letter; a dropped letter at 5, a changed one from 8), so "outlok",
+   "pasword", "printr", "camra" and "calender" still hit.
 3. Words weigh by how specific they are across the library (inverse document frequency):
    "veeam" identifies one flow, "password" several. Generic words ("not", "work", "error",
    "file", "open", and any stem in 40% of the flows or more) weigh at most 0.2.
@@ -14,10 +15,14 @@ How it scores (see docs/flows.md):
    word the text lacks costs 0.75 of one it has) plus ``0.25 * mass / (mass + 4)``, where
    mass is the weight of all its words in the text (its own keywords count double). The
    mass part never saturates, so more evidence always ranks higher and no score reaches 1.
+   Another flow's keyword inside one of this flow's phrases, that phrase's context kept,
+   counts as this flow's keyword ("outlook app on phone" is mobile mail).
 5. Evidence is required: a keyword, two distinctive words of one phrase, a whole phrase
-   with a distinctive word ("cant print"), or a distinctive word plus a word saying
-   something is wrong ("printer keeps jamming"). Without it a flow scores at most 0.45, so
-   "restock the printer paper" matches nothing, and "not" never makes up the second word.
+   with a distinctive word ("cant print"), or a word naming a thing plus a word saying
+   something is wrong ("printer keeps jamming", "computer freezing"). Without it a flow
+   scores at most 0.45, so "restock the printer paper" matches nothing, and "not" never
+   makes up the second word. Feedback with no symptom ("thanks, the outlook fix worked")
+   matches nothing.
 The best flow wins when it reaches ``threshold`` (0.6); ties go to the flow whose keyword
 was named, then to the stronger evidence, then to the smaller (more specific) flow, then id.
 """
