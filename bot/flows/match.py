@@ -63,11 +63,11 @@ _SYMPTOM_WORDS = """not fail failed failing error errors stuck crash crashing cr
     unavailable full spam warning cant wont keeps constantly again randomly intermittent
     unreachable blocked forever ages"""
 SYMPTOMS = frozenset(stem(w) for w in _SYMPTOM_WORDS.split())
-# Words saying something is fine or sorted ("thanks, the outlook fix worked"): with no
-# symptom word in the text, it is feedback, not a problem, whatever product it names.
-_SETTLED = re.compile(
-    r"\b(?:thanks|thank\s+you|thx|cheers|fixed|sorted|resolved|worked|works\s+now|all\s+good)\b"
-)
+# Words saying something is sorted ("thanks, the outlook fix worked"): with no symptom and
+# no "but"/"still" in the text, it is feedback, not a problem, whatever product it names.
+# Thanks alone settles nothing: "thanks, outlook keeps asking for the password" is a problem.
+_SETTLED = re.compile(r"\b(?:fixed|sorted|resolved|worked|works\s+now|all\s+good)\b")
+_UNSETTLED = re.compile(r"\b(?:but|still|however|though|although|yet)\b")
 WEAK_CAP = 0.45  # the score of a flow without enough evidence (below any sane threshold)
 
 
@@ -148,13 +148,20 @@ def rank_flows(text: str, library: FlowLibrary, limit: int = 3) -> list[MatchRes
         for fi, scored in _score_window(hits, symptoms, index).items():
             if fi not in best or scored.key > best[fi].key:
                 best[fi] = scored
-    if _SETTLED.search(text[:MAX_TEXT_CHARS].lower()) and not {stem(w) for w in raw_words} & SYMPTOMS:
+    if _settled(text[:MAX_TEXT_CHARS].lower(), raw_words):
         best = {fi: replace(s, score=min(s.score, WEAK_CAP)) for fi, s in best.items()}
     ordered = sorted(best.items(), key=lambda kv: (_neg(kv[1].key), index.flows[kv[0]].id))
     return [
         MatchResult(index.flows[fi], round(s.score, 4), tuple(sorted(s.terms)))
         for fi, s in ordered[:limit]
     ]
+
+
+def _settled(lowered: str, raw_words: list[str]) -> bool:
+    """Feedback that something works now, with nothing saying it is still broken."""
+    if not _SETTLED.search(lowered) or _UNSETTLED.search(lowered):
+        return False
+    return not {stem(w) for w in raw_words} & SYMPTOMS
 
 
 def _neg(key: tuple[float, bool, float, float]) -> tuple[float, ...]:
