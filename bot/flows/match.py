@@ -4,8 +4,9 @@ How it scores (see docs/flows.md):
 1. Both the text and each flow's ``match`` phrases, ``keywords`` and title are normalised
    (``bot.flows.normalise``): noise dropped, abbreviations folded, words stemmed.
 2. Each word of the text that is not in the flows' vocabulary is looked up with rapidfuzz
-   (``process.extractOne``, optimal-string-alignment distance, 1 edit for words of 6+
-   letters, 2 for 9+, same first letter), so "outlok", "pasword" and "printr" still hit.
+   (Indel distance confirmed with optimal string alignment, 1 edit for words of 6+ letters,
+   2 for 9+, same first letter; a dropped letter at 5, a changed one from 8), so "outlok",
+   "pasword", "printr", "camra" and "calender" still hit.
 3. Words weigh by how specific they are across the library (inverse document frequency):
    "veeam" identifies one flow, "password" several. Generic words ("not", "work", "error",
    "file", "open", and any stem in 40% of the flows or more) weigh at most 0.2.
@@ -14,10 +15,14 @@ How it scores (see docs/flows.md):
    word the text lacks costs 0.75 of one it has) plus ``0.25 * mass / (mass + 4)``, where
    mass is the weight of all its words in the text (its own keywords count double). The
    mass part never saturates, so more evidence always ranks higher and no score reaches 1.
+   Another flow's keyword inside one of this flow's phrases, that phrase's context kept,
+   counts as this flow's keyword ("outlook app on phone" is mobile mail).
 5. Evidence is required: a keyword, two distinctive words of one phrase, a whole phrase
-   with a distinctive word ("cant print"), or a distinctive word plus a word saying
-   something is wrong ("printer keeps jamming"). Without it a flow scores at most 0.45, so
-   "restock the printer paper" matches nothing, and "not" never makes up the second word.
+   with a distinctive word ("cant print"), or a word naming a thing plus a word saying
+   something is wrong ("printer keeps jamming", "computer freezing"). Without it a flow
+   scores at most 0.45, so "restock the printer paper" matches nothing, and "not" never
+   makes up the second word. Feedback with no symptom ("thanks, the outlook fix worked")
+   matches nothing.
 The best flow wins when it reaches ``threshold`` (0.6); ties go to the flow whose keyword
 was named, then to the stronger evidence, then to the smaller (more specific) flow, then id.
 """
@@ -25,7 +30,8 @@ was named, then to the stronger evidence, then to the smaller (more specific) fl
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA, Indel
@@ -36,6 +42,7 @@ from bot.flows.normalise import stem, stems, words
 DEFAULT_THRESHOLD = 0.6
 WINDOW = 40
 MAX_TEXT_CHARS = 400_000
+SUBSTITUTION_MIN = 8  # from this length one changed letter is a typo too
 MAX_TYPO_WORD = 30  # longer "words" (base64, pasted junk) are never a typo of ours
 PHRASE_WEIGHT = 0.75  # share of the score from the best phrase; the rest from evidence mass
 MASS_HALF = 4.0  # evidence weight that earns half of the mass share (never saturates)
@@ -44,7 +51,7 @@ KEYWORD_BONUS = 2.0  # a flow's own keyword weighs this much more than an ordina
 GENERIC_SHARE = 0.4  # a stem in this share of the flows or more is generic ("not", "work")
 GENERIC_WEIGHT = 0.2  # the most a generic stem weighs, however rare the library makes it
 # Words that say nothing about *which* problem, whatever the library: never distinctive.
-_GENERIC = "not work say file open error fail issu new get use show run stop start keep load"
+_GENERIC = "not work say file open error fail issu new get use set show run stop start keep load"
 GENERIC_STEMS = frozenset(_GENERIC.split())
 # Words that say something is wrong. One topic word ("printer") with one of these anywhere
 # in the text is a problem ("printer keeps jamming"); a topic word alone ("restock the
@@ -56,6 +63,11 @@ _SYMPTOM_WORDS = """not fail failed failing error errors stuck crash crashing cr
     unavailable full spam warning cant wont keeps constantly again randomly intermittent
     unreachable blocked forever ages"""
 SYMPTOMS = frozenset(stem(w) for w in _SYMPTOM_WORDS.split())
+# Words saying something is sorted ("thanks, the outlook fix worked"): with no symptom and
+# no "but"/"still" in the text, it is feedback, not a problem, whatever product it names.
+# Thanks alone settles nothing: "thanks, outlook keeps asking for the password" is a problem.
+_SETTLED = re.compile(r"\b(?:fixed|sorted|resolved|worked|works\s+now|all\s+good)\b")
+_UNSETTLED = re.compile(r"\b(?:but|still|however|though|although|yet)\b")
 WEAK_CAP = 0.45  # the score of a flow without enough evidence (below any sane threshold)
 
 
@@ -86,6 +98,7 @@ class _Index:
     # Unstemmed vocabulary words by first letter, and the stem each stands for (typo lookup).
     by_initial: dict[str, list[str]] = field(default_factory=dict)
     raw_to_stem: dict[str, str] = field(default_factory=dict)
+    any_strong: frozenset[str] = frozenset()  # every flow's keyword stems
 
 
 @dataclass(frozen=True)
@@ -135,11 +148,20 @@ def rank_flows(text: str, library: FlowLibrary, limit: int = 3) -> list[MatchRes
         for fi, scored in _score_window(hits, symptoms, index).items():
             if fi not in best or scored.key > best[fi].key:
                 best[fi] = scored
+    if _settled(text[:MAX_TEXT_CHARS].lower(), raw_words):
+        best = {fi: replace(s, score=min(s.score, WEAK_CAP)) for fi, s in best.items()}
     ordered = sorted(best.items(), key=lambda kv: (_neg(kv[1].key), index.flows[kv[0]].id))
     return [
         MatchResult(index.flows[fi], round(s.score, 4), tuple(sorted(s.terms)))
         for fi, s in ordered[:limit]
     ]
+
+
+def _settled(lowered: str, raw_words: list[str]) -> bool:
+    """Feedback that something works now, with nothing saying it is still broken."""
+    if not _SETTLED.search(lowered) or _UNSETTLED.search(lowered):
+        return False
+    return not {stem(w) for w in raw_words} & SYMPTOMS
 
 
 def _neg(key: tuple[float, bool, float, float]) -> tuple[float, ...]:
@@ -151,6 +173,7 @@ def _score_window(
 ) -> dict[int, _Score]:
     candidates = {pi for s in hits for pi in index.by_stem.get(s, ())}
     best_phrase: dict[int, tuple[float, float, frozenset[str], bool]] = {}
+    named: dict[int, frozenset[str]] = {}
     for pi in candidates:
         phrase = index.phrases[pi]
         found = phrase.stems & hits
@@ -159,6 +182,10 @@ def _score_window(
         # write "takes 10 min to boot" for "pc takes forever to boot".
         cover = got / (got + MISSING_WEIGHT * (phrase.total - got)) if got else 0.0
         enough = _enough(found, phrase, index.generic)
+        if enough and found & index.any_strong and _context_kept(found, phrase, index):
+            # Another flow's product named in this flow's phrase, the phrase's context kept:
+            # "outlook app on phone" names Outlook in mobile mail's context.
+            named[phrase.flow] = named.get(phrase.flow, frozenset()) | (found & index.any_strong)
         current = best_phrase.get(phrase.flow)
         if current is None or (enough, cover, got) > (current[3], current[0], current[1]):
             best_phrase[phrase.flow] = (cover, got, found, enough)
@@ -166,12 +193,14 @@ def _score_window(
     for fi, (cover, _got, found, enough) in best_phrase.items():
         vocab_hits = hits & index.flow_vocab[fi]
         keyword = bool(vocab_hits & index.strong[fi])
+        # A product named inside one of this flow's own phrases counts as this flow's
+        # keyword too: the phrase says in which context it is named.
+        strong = index.strong[fi] | named.get(fi, frozenset())
         mass = sum(
-            index.weights[s] * (KEYWORD_BONUS if s in index.strong[fi] else 1.0)
-            for s in vocab_hits
+            index.weights[s] * (KEYWORD_BONUS if s in strong else 1.0) for s in vocab_hits
         )
         score = PHRASE_WEIGHT * cover + (1 - PHRASE_WEIGHT) * mass / (mass + MASS_HALF)
-        if keyword:
+        if keyword or fi in named:
             score = max(score, PHRASE_WEIGHT + (1 - PHRASE_WEIGHT) * mass / (mass + MASS_HALF))
         elif not enough and not _topic_with_symptom(vocab_hits, symptoms, index.generic):
             score = min(score, WEAK_CAP)
@@ -180,11 +209,22 @@ def _score_window(
     return out
 
 
+def _context_kept(found: frozenset[str], phrase: _Phrase, index: _Index) -> bool:
+    """The text keeps the phrase's context: its own keywords all there, at most one of its
+    other distinctive words missing ("outlook app on phone" for "outlook app on phone not
+    syncing", but not "outlook ... fine on phone" for "outlook mobile not receiving")."""
+    missing = phrase.stems - found - index.generic
+    return not missing & index.strong[phrase.flow] and len(missing) <= 1
+
+
 def _topic_with_symptom(
     vocab_hits: frozenset[str], symptoms: set[str], generic: frozenset[str]
 ) -> bool:
     """A distinctive word of the flow and, elsewhere in the text, a word saying it is broken."""
-    return any(symptoms - {topic} for topic in vocab_hits - generic)
+    # A topic may be a word common across the library ("pc" is in many flows) as long as it
+    # names a thing rather than saying nothing ("not", "work"): "computer freezing" is a
+    # problem even though "pc" is generic by share and "freezing" is the symptom.
+    return any(symptoms - {topic} for topic in vocab_hits - GENERIC_STEMS - SYMPTOMS)
 
 
 def _enough(found: frozenset[str], phrase: _Phrase, generic: frozenset[str]) -> bool:
@@ -215,7 +255,7 @@ def _lookup(word: str, index: _Index) -> str | None:
     stemmed = stem(word)
     if stemmed in index.weights:
         return stemmed
-    if not 6 <= len(word) <= MAX_TYPO_WORD or not word.isalpha():
+    if not 5 <= len(word) <= MAX_TYPO_WORD or not word.isalpha():
         return None
     edits = 2 if len(word) >= 9 else 1
     choices = index.by_initial.get(word[0], [])
@@ -227,9 +267,17 @@ def _lookup(word: str, index: _Index) -> str | None:
 
 
 def _is_typo(word: str, choice: str, edits: int) -> bool:
+    if len(word) < 6:
+        # Five letters: only a dropped letter ("camra"); a changed or added one is too
+        # often another word.
+        return len(choice) == len(word) + 1 and Indel.distance(word, choice) == 1
     indel = Indel.distance(word, choice)
     if indel <= edits:
         return True
+    if len(word) >= SUBSTITUTION_MIN and len(word) == len(choice) and word[-1] == choice[-1]:
+        # A long word with one letter changed inside ("calender") is a typo; short ones are
+        # often other words ("random"/"ransom"), so they never get this allowance.
+        return OSA.distance(word, choice) <= 1
     # One swap of neighbouring letters costs 2 insert/deletes; accept it as one typo.
     return OSA.distance(word, choice) <= edits and sorted(word) == sorted(choice)
 
@@ -281,5 +329,6 @@ def build_index(flows: list[Flow]) -> _Index:
     for w in sorted(raw_to_stem):
         by_initial.setdefault(w[0], []).append(w)
     return _Index(
-        flows, weights, phrases, by_stem, flow_vocab, strong, generic, by_initial, raw_to_stem
+        flows, weights, phrases, by_stem, flow_vocab, strong, generic, by_initial, raw_to_stem,
+        frozenset().union(*strong),
     )

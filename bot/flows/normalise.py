@@ -68,6 +68,7 @@ SYNONYMS: dict[str, str] = {
         ["pw", "pwd", "pwds", "pws", "passwd", "pword", "passw", "passwrd", "pswd"], "password"
     ),
     **dict.fromkeys(["acct", "accnt", "acc"], "account"),
+    **dict.fromkeys(["users", "usr", "usrs"], "user"),
     **dict.fromkeys(["2fa", "tfa", "mfa", "otp", "multifactor", "2sv"], "mfa"),
     **dict.fromkeys(["ol", "olk", "outlk"], "outlook"),
     **dict.fromkeys(["o365", "m365", "office365", "ms365"], "m365"),
@@ -116,12 +117,15 @@ SYNONYMS: dict[str, str] = {
     **dict.fromkeys(["pwrd"], "password"),
     **dict.fromkeys(["forgotten", "forgets", "forgetting", "forget"], "forgot"),
     **dict.fromkeys(["creds", "cred"], "credentials"),
+    **dict.fromkeys(["pa", "pas"], "assistant"),
+    # A new starter or joiner is a new user (and never the generic "start").
+    **dict.fromkeys(["starter", "starters", "joiner", "joiners"], "user"),  # a personal assistant (delegate access)
     **dict.fromkeys(["lappy", "lappie", "comp", "puter"], "pc"),
     **dict.fromkeys(["certs", "cert"], "certificate"),
     **dict.fromkeys(["nxdomain", "servfail"], "dns"),
     **dict.fromkeys(["unlicenced", "unlicensed"], "unlicensed"),
     **dict.fromkeys(["licence", "licences", "licenses", "licensing", "licencing"], "license"),
-    **dict.fromkeys(["wu", "wsus"], "update"),
+    **dict.fromkeys(["wu"], "update"),
     **dict.fromkeys(["rebooting", "restarting"], "reboot"),
     # Negations all count as one word: "cant print" is a problem, "print the agenda" is not.
     **dict.fromkeys(
@@ -157,9 +161,9 @@ him her his they them their it its this that these those to of in on at for from
 by and or but so if as than then nor has have had do does did will would can could
 should may might must get gets getting got just still also any some all there here what
 when where why how who whom which please pls plz thanks thank thx ty hi hello hey ok okay
-user users ppl people issue issues problem problems help need needs trying try tried
+ppl people issue issues problem problems help need needs trying try tried
 anyone someone something like want wants same one very really much more most now today
-since via per re fw fwd hello good morning afternoon ticket client customer keep keeps
+since via per re fw fwd go goes going went up hello good morning afternoon ticket client customer keep keeps
 """
 STOPWORDS = frozenset(_STOP_TEXT.split())
 
