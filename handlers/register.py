@@ -11,6 +11,7 @@ from handlers import (
     errors,
     events,
     home,
+    knowledge,
     lifecycle,
     middleware,
     nudges,
@@ -27,5 +28,6 @@ def register_all(app: App, svc: Services) -> None:
     views.register(app, svc)
     lifecycle.register(app, svc)
     nudges.register(app, svc)
+    knowledge.register(app, svc)
     errors.register(app, svc)
     _ = (home, settings)  # register their subcommands on import

@@ -147,6 +147,9 @@ class TurnContext:
     # Stable workspace context for the cached prefix (workspace name, house rules).
     workspace_context: str = ""
     turn_number: int = 0
+    # Past resolutions of the workspace shown in the thread ("Seen before"): problem, fix,
+    # steps, when. Per-session context, so outside the cached prefix.
+    seen_before: list[dict[str, str]] = field(default_factory=list)
 
 
 class Engine(Protocol):

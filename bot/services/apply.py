@@ -23,7 +23,7 @@ from bot.engines.base import (
     TurnInput,
     TurnOutput,
 )
-from bot.services import deliveries, present
+from bot.services import deliveries, knowledge, present
 from bot.services.container import Services
 from bot.services.sessions import add_step
 from storage.models import (
@@ -79,6 +79,7 @@ def build_context(
         flow=svc.flows.get(session.flow_key, session.account_id, db) if session.flow_key else None,
         workspace_context=f"Workspace: {session.account.name or session.account.slack_team_id}.",
         turn_number=session.step_count,
+        seen_before=knowledge.context_for(db, session.id) if svc.engine_name == "claude" else [],
     )
 
 
