@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 MAX_TERMS = 24
 MIN_TERM = 2
@@ -189,7 +190,7 @@ def fill(body: str, parameters: list[dict[str, str]], facts: Iterable[str]) -> t
     return body, left
 
 
-def script_from_steps(title: str, steps: list[str]) -> dict[str, object] | None:
+def script_from_steps(title: str, steps: list[str]) -> dict[str, Any] | None:
     """A draft script from a worked fix's steps, or None when no step is a command."""
     lines = command_lines(steps)
     if not lines:
