@@ -31,8 +31,8 @@ LIMIT :limit
 #    similarity of the problem (https://www.postgresql.org/docs/15/textsearch-controls.html);
 # 2. only when that finds nothing (misspellings): trigram similarity of the problem through
 #    the pg_trgm GIN index (https://www.postgresql.org/docs/15/pgtrgm.html).
-POOL = 400  # newest matches ranked (all of them below 400)
-RERANK = 30  # of which the best are re-ranked with trigram similarity
+POOL = 200  # newest matches ranked (all of them below 200)
+RERANK = 12  # of which the best are re-ranked with trigram similarity
 _POSTGRES = text("""
 WITH c AS MATERIALIZED (
     SELECT e.id, e.search_vector, e.problem FROM knowledge_entries e
@@ -42,7 +42,8 @@ WITH c AS MATERIALIZED (
 r AS MATERIALIZED (
     SELECT id, problem, ts_rank_cd(search_vector, to_tsquery('english', :rank_tsq), 1) AS rank
     FROM c ORDER BY rank DESC, id DESC LIMIT :rerank)
-SELECT id FROM r ORDER BY rank + 0.5 * similarity(problem, :raw) DESC, id DESC LIMIT :limit
+SELECT id FROM r ORDER BY rank + 0.5 * similarity(left(problem, 160), :raw) DESC, id DESC
+LIMIT :limit
 """).bindparams(bindparam("account", type_=Uuid), bindparam("exclude", type_=Uuid))
 _TRIGRAM = text("""
 SELECT e.id FROM knowledge_entries e
@@ -57,12 +58,13 @@ _CUSTOM_PLAN = text("SET LOCAL plan_cache_mode = force_custom_plan")
 
 
 def pairs_query(words: list[str]) -> str:
-    """``(a & b) | (a & c) | …`` over the first PAIR_TERMS words: at least two must match
-    (one word alone when there is only one)."""
+    """``(a:AB & b:AB) | (a:AB & c:AB) | …`` over the first PAIR_TERMS words: at least two
+    must match in the problem, the fix or the facts (weights A and B; the note's boilerplate
+    would match anything), one word alone when there is only one."""
     head = words[:PAIR_TERMS]
     if len(head) == 1:
-        return head[0]
-    return " | ".join(f"({a} & {b})" for i, a in enumerate(head) for b in head[i + 1:])
+        return f"{head[0]}:AB"
+    return " | ".join(f"({a}:AB & {b}:AB)" for i, a in enumerate(head) for b in head[i + 1:])
 
 
 def search_ids(db: Session, account_id: uuid.UUID, words: list[str], raw: str, *,
@@ -71,7 +73,7 @@ def search_ids(db: Session, account_id: uuid.UUID, words: list[str], raw: str, *
     if not words:
         return []
     if db.get_bind().dialect.name == "postgresql":
-        params = {"tsq": pairs_query(words), "rank_tsq": " | ".join(words), "raw": raw[:200], "account": account_id,
+        params = {"tsq": pairs_query(words), "rank_tsq": " | ".join(words), "raw": raw[:160], "account": account_id,
                   "exclude": exclude_session, "limit": limit, "pool": POOL,
                   "rerank": RERANK}
         # psycopg prepares a statement after 5 runs and PostgreSQL may then use a generic plan,

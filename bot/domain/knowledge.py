@@ -15,6 +15,23 @@ PREFIX = 5  # terms compared by their first letters: a cheap stand-in for stemmi
 STOP = frozenset(["a", "about", "after", "again", "all", "also", "am", "an", "and", "any", "are", "as", "at", "be", "been", "before", "being", "but", "by", "can", "cannot", "could", "did", "do", "does", "doing", "done", "for", "from", "get", "gets", "getting", "got", "had", "has", "have", "having", "he", "her", "here", "him", "his", "how", "i", "if", "in", "into", "is", "it", "its", "just", "keep", "keeps", "me", "more", "most", "my", "no", "not", "now", "of", "off", "on", "once", "only", "or", "other", "our", "out", "over", "own", "please", "same", "she", "should", "since", "so", "some", "still", "such", "than", "that", "the", "their", "them", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when", "where", "which", "while", "who", "why", "will", "with", "would", "you", "your", "yes", "user", "users", "issue", "problem", "help", "need", "needs", "trying", "tried", "working", "work", "works", "anymore", "today", "yesterday", "morning", "keeps", "again"])
 
 _WORD = re.compile(r"[a-z0-9]+")
+# Technicians' shorthand and the words past resolutions use for the same thing (a generic
+# MSP list; each word also searches for the words it maps to).
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "pw": ("password",), "pwd": ("password",), "passwd": ("password",),
+    "creds": ("credentials",), "credential": ("password",), "credentials": ("password",),
+    "2fa": ("mfa",), "authenticator": ("mfa",), "otp": ("mfa",),
+    "wifi": ("wireless",), "wlan": ("wireless",), "wireless": ("wifi",),
+    "copier": ("printer",), "mfp": ("printer",), "printing": ("printer",),
+    "laggy": ("slow",), "sluggish": ("slow",), "crawling": ("slow",),
+    "mstsc": ("rdp", "remote"), "rdp": ("remote",),
+    "nslookup": ("dns",), "resolve": ("dns",),
+    "login": ("sign",), "logon": ("sign",), "signin": ("sign",),
+    "email": ("mail",), "emails": ("mail",), "mail": ("email",),
+    "o365": ("microsoft",), "m365": ("microsoft",), "handset": ("phone",),
+    "mobile": ("phone",), "cell": ("phone",), "lockout": ("locked",), "locked": ("lockout",),
+    "hdd": ("disk",), "ssd": ("disk",), "drive": ("disk",), "wan": ("internet",),
+}
 
 
 def terms(text: str) -> list[str]:
@@ -23,10 +40,11 @@ def terms(text: str) -> list[str]:
     seen: dict[str, None] = {}
     for word in _WORD.findall(text.lower()):
         if len(word) >= MIN_TERM and word not in STOP and not word.isdigit():
-            seen.setdefault(word, None)
+            for w in (word, *SYNONYMS.get(word, ())):
+                seen.setdefault(w, None)
             if len(seen) >= MAX_TERMS:
                 break
-    return list(seen)
+    return list(seen)[:MAX_TERMS]
 
 
 def fts5_query(words: Iterable[str]) -> str:
