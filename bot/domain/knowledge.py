@@ -74,7 +74,9 @@ def relevant(words: list[str], document: str) -> bool:
 _PS = re.compile(
     r"\b(?:Get|Set|New|Remove|Add|Start|Stop|Restart|Test|Enable|Disable|Clear|Invoke|Import|"
     r"Export|Update|Reset|Connect|Disconnect|Resolve|Install|Uninstall|Register|Unregister|"
-    r"Move|Rename|Out|Write|Select|Where|ForEach|Search|Unlock|Grant|Revoke)-[A-Z][A-Za-z]+")
+    r"Move|Rename|Out|Write|Select|Where|ForEach|Search|Unlock|Grant|Revoke|Send|Wait|Measure|"
+    r"Format|Find|Show|Use|Restore|Backup|Mount|Dismount|Sync|Suspend|Resume|Block|Unblock|"
+    r"Repair|Optimize|Save|Lock|Join|Copy|Convert|ConvertTo|ConvertFrom|Compare)-[A-Z][A-Za-z]+")
 _CMD = re.compile(
     r"^(?:ipconfig|nslookup|ping|tracert|netsh|net|sc|gpupdate|gpresult|cmdkey|sfc|dism|chkdsk|"
     r"robocopy|klist|dsregcmd|w32tm|wevtutil|certutil|reg|shutdown|taskkill|tasklist|route|"

@@ -5,6 +5,7 @@ resolution note never reach the index."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from knowledge_support import latest, open_and_resolve
 from sqlalchemy import select, text
@@ -102,3 +103,22 @@ def test_a_secret_in_the_resolution_note_is_redacted_before_indexing(harness: Ha
             assert hits == []
     assert "Winter2026" not in entry.note and "Winter2026" not in entry.problem
     assert entry.note  # the note itself was indexed
+
+
+def test_claude_reads_the_past_fix_outside_the_cached_prefix(make: Any,
+                                                             fake_anthropic: Any) -> None:
+    from lifecycle_support import fix_button, open_session
+
+    h = make()
+    thread, _ = open_session(h, fake_anthropic)
+    ts, button = fix_button(h, "fp_fix_worked", "Remove the stale Office credentials")
+    h.click(button["action_id"], button["value"], message_ts=ts, thread_ts=thread)
+    h.settle()
+    assert h.command("resolve Cleared the cached credentials")[0] == 200
+    h.settle()
+
+    open_session(h, fake_anthropic, user="UBOB")
+    sent = fake_anthropic.message_requests[-1].body
+    turn = json.dumps(sent["messages"][-1])
+    assert "<seen_before>" in turn and "Remove the stale Office credentials" in turn
+    assert "seen_before" not in json.dumps(sent["system"])
