@@ -21,7 +21,7 @@ HELP = """*FlowPilot* — troubleshooting co-pilot in a thread.
 • `@FlowPilot <problem>` — open a session on that message's thread (inside a thread, the thread so far is the intake)
 • Message menu → *Troubleshoot this* — open a session from any message
 • Reply in the session's thread to answer; use the buttons to answer questions, mark actions and fixes
-• `/flowpilot list` — your open sessions · `/flowpilot resolve` · `/flowpilot park` · `/flowpilot handoff @user` (in a session's channel: your latest session there)
+• `/flowpilot list` — your open sessions · `/flowpilot scripts` — approved scripts · `/flowpilot resolve` · `/flowpilot park` · `/flowpilot handoff @user` (in a session's channel: your latest session there)
 • `/flowpilot help` — this help"""
 
 Subcommand = Callable[[Services, dict[str, Any], str, Callable[..., Any]], None]
