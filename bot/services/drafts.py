@@ -19,7 +19,7 @@ from bot.services.admin import is_admin
 from bot.services.container import Services
 from bot.services.identity import ensure_account, ensure_user
 from storage.db import unit_of_work
-from storage.models import AISession, DraftTemplate, ScriptTemplate, User
+from storage.models import Account, AISession, DraftTemplate, ScriptTemplate, User
 
 LANGUAGES = ("powershell", "bash", "cmd", "python", "text")
 MAX_BODY = 20_000
@@ -60,6 +60,10 @@ def review_queue(svc: Services, team_id: str, user_id: str, limit: int = 10
                  ) -> tuple[list[DraftView], int]:
     """Pending drafts for an admin's App Home (empty for everyone else)."""
     with unit_of_work(svc.factory) as db:
+        account = db.execute(select(Account).where(Account.slack_team_id == team_id)
+                             ).scalar_one_or_none()
+        if account is None or not pending_count(db, account.id):
+            return [], 0  # nothing to review: no user looked up, no Slack call
         try:
             user = _admin(db, svc, team_id, user_id)
         except NotAllowedError:
