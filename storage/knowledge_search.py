@@ -24,8 +24,9 @@ LIMIT :limit
 """).bindparams(bindparam("account", type_=Uuid), bindparam("exclude", type_=Uuid))
 
 # PostgreSQL, in two steps that stay index-driven at 100k+ rows per workspace:
-# 1. full text: rows sharing at least two of the problem's words (the tsquery is an OR of
-#    word pairs, see ``pairs_query``) through the GIN index; the newest POOL of them ranked
+# 1. full text: rows whose problem, fix or facts share at least two of the problem's words
+#    (an OR of word pairs over ``match_vector``, see ``pairs_query``; its GIN index answers
+#    that exactly); the newest POOL of them ranked
 #    by ts_rank_cd over the plain OR of the words (cheaper per row than the pairs;
 #    normalisation 1: divided by 1 + log(length)), the best RERANK re-ranked with trigram
 #    similarity of the problem (https://www.postgresql.org/docs/15/textsearch-controls.html);
@@ -36,7 +37,7 @@ RERANK = 12  # of which the best are re-ranked with trigram similarity
 _POSTGRES = text("""
 WITH c AS MATERIALIZED (
     SELECT e.id, e.search_vector, e.problem FROM knowledge_entries e
-    WHERE e.account_id = :account AND e.search_vector @@ to_tsquery('english', :tsq)
+    WHERE e.account_id = :account AND e.match_vector @@ to_tsquery('english', :tsq)
       AND (CAST(:exclude AS uuid) IS NULL OR e.session_id != :exclude)
     ORDER BY e.id DESC LIMIT :pool),
 r AS MATERIALIZED (
@@ -58,13 +59,13 @@ _CUSTOM_PLAN = text("SET LOCAL plan_cache_mode = force_custom_plan")
 
 
 def pairs_query(words: list[str]) -> str:
-    """``(a:AB & b:AB) | (a:AB & c:AB) | …`` over the first PAIR_TERMS words: at least two
-    must match in the problem, the fix or the facts (weights A and B; the note's boilerplate
-    would match anything), one word alone when there is only one."""
+    """``(a & b) | (a & c) | …`` over the first PAIR_TERMS words, matched against
+    ``match_vector`` (problem, fix, facts; the note's boilerplate would match anything): at
+    least two must occur; one word alone when there is only one."""
     head = words[:PAIR_TERMS]
     if len(head) == 1:
-        return f"{head[0]}:AB"
-    return " | ".join(f"({a}:AB & {b}:AB)" for i, a in enumerate(head) for b in head[i + 1:])
+        return head[0]
+    return " | ".join(f"({a} & {b})" for i, a in enumerate(head) for b in head[i + 1:])
 
 
 def search_ids(db: Session, account_id: uuid.UUID, words: list[str], raw: str, *,

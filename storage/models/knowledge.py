@@ -178,7 +178,8 @@ class SeenBeforeOffer(Base):
 # schema-drift check leaves alone: FTS5 tables (and their shadow tables), PostgreSQL's
 # generated tsvector column and its indexes.
 DB_ONLY_PREFIXES = ("knowledge_fts",)
-DB_ONLY = frozenset({"search_vector", "ix_knowledge_entries_search", "ix_knowledge_entries_trgm"})
+DB_ONLY = frozenset({"search_vector", "match_vector", "ix_knowledge_entries_search",
+                     "ix_knowledge_entries_match", "ix_knowledge_entries_trgm"})
 
 
 def db_only(name: str | None) -> bool:

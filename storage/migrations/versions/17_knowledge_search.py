@@ -53,6 +53,12 @@ POSTGRES_FTS = [
         setweight(to_tsvector('english', coalesce(facts, '')), 'B') ||
         setweight(to_tsvector('english', coalesce(note, '')), 'C')) STORED""",
     "CREATE INDEX ix_knowledge_entries_search ON knowledge_entries USING gin (search_vector)",
+    # Matching (which rows share two words) reads this smaller, unweighted vector: a GIN
+    # index answers it exactly, with no per-row recheck (weight-restricted queries need one).
+    """ALTER TABLE knowledge_entries ADD COLUMN match_vector tsvector GENERATED ALWAYS AS (
+        to_tsvector('english', coalesce(problem, '') || ' ' || coalesce(fix_title, '') || ' '
+                    || coalesce(facts, ''))) STORED""",
+    "CREATE INDEX ix_knowledge_entries_match ON knowledge_entries USING gin (match_vector)",
     "CREATE INDEX ix_knowledge_entries_trgm ON knowledge_entries USING gin (problem gin_trgm_ops)",
 ]
 
