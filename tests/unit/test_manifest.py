@@ -71,3 +71,14 @@ def test_manifest_is_valid_against_slacks_schema(tmp_path: Path) -> None:
         assert validate(bad, schema_dir), "a broken manifest must fail validation"
     finally:
         bad.unlink()
+
+
+def test_knowledge_ids_are_the_contracts_and_have_listeners() -> None:
+    # CONTRACTS.md "More ids (wave 2)".
+    assert (ids.SEEN_BEFORE, ids.DRAFT_APPROVE, ids.DRAFT_REJECT) == (
+        "fp_seen_before", "fp_draft_approve", "fp_draft_reject")
+    source = _source()
+    for name in ("SEEN_BEFORE", "DRAFT_APPROVE", "DRAFT_REJECT", "DRAFT_EDIT"):
+        assert f"@app.action(ids.prefixed(ids.{name}))" in source
+    for name in ("DRAFT_MODAL", "DRAFT_REJECT_MODAL"):
+        assert f"@app.view(ids.{name})" in source
