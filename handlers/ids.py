@@ -33,11 +33,17 @@ NUDGE_SNOOZE = "fp_nudge_snooze"
 FEEDBACK = "fp_feedback"
 OPEN_SESSION = "fp_open_session"  # App Home / list links (a url button; acked and ignored)
 WRONG_FLOW = "fp_wrong_flow"  # offline turns: pick another flow (or none); CONTRACTS "More ids"
+# Knowledge (CONTRACTS "More ids"): a "Seen before" suggestion, a draft under review.
+SEEN_BEFORE = "fp_seen_before"
+DRAFT_APPROVE = "fp_draft_approve"
+DRAFT_REJECT = "fp_draft_reject"
+DRAFT_EDIT = "fp_draft_edit"  # opens the edit modal; its submission approves
 
 BUTTON_PREFIXES = (
     ANSWER, ACTION_DONE, ACTION_SKIP, FIX_WORKED, FIX_FAILED, FIX_REJECT, RESOLVE, ESCALATE,
     PARK, RESUME, TAKE_OVER, RATE, RETRY, NUDGE_STILL_WORKING, NUDGE_SNOOZE, FEEDBACK,
-    OPEN_SESSION, WRONG_FLOW, USE_FLOWS, RESEND,
+    OPEN_SESSION, WRONG_FLOW, USE_FLOWS, RESEND, SEEN_BEFORE, DRAFT_APPROVE, DRAFT_REJECT,
+    DRAFT_EDIT,
 )
 
 # Shortcut and modals.
@@ -62,13 +68,20 @@ PSA_CLIENT_ID = "fp_psa_client_id"
 PSA_NOTE_FLAG = "fp_psa_note_flag"
 FEEDBACK_MODAL = "fp_feedback_modal"
 FEEDBACK_TEXT = "fp_feedback_text"
+DRAFT_MODAL = "fp_draft_modal"  # edit a draft, then approve it
+DRAFT_TITLE = "fp_draft_title"
+DRAFT_LANGUAGE = "fp_draft_language"
+DRAFT_BODY = "fp_draft_body"
+DRAFT_REJECT_MODAL = "fp_draft_reject_modal"
+DRAFT_REASON = "fp_draft_reason"
 
 # Slack events the app subscribes to (manifest ``bot_events``); ``message`` stands for
 # ``message.channels`` and ``message.groups``.
 EVENTS = ("app_mention", "message", "app_home_opened", "app_uninstalled", "tokens_revoked")
 MESSAGE_EVENTS = ("message.channels", "message.groups")
 
-MODALS = (ESCALATE_MODAL, RESOLVE_MODAL, INTAKE_MODAL, SETTINGS_MODAL, FEEDBACK_MODAL)
+MODALS = (ESCALATE_MODAL, RESOLVE_MODAL, INTAKE_MODAL, SETTINGS_MODAL, FEEDBACK_MODAL,
+          DRAFT_MODAL, DRAFT_REJECT_MODAL)
 
 
 def prefixed(prefix: str) -> re.Pattern[str]:

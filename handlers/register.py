@@ -11,6 +11,7 @@ from handlers import (
     errors,
     events,
     home,
+    knowledge,
     lifecycle,
     middleware,
     nudges,
@@ -31,6 +32,7 @@ def register_all(app: App, svc: Services) -> None:
     lifecycle.register(app, svc)
     nudges.register(app, svc)
     psa.register(app, svc)
+    knowledge.register(app, svc)
     errors.register(app, svc)
     tenancy.register(app, svc)
     _ = (home, settings)  # register their subcommands on import

@@ -158,6 +158,9 @@ class TurnContext:
     effort: str | None = None
     # The engine the session runs on ("claude" or "offline"; "" for the process default).
     engine: str = ""
+    # Past resolutions of the workspace shown in the thread ("Seen before"): problem, fix,
+    # steps, when. Per-session context, so outside the cached prefix.
+    seen_before: list[dict[str, str]] = field(default_factory=list)
 
 
 class Engine(Protocol):

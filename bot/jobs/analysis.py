@@ -1,4 +1,5 @@
-"""``analyze_resolved``: resolved sessions become DraftTemplates (Claude) or are skipped."""
+"""``analyze_resolved``: resolved sessions become DraftTemplates — written by Claude, or
+without a key from the worked fix's steps when they hold commands — or are skipped."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from bot.domain import status as st
+from bot.domain.knowledge import script_from_steps
 from bot.errors import EngineError
 from bot.jobs.common import BATCH, DONE, FAILED, SKIPPED, JobResult, claim, each
+from bot.redact import redact
 from bot.services import workspace
 from bot.services.container import Services
+from bot.services.outputs import worked_fix
 from storage.db import unit_of_work
 from storage.models import AISession, DraftTemplate, SessionFact, SessionSuggestedFix
 
@@ -46,8 +50,7 @@ def _analyze_one(svc: Services, sid: uuid.UUID, now: datetime) -> str:
             s.job_lease_until = None
             return SKIPPED
         if svc.engine.name != "claude":
-            s.analysis_status, s.analysis_error, s.job_lease_until = "skipped", None, None
-            return SKIPPED
+            return _draft_from_steps(db, s, now)
         markdown = session_markdown(db, s)
         model = str(workspace.value(svc, db, s.account, "ai_model")
                     or getattr(svc.engine, "model", svc.settings.ai_model))
@@ -71,10 +74,30 @@ def _analyze_one(svc: Services, sid: uuid.UUID, now: datetime) -> str:
             account_id=account_id, session_id=sid, title=str(draft["title"])[:255],
             description=str(draft.get("description") or ""),
             language=str(draft.get("language") or "text")[:40], body=str(draft.get("body") or ""),
-            parameters=list(draft.get("parameters") or []), status="pending",
+            parameters=list(draft.get("parameters") or []), status="pending", origin="claude",
             created_at=now, updated_at=now,
         ))
         s.analysis_status, s.analysis_error, s.job_lease_until = "completed", None, None
+    return DONE
+
+
+def _draft_from_steps(db: Session, s: AISession, now: datetime) -> str:
+    """Without a model: the worked fix's steps become a draft script when they hold commands
+    (language and parameters detected); otherwise nothing to review."""
+    s.job_lease_until = None
+    fix = worked_fix(s)
+    draft = script_from_steps(fix.title, list(fix.steps or [])) if fix is not None else None
+    if draft is None:
+        s.analysis_status, s.analysis_error = "skipped", None
+        return SKIPPED
+    extra = workspace.redaction_patterns(db, s.account)
+    db.add(DraftTemplate(
+        account_id=s.account_id, session_id=s.id, title=str(draft["title"]),
+        description=str(draft["description"]), language=str(draft["language"]),
+        body=redact(str(draft["body"]), extra).text, parameters=list(draft["parameters"]),
+        status="pending", origin="steps", created_at=now, updated_at=now,
+    ))
+    s.analysis_status, s.analysis_error = "completed", None
     return DONE
 
 

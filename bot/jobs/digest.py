@@ -19,6 +19,7 @@ from bot.jobs.common import DONE, FAILED, JobResult
 from bot.jobs.config import config
 from bot.render.digest import DigestData, render_digest
 from bot.services.container import Services
+from bot.services.drafts import pending_count
 from bot.services.tenancy import for_account
 from storage.db import unit_of_work
 from storage.models import Account, AccountSettings, AISession, User
@@ -113,6 +114,8 @@ def _digest_data(svc: Services, account_id: uuid.UUID, now: datetime, local: dat
             .group_by(AISession.problem_domain).order_by(func.count().desc()).limit(3)).all()]
         stale_where = [mine, AISession.status == st.ACTIVE,
                        AISession.last_activity_at <= now - stale_after]
+        if local.weekday() == 0:  # weekly: the drafts waiting for an admin
+            data.drafts_pending = pending_count(db, account_id)
         data.stale_total = int(db.scalar(select(func.count()).where(*stale_where)) or 0)
         stale = db.execute(
             select(AISession.problem_summary, AISession.slack_channel_id,

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from . import blocks as bk
 from .blocks import Message
+from .knowledge import drafts_digest_line
 from .safe import mention, neutralize, one_line, safe_link
 
 
@@ -19,6 +20,7 @@ class DigestData:
     domains: list[tuple[str, int]] = field(default_factory=list)
     stale: list[tuple[str, str | None, str, str]] = field(default_factory=list)  # title, link, idle, owner
     stale_total: int = 0
+    drafts_pending: int = 0  # set on the week's first digest (Monday): the review queue
 
 
 def render_digest(d: DigestData) -> Message:
@@ -27,6 +29,8 @@ def render_digest(d: DigestData) -> Message:
     if d.domains:
         lines.append("*Top domains*: " + ", ".join(f"{neutralize(n, max_len=40)} ({c})"
                                                     for n, c in d.domains))
+    if d.drafts_pending:
+        lines.append(drafts_digest_line(d.drafts_pending))
     out = [bk.header("📊 FlowPilot daily digest"), bk.section("\n".join(lines))]
     if d.stale:
         items = []

@@ -24,7 +24,7 @@ from bot.engines.base import (
     TurnOutput,
     Usage,
 )
-from bot.services import deliveries, present, workspace
+from bot.services import deliveries, knowledge, present, workspace
 from bot.services.container import Services
 from bot.services.sessions import add_step
 from storage.models import (
@@ -84,6 +84,7 @@ def build_context(
         model=_setting(svc, db, session, "ai_model"),
         effort=_setting(svc, db, session, "ai_effort"),
         engine=session.engine,
+        seen_before=knowledge.context_for(db, session.id) if svc.engine_name == "claude" else [],
     )
 
 

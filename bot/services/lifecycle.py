@@ -25,7 +25,7 @@ from bot.errors import DomainError, NotAllowedError, NotFoundError, SlackError
 from bot.render.notes import render_escalation_package_markdown, render_resolution_note_markdown
 from bot.render.outputs import render_rating_prompt, render_take_over_notice
 from bot.render.safe import USER_ID, mention
-from bot.services import output_delivery, outputs, present, workspace
+from bot.services import knowledge, output_delivery, outputs, present, workspace
 from bot.services.container import Services
 from bot.services.decisions import domain_errors
 from bot.services.identity import ensure_user
@@ -163,6 +163,8 @@ def resolve(svc: Services, *, team_id: str, user_id: str, session_id: str,
             if fix is not None else (note.strip()[:MAX_NOTE] or None)
         )
         session.analysis_status = "pending"  # the knowledge flywheel picks it up
+        knowledge.index_session(db, session, user_id, now,
+                                workspace.redaction_patterns(db, session.account))
         _quiet(session)
         _output(db, session, "resolution_note", markdown, {"note": note[:MAX_NOTE]}, now)
         output_delivery.queue_resolution(db, session, markdown, now)

@@ -170,6 +170,9 @@ def open_session(
             )
         except SlackError:
             pass
+    from bot.services.knowledge import offer_quietly  # (knowledge imports this module)
+
+    offer_quietly(svc, session_id)  # "Seen before", before the first turn
     svc.kick(session_id)
     return Opened(session_id, channel, thread, created=True)
 

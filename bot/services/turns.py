@@ -25,7 +25,7 @@ from bot.engines.base import Engine, TurnContext, Usage
 from bot.errors import EngineError, SlackError
 from bot.render.session import render_engine_failure
 from bot.render.views import TurnView
-from bot.services import deliveries, workspace
+from bot.services import deliveries, knowledge, workspace
 from bot.services.apply import (
     Applied,
     add_account_usage,
@@ -213,6 +213,7 @@ class TurnRunner:
         applied, view, channel, thread = result
         post_turn(svc, session_id, applied.step_id, view, channel, thread,
                   applied.superseded_message_ts)
+        knowledge.offer_if_changed(svc, session_id, ctx.summary)  # "Seen before" again
         return True
 
     def _begin(self, db: Session, session_id: uuid.UUID) -> tuple[bool, Begun | None]:

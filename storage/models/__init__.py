@@ -2,7 +2,13 @@
 
 from storage.models.accounts import Account, AccountSettings, PsaConnection, Team, User
 from storage.models.events import InboundEvent
-from storage.models.knowledge import DraftTemplate, ScriptTemplate, Tree
+from storage.models.knowledge import (
+    DraftTemplate,
+    KnowledgeEntry,
+    ScriptTemplate,
+    SeenBeforeOffer,
+    Tree,
+)
 from storage.models.outbox import OutboxMessage
 from storage.models.session import AISession
 from storage.models.session_parts import (
@@ -18,6 +24,6 @@ from storage.models.slack_oauth import bots, installations, oauth_states  # noqa
 
 __all__ = [
     "AISession", "AISessionStep", "Account", "AccountSettings", "DraftTemplate", "ForkPoint",
-    "InboundEvent", "OutboxMessage", "PsaConnection", "ScriptTemplate", "SessionBranch", "SessionFact",
+    "InboundEvent", "KnowledgeEntry", "OutboxMessage", "PsaConnection", "ScriptTemplate", "SeenBeforeOffer", "SessionBranch", "SessionFact",
     "SessionHandoff", "SessionResolutionOutput", "SessionSuggestedFix", "Team", "Tree", "User",
 ]

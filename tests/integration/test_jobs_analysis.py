@@ -96,3 +96,40 @@ def test_without_claude_analysis_is_skipped(svc: Services, fake_slack: FakeSlack
     assert s is not None and s.analysis_status == "skipped"
     a = load(svc, active)
     assert a is not None and a.analysis_status == "pending"
+
+
+def _worked_fix(svc: Services, sid: Any, steps: list[str]) -> None:
+    from storage.models import SessionSuggestedFix
+
+    with unit_of_work(svc.factory) as db:
+        db.add(SessionSuggestedFix(session_id=sid, position=0, title="Unlock and reset",
+                                   steps=steps, rationale="", user_decision="worked",
+                                   created_at=T0, decided_at=T0))
+
+
+def test_without_claude_a_fix_with_commands_becomes_a_draft_script(
+        svc: Services, fake_slack: FakeSlack) -> None:
+    sid = _resolved(svc, fake_slack)
+    _worked_fix(svc, sid, ["Check the lockout source in event 4740",
+                           "Run: Unlock-ADAccount -Identity jane.doe",
+                           "`Set-ADAccountPassword -Identity jane.doe -Reset`"])
+    result = analyze_resolved(svc, T0)
+    assert (result.claimed, result.done) == (1, 1)
+    [draft] = _drafts(svc)
+    assert draft.origin == "steps" and draft.status == "pending" and draft.session_id == sid
+    assert draft.language == "powershell"
+    assert "Unlock-ADAccount" in draft.body and "event 4740" not in draft.body
+    assert [p["name"] for p in draft.parameters] == ["identity"]
+    assert "{{identity}}" in draft.body and "jane.doe" not in draft.body
+    s = load(svc, sid)
+    assert s is not None and s.analysis_status == "completed"
+
+
+def test_without_claude_a_fix_without_commands_is_skipped(
+        svc: Services, fake_slack: FakeSlack) -> None:
+    sid = _resolved(svc, fake_slack)
+    _worked_fix(svc, sid, ["Close Outlook", "Sign in again"])
+    assert analyze_resolved(svc, T0).skipped == 1
+    assert _drafts(svc) == []
+    s = load(svc, sid)
+    assert s is not None and s.analysis_status == "skipped"

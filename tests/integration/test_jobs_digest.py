@@ -58,3 +58,22 @@ def test_slack_failure_is_retried_on_a_later_pass(svc: Services, fake_slack: Fak
     fake_slack.unfail_channel(DIGEST)
     assert daily_digest(svc, T0 + timedelta(minutes=15)).done == 1
     assert len(bot_posts(fake_slack, DIGEST)) == 1
+
+
+def test_monday_digest_has_a_line_about_drafts_to_review(svc: Services,
+                                                         fake_slack: FakeSlack) -> None:
+    from storage.db import unit_of_work
+    from storage.models import AISession, DraftTemplate
+
+    settings(svc, digest_channel=DIGEST)
+    sid = seed(svc, fake_slack, status="resolved", resolved_at=T0 - timedelta(days=2),
+               next_nudge_at=None)
+    with unit_of_work(svc.factory) as db:
+        s = db.get(AISession, sid)
+        assert s is not None
+        db.add(DraftTemplate(account_id=s.account_id, session_id=sid, title="Unlock",
+                             body="Unlock-ADAccount", status="pending"))
+    assert daily_digest(svc, T0 - timedelta(days=1)).done == 1  # Monday
+    assert "1 draft script waits for review" in str(bot_posts(fake_slack, DIGEST)[-1]["blocks"])
+    assert daily_digest(svc, T0).done == 1  # Tuesday: not again
+    assert "draft script" not in str(bot_posts(fake_slack, DIGEST)[-1]["blocks"])

@@ -23,8 +23,10 @@ from storage.models import (
     DraftTemplate,
     ForkPoint,
     InboundEvent,
+    KnowledgeEntry,
     PsaConnection,
     ScriptTemplate,
+    SeenBeforeOffer,
     SessionBranch,
     SessionFact,
     SessionHandoff,
@@ -246,7 +248,8 @@ def _world() -> list[tuple[type[Base], dict[str, Any]]]:
         "parameters": [{"name": "UserId", "required": True}],
         # Provenance: the session, the technician and the PSA ticket the draft came from.
         "source_session_id": ids["session"], "source_user_id": ids["owner"],
-        "source_ticket_ref": "CW-123456", "created_at": _at(70), "updated_at": _at(71),
+        "source_ticket_ref": "CW-123456", "use_count": 3, "last_used_at": _at(72),
+        "created_at": _at(70), "updated_at": _at(71),
     }
     draft = {
         "id": ids["draft"], "account_id": ids["account"], "session_id": ids["session"],
@@ -254,7 +257,19 @@ def _world() -> list[tuple[type[Base], dict[str, Any]]]:
         "language": "powershell", "body": "Revoke-MgUserSignInSession -UserId $UserId",
         "parameters": [{"name": "UserId", "required": True}], "status": "promoted",
         "promoted_template_id": ids["script"], "reviewed_by_id": ids["engineer"],
+        "reviewed_at": _at(73), "review_note": None, "origin": "steps",
         "created_at": _at(68), "updated_at": _at(69),
+    }
+    entry = {
+        "id": 7, "account_id": ids["account"], "session_id": ids["session"],
+        "problem": UNICODE, "facts": "Outlook 2021 ✓", "fix_title": "Reset MFA",
+        "fix_steps": ["Revoke sessions", "Re-register"], "note": "# Note ✓", "domain": "m365",
+        "resolved_by_slack_id": "U0OWNER", "resolved_at": _at(74), "channel_id": "C0HELP",
+        "thread_ts": "1700000000.000100",
+    }
+    offer = {
+        "id": uuid.uuid4(), "session_id": ids["session"], "entry_id": 7, "rank": 1,
+        "message_ts": "1700000009.000100", "added_fix_id": ids["fix_a"], "created_at": _at(75),
     }
     return [
         (Account, account), (Team, team), (User, owner), (User, engineer),
@@ -264,6 +279,7 @@ def _world() -> list[tuple[type[Base], dict[str, Any]]]:
         (ForkPoint, fork), (SessionBranch, branch_root), (SessionBranch, branch_child),
         (SessionResolutionOutput, out_note), (SessionResolutionOutput, out_pkg),
         (InboundEvent, event), (ScriptTemplate, script), (DraftTemplate, draft),
+        (KnowledgeEntry, entry), (SeenBeforeOffer, offer),
     ]
 
 

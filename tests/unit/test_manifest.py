@@ -142,3 +142,14 @@ def test_scopes_are_exactly_what_the_code_uses() -> None:
                 "app_home_opened", "app_uninstalled", "tokens_revoked"}
     granted = set().union(*SCOPE_USES.values()) | no_scope
     assert used <= granted, f"called without a scope for it: {sorted(used - granted)}"
+
+
+def test_knowledge_ids_are_the_contracts_and_have_listeners() -> None:
+    # CONTRACTS.md "More ids (wave 2)".
+    assert (ids.SEEN_BEFORE, ids.DRAFT_APPROVE, ids.DRAFT_REJECT) == (
+        "fp_seen_before", "fp_draft_approve", "fp_draft_reject")
+    source = _source()
+    for name in ("SEEN_BEFORE", "DRAFT_APPROVE", "DRAFT_REJECT", "DRAFT_EDIT"):
+        assert f"@app.action(ids.prefixed(ids.{name}))" in source
+    for name in ("DRAFT_MODAL", "DRAFT_REJECT_MODAL"):
+        assert f"@app.view(ids.{name})" in source
