@@ -261,6 +261,51 @@ def flows_import(c: Ctx, ws: WS, other: WS) -> None:
     assert all(team == ws["team"] for team, title in rows if ws["team"] in title)
 
 
+def psa(c: Ctx, ws: WS, other: WS) -> None:
+    """Each workspace reads tickets from its own PSA only, with its own credentials."""
+    from workspaces_support import KEY
+
+    from bot.crypto import SecretBox
+    from bot.psa.connections import CwDetails, save_connectwise
+    from bot.sandbox.fake_psa import FakePsa
+
+    with FakePsa() as mine, FakePsa() as theirs:
+        for team, fake in ((ws["team"], mine), (other["team"], theirs)):
+            details = CwDetails(site=fake.url, company=fake.company, public_key=fake.public_key,
+                                private_key=fake.private_key, client_id=fake.client_id,
+                                options={})
+            with unit_of_work(c.h.svc.factory) as db:
+                save_connectwise(db, SecretBox(KEY), ensure_account(db, team), details)
+        status, _ = c.h.command("ticket 1001", user=ws["user"], channel=ws["channel"],
+                                team=ws["team"])
+        assert status == 200
+        c.h.settle()
+        assert any(s.psa_ticket_id == "1001" for s in sessions(c.h, ws))
+        assert mine.calls() and not theirs.calls()
+
+
+def knowledge_search(c: Ctx, ws: WS, other: WS) -> None:
+    """Both workspaces solved the same problem: a new session is offered only its own
+    workspace's past fix (who fixed it, where)."""
+    import json
+
+    from knowledge_support import open_and_resolve
+
+    problem = "Outlook keeps asking for a password"
+    for w in (other, ws):
+        open_and_resolve(c.h, problem, team=w["team"], channel=w["channel"], user=w["user"])
+    c.h.slack.clear()  # (the set-up in the other workspace used its own token, rightly)
+    c.h.command(problem, user=ws["user"], channel=ws["channel"], team=ws["team"])
+    c.h.settle()
+    s = sessions(c.h, ws)[-1]
+    shown = [m for m in c.h.bot_messages(ws["channel"], s.slack_thread_ts)
+             if "Seen before" in m.get("text", "")]
+    assert shown, "no Seen before in the new session"
+    blob = json.dumps(shown)
+    assert f"<@{ws['user']}>" in blob
+    assert other["user"] not in blob and other["channel"] not in blob
+
+
 # name -> (drive it in ws, must it call Slack?)
 SURFACES: dict[str, tuple[Callable[[Ctx, WS, WS], None], bool]] = {
     "command": (command, True),
@@ -275,7 +320,8 @@ SURFACES: dict[str, tuple[Callable[[Ctx, WS, WS], None], bool]] = {
     "jobs": (jobs, True),
     "digest": (digest, True),
     "flows_import": (flows_import, False),
-    # "psa": ..., "knowledge_search": ...  (being built in parallel: add them here)
+    "psa": (psa, True),
+    "knowledge_search": (knowledge_search, True),
 }
 
 
