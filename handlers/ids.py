@@ -31,11 +31,12 @@ NUDGE_SNOOZE = "fp_nudge_snooze"
 FEEDBACK = "fp_feedback"
 OPEN_SESSION = "fp_open_session"  # App Home / list links (a url button; acked and ignored)
 WRONG_FLOW = "fp_wrong_flow"  # offline turns: pick another flow (or none); CONTRACTS "More ids"
+RENAME = "fp_rename"  # header: give the session a title (issue 18)
 
 BUTTON_PREFIXES = (
     ANSWER, ACTION_DONE, ACTION_SKIP, FIX_WORKED, FIX_FAILED, FIX_REJECT, RESOLVE, ESCALATE,
     PARK, RESUME, TAKE_OVER, RATE, RETRY, NUDGE_STILL_WORKING, NUDGE_SNOOZE, FEEDBACK,
-    OPEN_SESSION, WRONG_FLOW,
+    OPEN_SESSION, WRONG_FLOW, RENAME,
 )
 
 # Shortcut and modals.
@@ -54,13 +55,16 @@ INTAKE_TICKET = "fp_intake_ticket"
 SETTINGS_MODAL = "fp_settings_modal"
 FEEDBACK_MODAL = "fp_feedback_modal"
 FEEDBACK_TEXT = "fp_feedback_text"
+RENAME_MODAL = "fp_rename_modal"
+RENAME_TITLE = "fp_rename_title"
 
 # Slack events the app subscribes to (manifest ``bot_events``); ``message`` stands for
 # ``message.channels`` and ``message.groups``.
 EVENTS = ("app_mention", "message", "app_home_opened", "app_uninstalled", "tokens_revoked")
 MESSAGE_EVENTS = ("message.channels", "message.groups")
 
-MODALS = (ESCALATE_MODAL, RESOLVE_MODAL, INTAKE_MODAL, SETTINGS_MODAL, FEEDBACK_MODAL)
+MODALS = (ESCALATE_MODAL, RESOLVE_MODAL, INTAKE_MODAL, SETTINGS_MODAL, FEEDBACK_MODAL,
+          RENAME_MODAL)
 
 
 def prefixed(prefix: str) -> re.Pattern[str]:

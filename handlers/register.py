@@ -14,6 +14,7 @@ from handlers import (
     lifecycle,
     middleware,
     nudges,
+    session_edit,
     settings,
     views,
 )
@@ -27,5 +28,6 @@ def register_all(app: App, svc: Services) -> None:
     views.register(app, svc)
     lifecycle.register(app, svc)
     nudges.register(app, svc)
+    session_edit.register(app, svc)  # issue 18: Rename
     errors.register(app, svc)
     _ = (home, settings)  # register their subcommands on import

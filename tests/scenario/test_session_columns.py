@@ -1,0 +1,120 @@
+"""Issue 18: the seed's small columns earn their place, through signed requests: the session
+type and the prompt version recorded at intake, the match score and handoff count in the
+header, the title renamed from the header, the rating and feedback shown."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from lifecycle_support import load, open_session
+from sqlalchemy import select
+from support import Harness
+
+from bot.engines.prompt import SYSTEM_PROMPT
+from storage.models import AISession
+
+Make = Callable[..., Harness]
+
+
+def _header(h: Harness, thread: str) -> str:
+    msg = next(m for m in h.slack.messages("C1") if m["ts"] == thread)
+    return json.dumps(msg["blocks"], ensure_ascii=False)
+
+
+def _only(h: Harness) -> AISession:
+    with h.svc.factory() as db:
+        return db.execute(select(AISession)).scalar_one()
+
+
+def test_a_matched_offline_session_is_guided_and_shows_its_match_score(harness: Harness) -> None:
+    h = harness
+    h.command("outlook keeps popping pw box since this morning")
+    h.settle()
+    s = _only(h)
+    assert s.session_type == "guided"
+    assert s.system_prompt_snapshot == "offline: built-in flows (no model prompt)"
+    assert s.match_score is not None
+    assert f"(match {s.match_score:.2f})" in _header(h, s.slack_thread_ts)
+
+
+def test_an_unmatched_session_is_open_chat_and_says_so(harness: Harness) -> None:
+    h = harness
+    h.command("the CEO says everything is weird today")
+    h.settle()
+    s = _only(h)
+    assert (s.session_type, s.match_score) == ("chat", None)
+    assert "open discovery" in _header(h, s.slack_thread_ts)
+
+
+def test_a_claude_session_records_the_prompt_version_it_ran_on(
+    make: Make, fake_anthropic: Any
+) -> None:
+    import hashlib
+
+    h = make()
+    _, sid = open_session(h, fake_anthropic)
+    snapshot = load(h, sid).system_prompt_snapshot or ""
+    digest = hashlib.sha256(SYSTEM_PROMPT.encode()).hexdigest()[:12]
+    assert snapshot.startswith("claude ") and f"sha256:{digest}" in snapshot
+    assert h.svc.settings.ai_model in snapshot
+
+
+def test_rename_from_the_header_shows_the_title_and_refuses_bad_titles(
+    make: Make, fake_anthropic: Any
+) -> None:
+    h = make()
+    thread, sid = open_session(h, fake_anthropic)
+    ts, button = h.find_button("fp_rename", where=lambda b: b["value"] == str(sid))
+    assert h.click(button["action_id"], button["value"], message_ts=ts, thread_ts=thread)[0] == 200
+    h.settle()
+    modal = [v for v in h.slack.views() if v.get("callback_id") == "fp_rename_modal"][-1]
+    assert modal["private_metadata"] == str(sid)
+    assert "Outlook" in json.dumps(modal["blocks"])  # prefilled with the summary
+
+    for bad, says in (("   ", "empty"), ("x" * 300, "255 characters")):
+        status, body = h.submit("fp_rename_modal", {"fp_rename_title": bad},
+                                private_metadata=str(sid))
+        assert status == 200 and says in body, body
+        assert load(h, sid).title is None  # nothing saved
+
+    status, _ = h.submit("fp_rename_modal",
+                         {"fp_rename_title": "Contoso: <!channel> Outlook\nloop password=Hunter2!x"},
+                         private_metadata=str(sid))
+    assert status == 200
+    h.settle()
+    title = load(h, sid).title or ""
+    assert title.startswith("Contoso: <!channel> Outlook loop") and "Hunter2" not in title
+    header = _header(h, thread)
+    assert "Contoso:" in header and "<!channel>" not in header  # shown, never pings
+
+    # Someone who never took part may not rename.
+    status, _ = h.click(button["action_id"], button["value"], message_ts=ts, thread_ts=thread,
+                        user="UOUTSIDER")
+    h.settle()
+    assert status == 200 and load(h, sid).title == title
+    assert "⚠️" in h.ephemerals_text("UOUTSIDER")
+    assert len([v for v in h.slack.views() if v.get("callback_id") == "fp_rename_modal"]) == 1
+
+
+def test_handoff_count_rating_and_feedback_show_in_the_header(
+    make: Make, fake_anthropic: Any
+) -> None:
+    h = make()
+    thread, sid = open_session(h, fake_anthropic)
+    h.command("handoff <@UBOB|bob>")
+    h.settle()
+    assert load(h, sid).handoff_count == 1
+    assert "handed off 1×" in _header(h, thread)
+
+    h.command("resolve fixed by clearing the cached credentials", user="UBOB")
+    h.settle()
+    assert load(h, sid).status == "resolved"
+    h.click("fp_rate:4", "4", message_ts=thread, thread_ts=thread, user="UBOB")
+    h.settle()
+    h.submit("fp_feedback_modal", {"fp_feedback_text": "Quick & right"}, user="UBOB",
+             private_metadata=str(sid))
+    h.settle()
+    header = _header(h, thread)
+    assert "⭐ 4/5" in header and "Quick &amp; right" in header
