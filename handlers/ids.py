@@ -32,11 +32,12 @@ FEEDBACK = "fp_feedback"
 OPEN_SESSION = "fp_open_session"  # App Home / list links (a url button; acked and ignored)
 WRONG_FLOW = "fp_wrong_flow"  # offline turns: pick another flow (or none); CONTRACTS "More ids"
 RENAME = "fp_rename"  # header: give the session a title (issue 18)
+FACT_WRONG = "fp_fact_wrong"  # "That's wrong" menu on What we know: retract a fact (issue 18)
 
 BUTTON_PREFIXES = (
     ANSWER, ACTION_DONE, ACTION_SKIP, FIX_WORKED, FIX_FAILED, FIX_REJECT, RESOLVE, ESCALATE,
     PARK, RESUME, TAKE_OVER, RATE, RETRY, NUDGE_STILL_WORKING, NUDGE_SNOOZE, FEEDBACK,
-    OPEN_SESSION, WRONG_FLOW, RENAME,
+    OPEN_SESSION, WRONG_FLOW, RENAME, FACT_WRONG,
 )
 
 # Shortcut and modals.

@@ -1,4 +1,5 @@
-"""The header's Rename button and its modal (``ai_sessions.title``, issue 18)."""
+"""The header's Rename button and its modal (``ai_sessions.title``), and the "That's wrong"
+menu on a turn's facts (``session_facts.is_active``); issue 18."""
 
 from __future__ import annotations
 
@@ -35,3 +36,13 @@ def register(app: App, svc: Services) -> None:
             ack(response_action="errors", errors={ids.RENAME_TITLE: _short(readable(exc))})
             return
         ack()
+
+    @app.action(ids.prefixed(ids.FACT_WRONG))
+    def on_fact_wrong(ack: Ack, body: dict[str, Any]) -> None:
+        action = (body.get("actions") or [{}])[0]
+        value = str((action.get("selected_option") or {}).get("value") or "")
+        done = run_click(svc, ack, body, lambda: session_edit.retract_fact(
+            svc, team_id=team_of(body), user_id=user_of(body), value=value))
+        if done is not None:
+            ts = str((body.get("container") or {}).get("message_ts") or "")
+            session_edit.announce_retraction(svc, done, user_of(body), ts)

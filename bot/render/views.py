@@ -42,6 +42,8 @@ class HeaderView:
 class FactItem:
     text: str
     source: str = "inference"  # intake | technician | action | inference
+    id: str = ""  # the session_facts row; empty = not retractable from this message
+    active: bool = True  # False once someone said "That's wrong" (kept, struck through)
 
 
 @dataclass(frozen=True)

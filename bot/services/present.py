@@ -153,7 +153,7 @@ def fix_item(
 
 
 def fact_item(fact: SessionFact) -> FactItem:
-    return FactItem(text=fact.text, source=fact.source)
+    return FactItem(text=fact.text, source=fact.source, id=str(fact.id), active=fact.is_active)
 
 
 def tier(confidence: float) -> str:

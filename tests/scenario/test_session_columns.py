@@ -118,3 +118,73 @@ def test_handoff_count_rating_and_feedback_show_in_the_header(
     h.settle()
     header = _header(h, thread)
     assert "⭐ 4/5" in header and "Quick &amp; right" in header
+
+
+def _fact_menu(h: Harness) -> tuple[str, dict[str, Any]]:
+    for message in reversed(h.slack.messages("C1")):
+        for block in message.get("blocks") or []:
+            acc = block.get("accessory") or {}
+            if acc.get("action_id") == "fp_fact_wrong":
+                return str(message["ts"]), acc
+    raise AssertionError("no That's wrong menu")
+
+
+def _pick(h: Harness, ts: str, thread: str, value: str, user: str = "U1") -> int:
+    from bot.sandbox.signing import block_action_body
+
+    shown = next(m for m in h.slack.messages("C1") if m.get("ts") == ts)
+    body, ctype = block_action_body("T0001", user, "C1", ts, "fp_fact_wrong", value,
+                                    thread_ts=thread, message=shown, action_type="static_select",
+                                    response_url=h.slack.hook_url(f"T0001/act/{user}"))
+    status, _ = h.send(body, ctype)
+    h.settle()
+    return status
+
+
+def test_a_fact_marked_wrong_leaves_the_prompt_and_the_note(
+    make: Make, fake_anthropic: Any
+) -> None:
+    from storage.models import SessionFact
+
+    h = make()
+    thread, sid = open_session(h, fake_anthropic)
+    ts, menu = _fact_menu(h)
+    wrong = next(o for o in menu["options"] if "web signs in" in o["text"]["text"])
+    assert len(menu["options"]) == 3
+
+    # Hostile and stale values are refused with a line and change nothing.
+    assert _pick(h, ts, thread, f"{sid}|not-a-uuid") == 200
+    assert _pick(h, ts, thread, f"{sid}|00000000-0000-0000-0000-000000000000") == 200
+    assert "not part of this session" in h.ephemerals_text("U1")
+    assert _pick(h, ts, thread, wrong["value"], user="UOUTSIDER") == 200
+    with h.svc.factory() as db:
+        assert all(f.is_active for f in db.query(SessionFact).filter_by(session_id=sid))
+
+    assert _pick(h, ts, thread, wrong["value"]) == 200
+    with h.svc.factory() as db:
+        facts = {f.text: f.is_active for f in db.query(SessionFact).filter_by(session_id=sid)}
+    assert facts["Outlook on the web signs in fine with the new password"] is False
+    assert sum(facts.values()) == 2
+    shown = json.dumps(next(m for m in h.slack.messages("C1") if m["ts"] == ts)["blocks"])
+    assert "~Outlook on the web signs in fine" in shown and "marked wrong" in shown
+    assert any("marked a fact wrong" in json.dumps(m) for m in h.bot_messages("C1", thread))
+    # A second pick of the same fact (double click) is told, not repeated.
+    assert _pick(h, ts, thread, wrong["value"]) == 200
+    assert "already marked wrong" in h.ephemerals_text("U1")
+
+    # The next model turn no longer sees the fact.
+    fake_anthropic.reply_turn(summary="Outlook prompts for a password", domain="email",
+                              facts=[{"text": "MFA is enabled for the user", "source": "technician"}])
+    h.reply("MFA is on for her", thread)
+    h.settle()
+    # The state's fact lines ("- [id] (source) text"); the model's own earlier tool call in
+    # the history still holds what it said then.
+    request = json.dumps(fake_anthropic.message_requests[-1].body)
+    assert "(intake) Password was changed yesterday" in request
+    assert "(technician) Outlook on the web signs in fine" not in request
+
+    h.command("resolve cleared the cached credentials")
+    h.settle()
+    note = load(h, sid).resolution_note_markdown or ""
+    assert "Password was changed yesterday" in note
+    assert "web signs in fine" not in note
