@@ -18,6 +18,7 @@ ACTION_SKIP = "fp_action_skip"
 FIX_WORKED = "fp_fix_worked"
 FIX_FAILED = "fp_fix_failed"
 FIX_REJECT = "fp_fix_reject"
+FIX_TRYING = "fp_fix_trying"  # issue 18: the technician is trying this fix now
 RESOLVE = "fp_resolve"
 ESCALATE = "fp_escalate"
 PARK = "fp_park"
@@ -37,7 +38,7 @@ FACT_WRONG = "fp_fact_wrong"  # "That's wrong" menu on What we know: retract a f
 BUTTON_PREFIXES = (
     ANSWER, ACTION_DONE, ACTION_SKIP, FIX_WORKED, FIX_FAILED, FIX_REJECT, RESOLVE, ESCALATE,
     PARK, RESUME, TAKE_OVER, RATE, RETRY, NUDGE_STILL_WORKING, NUDGE_SNOOZE, FEEDBACK,
-    OPEN_SESSION, WRONG_FLOW, RENAME, FACT_WRONG,
+    OPEN_SESSION, WRONG_FLOW, RENAME, FACT_WRONG, FIX_TRYING,
 )
 
 # Shortcut and modals.

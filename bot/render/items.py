@@ -131,10 +131,12 @@ def _controls(item: Item, session_id: str) -> list[Block]:
             bk.button("☑️ Done", ids.ACTION_DONE, value, style="primary"),
             bk.button("⏭️ Skip", ids.ACTION_SKIP, value),
         ]
+    trying = [] if item.status == "trying" else [bk.button("🔧 Trying it", ids.FIX_TRYING, value)]
     return [
         bk.button("✅ Worked", ids.FIX_WORKED, value, style="primary"),
         bk.button("❌ Didn't work", ids.FIX_FAILED, value),
         bk.button("🚫 Not applicable", ids.FIX_REJECT, value),
+        *trying,
     ]
 
 
@@ -162,6 +164,9 @@ def render_item(
     if outcome is not None:
         out.append(bk.context([outcome], block_id=f"{block_id}:ctl"))
     elif controls:
+        if isinstance(item, FixItem) and item.status == "trying":
+            out.append(bk.context([by_line("🔧 Trying now", item.decided_by, item.decided_at_text)],
+                                  block_id=f"{block_id}:try"))
         out.append(bk.actions(controls, block_id=f"{block_id}:ctl"))
     else:
         out.append(bk.context(["💬 Reply in the thread to answer."], block_id=f"{block_id}:ctl"))

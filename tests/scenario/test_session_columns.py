@@ -188,3 +188,36 @@ def test_a_fact_marked_wrong_leaves_the_prompt_and_the_note(
     note = load(h, sid).resolution_note_markdown or ""
     assert "Password was changed yesterday" in note
     assert "web signs in fine" not in note
+
+
+def test_a_fix_marked_trying_stays_open_and_asks_the_model_nothing(
+    make: Make, fake_anthropic: Any
+) -> None:
+    from lifecycle_support import fix_button
+
+    from storage.models import SessionSuggestedFix
+
+    h = make()
+    thread, sid = open_session(h, fake_anthropic)
+    title = "Remove the stale Office credentials"
+    asked = len(fake_anthropic.message_requests)
+    ts, button = fix_button(h, "fp_fix_trying", title)
+    assert h.click(button["action_id"], button["value"], message_ts=ts, thread_ts=thread)[0] == 200
+    h.settle()
+    with h.svc.factory() as db:
+        fix = db.query(SessionSuggestedFix).filter_by(session_id=sid, title=title).one()
+        assert fix.user_decision == "trying" and fix.decided_by_id is not None
+    assert len(fake_anthropic.message_requests) == asked  # no model turn for "trying"
+    shown = json.dumps(next(m for m in h.slack.messages("C1") if m["ts"] == ts)["blocks"])
+    assert "Trying now" in shown and "fp_fix_worked" in shown
+
+    # A second "Trying" (double click) is refused with a line; Worked still works.
+    h.click(button["action_id"], button["value"], message_ts=ts, thread_ts=thread)
+    h.settle()
+    assert "⚠️" in h.ephemerals_text("U1")
+    ts, button = fix_button(h, "fp_fix_worked", title)
+    h.click(button["action_id"], button["value"], message_ts=ts, thread_ts=thread)
+    h.settle()
+    with h.svc.factory() as db:
+        fix = db.query(SessionSuggestedFix).filter_by(session_id=sid, title=title).one()
+        assert fix.user_decision == "worked"
