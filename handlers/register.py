@@ -16,6 +16,7 @@ from handlers import (
     nudges,
     session_edit,
     settings,
+    teams,
     views,
 )
 
@@ -30,4 +31,4 @@ def register_all(app: App, svc: Services) -> None:
     nudges.register(app, svc)
     session_edit.register(app, svc)  # issue 18: Rename
     errors.register(app, svc)
-    _ = (home, settings)  # register their subcommands on import
+    _ = (home, settings, teams)  # register their subcommands on import

@@ -379,6 +379,7 @@ def _hand(db: Session, svc: Services, session: AISession, actor: User, to: User,
                           else f"handed off by {actor.slack_user_id}", created_at=now))
     session.user_id = to.id
     session.user = to
+    session.team_id = to.team_id  # the session follows its owner's team (issue 18)
     session.handoff_count += 1
     if kind == "take_over":
         session.escalated_to_id = to.id

@@ -119,6 +119,7 @@ def open_session(
             tree = tree_for(db, match.flow) if match else None
             session = AISession(
                 id=session_id, user_id=owner.id, account_id=account.id,
+                team_id=owner.team_id,  # a session belongs to its owner's team (issue 18)
                 intake_type=intake.intake_type,
                 intake_content={
                     "text": red_text.text, "log_content": red_log.text, "ticket": intake.ticket,
