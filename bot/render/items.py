@@ -164,9 +164,6 @@ def render_item(
     if outcome is not None:
         out.append(bk.context([outcome], block_id=f"{block_id}:ctl"))
     elif controls:
-        if isinstance(item, FixItem) and item.status == "trying":
-            out.append(bk.context([by_line("🔧 Trying now", item.decided_by, item.decided_at_text)],
-                                  block_id=f"{block_id}:try"))
         out.append(bk.actions(controls, block_id=f"{block_id}:ctl"))
     else:
         out.append(bk.context(["💬 Reply in the thread to answer."], block_id=f"{block_id}:ctl"))

@@ -209,7 +209,8 @@ def test_a_fix_marked_trying_stays_open_and_asks_the_model_nothing(
         assert fix.user_decision == "trying" and fix.decided_by_id is not None
     assert len(fake_anthropic.message_requests) == asked  # no model turn for "trying"
     shown = json.dumps(next(m for m in h.slack.messages("C1") if m["ts"] == ts)["blocks"])
-    assert "Trying now" in shown and "fp_fix_worked" in shown
+    assert "being tried" in shown and "fp_fix_worked" in shown
+    assert "fp_fix_trying" not in shown  # no second "Trying" button once it is being tried
 
     # A second "Trying" (double click) is refused with a line; Worked still works.
     h.click(button["action_id"], button["value"], message_ts=ts, thread_ts=thread)
