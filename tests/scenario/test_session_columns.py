@@ -207,10 +207,14 @@ def test_a_fix_marked_trying_stays_open_and_asks_the_model_nothing(
     with h.svc.factory() as db:
         fix = db.query(SessionSuggestedFix).filter_by(session_id=sid, title=title).one()
         assert fix.user_decision == "trying" and fix.decided_by_id is not None
+        fix_id = str(fix.id)
     assert len(fake_anthropic.message_requests) == asked  # no model turn for "trying"
     shown = json.dumps(next(m for m in h.slack.messages("C1") if m["ts"] == ts)["blocks"])
     assert "being tried" in shown and "fp_fix_worked" in shown
-    assert "fp_fix_trying" not in shown  # no second "Trying" button once it is being tried
+    blocks = next(m for m in h.slack.messages("C1") if m["ts"] == ts)["blocks"]
+    (controls,) = [b for b in blocks if b.get("block_id") == f"fp_f:{fix_id}:ctl"]
+    assert [e["action_id"] for e in controls["elements"]] == [
+        "fp_fix_worked", "fp_fix_failed", "fp_fix_reject"]  # no second "Trying" button
 
     # A second "Trying" (double click) is refused with a line; Worked still works.
     h.click(button["action_id"], button["value"], message_ts=ts, thread_ts=thread)
