@@ -107,6 +107,8 @@ def open_session(
         present.header_view(draft, now), owner_id=user_id,
         domain=match.flow.domain if match else "other",
         flow_title=match.flow.title if match else None,
+        match_score=round(float(match.score), 4) if match else None,
+        session_type=session_meta.session_type_for(match is not None),
     )
     header = render_header(view)
     header_ts = _post_header(svc, channel, thread_ts, header, session_id)
