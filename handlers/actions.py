@@ -57,7 +57,7 @@ def _queue_click(svc: Services, ack: Ack, body: dict[str, Any], context: BoltCon
 
 CLICKS = {ids.ANSWER: "answer", ids.ACTION_DONE: "done", ids.ACTION_SKIP: "skip",
           ids.FIX_WORKED: "worked", ids.FIX_FAILED: "failed", ids.FIX_REJECT: "rejected",
-          ids.WRONG_FLOW: "wrong_flow"}
+          ids.WRONG_FLOW: "wrong_flow", ids.FIX_TRYING: "trying"}
 
 
 def resend(svc: Services, *, team_id: str, outbox_id: str) -> None:

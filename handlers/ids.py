@@ -18,6 +18,7 @@ ACTION_SKIP = "fp_action_skip"
 FIX_WORKED = "fp_fix_worked"
 FIX_FAILED = "fp_fix_failed"
 FIX_REJECT = "fp_fix_reject"
+FIX_TRYING = "fp_fix_trying"  # issue 18: the technician is trying this fix now
 RESOLVE = "fp_resolve"
 ESCALATE = "fp_escalate"
 PARK = "fp_park"
@@ -38,12 +39,14 @@ SEEN_BEFORE = "fp_seen_before"
 DRAFT_APPROVE = "fp_draft_approve"
 DRAFT_REJECT = "fp_draft_reject"
 DRAFT_EDIT = "fp_draft_edit"  # opens the edit modal; its submission approves
+RENAME = "fp_rename"  # header: give the session a title (issue 18)
+FACT_WRONG = "fp_fact_wrong"  # "That's wrong" menu on What we know: retract a fact (issue 18)
 
 BUTTON_PREFIXES = (
     ANSWER, ACTION_DONE, ACTION_SKIP, FIX_WORKED, FIX_FAILED, FIX_REJECT, RESOLVE, ESCALATE,
     PARK, RESUME, TAKE_OVER, RATE, RETRY, NUDGE_STILL_WORKING, NUDGE_SNOOZE, FEEDBACK,
     OPEN_SESSION, WRONG_FLOW, USE_FLOWS, RESEND, SEEN_BEFORE, DRAFT_APPROVE, DRAFT_REJECT,
-    DRAFT_EDIT,
+    DRAFT_EDIT, RENAME, FACT_WRONG, FIX_TRYING,
 )
 
 # Shortcut and modals.
@@ -74,6 +77,8 @@ DRAFT_LANGUAGE = "fp_draft_language"
 DRAFT_BODY = "fp_draft_body"
 DRAFT_REJECT_MODAL = "fp_draft_reject_modal"
 DRAFT_REASON = "fp_draft_reason"
+RENAME_MODAL = "fp_rename_modal"
+RENAME_TITLE = "fp_rename_title"
 
 # Slack events the app subscribes to (manifest ``bot_events``); ``message`` stands for
 # ``message.channels`` and ``message.groups``.
@@ -81,7 +86,7 @@ EVENTS = ("app_mention", "message", "app_home_opened", "app_uninstalled", "token
 MESSAGE_EVENTS = ("message.channels", "message.groups")
 
 MODALS = (ESCALATE_MODAL, RESOLVE_MODAL, INTAKE_MODAL, SETTINGS_MODAL, FEEDBACK_MODAL,
-          DRAFT_MODAL, DRAFT_REJECT_MODAL)
+          DRAFT_MODAL, DRAFT_REJECT_MODAL, RENAME_MODAL)
 
 
 def prefixed(prefix: str) -> re.Pattern[str]:

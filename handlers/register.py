@@ -16,7 +16,9 @@ from handlers import (
     middleware,
     nudges,
     psa,
+    session_edit,
     settings,
+    teams,
     tenancy,
     views,
 )
@@ -33,6 +35,7 @@ def register_all(app: App, svc: Services) -> None:
     nudges.register(app, svc)
     psa.register(app, svc)
     knowledge.register(app, svc)
+    session_edit.register(app, svc)  # issue 18: Rename
     errors.register(app, svc)
     tenancy.register(app, svc)
-    _ = (home, settings)  # register their subcommands on import
+    _ = (home, settings, teams)  # register their subcommands on import

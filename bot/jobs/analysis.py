@@ -105,7 +105,9 @@ def session_markdown(db: Session, s: AISession) -> str:
     """What the analysis model reads: the problem, what was learnt and tried, the fix."""
     intake = s.intake_content or {}
     lines = [f"# {s.problem_summary or s.title or 'Session'}",
-             f"Domain: {s.problem_domain or 'other'}", "", "## Problem",
+             f"Domain: {s.problem_domain or 'other'}",
+             f"Type: {s.session_type or 'guided'}; prompt: {s.system_prompt_snapshot or 'unknown'}",
+             "", "## Problem",
              str(intake.get("text") or "")]
     if intake.get("log_content"):
         lines += ["", "## Log", "```", str(intake["log_content"])[:20_000], "```"]

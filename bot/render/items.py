@@ -131,10 +131,12 @@ def _controls(item: Item, session_id: str) -> list[Block]:
             bk.button("☑️ Done", ids.ACTION_DONE, value, style="primary"),
             bk.button("⏭️ Skip", ids.ACTION_SKIP, value),
         ]
+    trying = [] if item.status == "trying" else [bk.button("🔧 Trying it", ids.FIX_TRYING, value)]
     return [
         bk.button("✅ Worked", ids.FIX_WORKED, value, style="primary"),
         bk.button("❌ Didn't work", ids.FIX_FAILED, value),
         bk.button("🚫 Not applicable", ids.FIX_REJECT, value),
+        *trying,
     ]
 
 

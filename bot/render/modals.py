@@ -177,3 +177,14 @@ def feedback_modal(session_id: str) -> View:
         )
     ]
     return _modal(ids.FEEDBACK_MODAL, "Feedback", "Send", blocks, session_id)
+
+
+TITLE_MAX = 255  # ai_sessions.title is String(255)
+
+
+def rename_modal(session_id: str, current: str = "") -> View:
+    blocks = [
+        _text_input(ids.RENAME_TITLE, "Session title", initial=current, max_length=TITLE_MAX,
+                    placeholder="e.g. Outlook password loop — Contoso, J. Smith"),
+    ]
+    return _modal(ids.RENAME_MODAL, "Rename session", "Save", blocks, session_id)

@@ -18,13 +18,14 @@ _RESOLVE = ("✅ Resolve", ids.RESOLVE)
 _ESCALATE = ("🔺 Escalate", ids.ESCALATE)
 _PARK = ("⏸️ Park", ids.PARK)
 _RESUME = ("▶️ Resume", ids.RESUME)
+_RENAME = ("✏️ Rename", ids.RENAME)
 
 # Which controls each status shows, first one styled primary.
 _CONTROLS: dict[str, tuple[tuple[str, str], ...]] = {
-    "active": (_RESOLVE, _ESCALATE, _PARK),
-    "paused": (_RESUME, _RESOLVE, _ESCALATE),
-    "requesting_escalation": (_RESOLVE,),  # parking waits until the package is posted
-    "escalated": (_RESOLVE, _PARK),
+    "active": (_RESOLVE, _ESCALATE, _PARK, _RENAME),
+    "paused": (_RESUME, _RESOLVE, _ESCALATE, _RENAME),
+    "requesting_escalation": (_RESOLVE, _RENAME),  # parking waits until the package is posted
+    "escalated": (_RESOLVE, _PARK, _RENAME),
 }
 
 
@@ -55,15 +56,26 @@ def render_header(h: HeaderView) -> Message:
     if h.step_count:
         parts.append(f"{h.step_count} step{'s' if h.step_count != 1 else ''}")
     if h.flow_title:
-        parts.append(f"📚 flow: {neutralize(one_line(h.flow_title), max_len=150)}")
+        match = f" (match {h.match_score:.2f})" if h.match_score is not None else ""
+        parts.append(f"📚 flow: {neutralize(one_line(h.flow_title), max_len=150)}{match}")
+    elif h.session_type == "chat":
+        parts.append("💬 open discovery (no flow matched)")
+    if h.handoff_count:
+        parts.append(f"handed off {h.handoff_count}×")
     if h.ticket_ref:
         parts.append(f"🎫 ticket {neutralize(one_line(h.ticket_ref), max_len=60)}")
     parts.append(f"ref `{session_ref(h.session_id)}`")  # names it in /flowpilot park fp-…
+    title = neutralize(one_line(h.title or ""), max_len=250)
     out: list[Block] = [
         bk.header("🧭 FlowPilot session"),
-        bk.section(f"*{summary}*" if summary else "_No summary yet._"),
+        bk.section((f"*{title}*\n" if title else "")
+                   + (f"*{summary}*" if summary else "_No summary yet._")),
         bk.context([" · ".join(parts)]),
     ]
+    if h.rating is not None or h.feedback:
+        stars = f"⭐ {h.rating}/5" if h.rating is not None else "feedback"
+        said = f" — “{neutralize(one_line(h.feedback), max_len=500)}”" if h.feedback else ""
+        out.append(bk.context([f"{stars}{said}"]))
     buttons = control_buttons(h.session_id, h.status)
     if buttons:
         out.append(bk.actions(buttons, block_id=f"fp_controls:{h.session_id}"))

@@ -46,13 +46,32 @@ def facts_text(facts: list[FactItem], *, max_chars: int = FACTS_MAX_CHARS) -> st
     for n, fact in enumerate(facts):
         source = fact.source if fact.source in _SOURCES else "inference"
         label = SOURCE_LABELS.get(source, source)
-        line = f"• {neutralize(one_line(fact.text), max_len=FACT_MAX)}  _({label})_"
+        text = neutralize(one_line(fact.text), max_len=FACT_MAX)
+        line = f"• {text}  _({label})_" if fact.active else f"• ~{text}~  _(marked wrong)_"
         if used + len(line) + 40 > max_chars:
             lines.append(f"_… and {len(facts) - n} more facts not shown_")
             break
         lines.append(line)
         used += len(line) + 1
     return "\n".join(lines)
+
+
+FACT_MENU_MAX = 20  # options shown in the "That's wrong" menu (Slack allows 100)
+
+
+def fact_menu(session_id: str, facts: list[FactItem]) -> Block | None:
+    """A "That's wrong…" menu listing the message's active facts: picking one retracts it."""
+    live = [f for f in facts if f.active and f.id][:FACT_MENU_MAX]
+    if not live:
+        return None
+    options = [
+        {"text": bk.plain_text(plain(one_line(f.text), max_len=limits.OPTION_TEXT),
+                               limits.OPTION_TEXT),
+         "value": f"{session_id}|{f.id}"}
+        for f in live
+    ]
+    return {"type": "static_select", "action_id": ids.FACT_WRONG,
+            "placeholder": bk.plain_text("That's wrong…"), "options": options}
 
 
 def _seen_before_text(items: list[SeenBeforeItem]) -> str:
@@ -170,7 +189,7 @@ def render_turn(t: TurnView) -> Message:
     if t.seen_before:
         head.append(bk.section(_seen_before_text(t.seen_before)))
     if t.facts:
-        head.append(bk.section(facts_text(t.facts)))
+        head.append(bk.section(facts_text(t.facts), accessory=fact_menu(t.session_id, t.facts)))
     tail = _recommend_blocks(t) + _wrong_flow_blocks(t)
     blocks_left = limits.MAX_BLOCKS - len(head) - len(tail) - 1
     chars_left = limits.TOTAL_BLOCK_TEXT - block_text_size(head) - block_text_size(tail) - _NOTE_CHARS

@@ -29,12 +29,21 @@ class HeaderView:
     flow_title: str | None = None
     ticket_ref: str | None = None
     step_count: int = 0
+    # Issue 18: the seed columns the header shows.
+    title: str | None = None  # set by the technician (Rename); shown above the summary
+    session_type: str = "guided"  # guided | chat (see bot/services/session_meta.py)
+    match_score: float | None = None  # the matched flow's score at intake
+    handoff_count: int = 0
+    rating: int | None = None
+    feedback: str | None = None
 
 
 @dataclass(frozen=True)
 class FactItem:
     text: str
     source: str = "inference"  # intake | technician | action | inference
+    id: str = ""  # the session_facts row; empty = not retractable from this message
+    active: bool = True  # False once someone said "That's wrong" (kept, struck through)
 
 
 @dataclass(frozen=True)

@@ -153,8 +153,11 @@ def decide_fix(svc: Services, *, team_id: str, user_id: str, value: str, decisio
         return "fix_decision", {"item_id": target.item_id, "choice": decision,
                                 "text": f"Fix '{fix.title}': {label}"}, fix.slack_message_ts
 
-    return _click(svc, team_id=team_id, user_id=user_id, session_id=target.session_id,
-                  event_id=event_id, mutate=mutate)
+    clicked = _click(svc, team_id=team_id, user_id=user_id, session_id=target.session_id,
+                     event_id=event_id, mutate=mutate)
+    # "Trying" is news, not a question: the model hears it with the next input, no turn now.
+    clicked.kick = decision != fixrules.TRYING
+    return clicked
 
 
 def choose_flow(svc: Services, *, team_id: str, user_id: str, value: str,

@@ -233,7 +233,9 @@ def rate(svc: Services, *, team_id: str, user_id: str, session_id: str, rating: 
         if session.status != st.RESOLVED:
             raise DomainError("A session can be rated once it is resolved.")
         session.session_rating = value  # a second rating replaces the first
-        return value
+        sid = session.id
+    refresh_header(svc, sid)  # the header shows the rating (issue 18)
+    return value
 
 
 def feedback(svc: Services, *, team_id: str, user_id: str, session_id: str, text: str) -> None:
@@ -244,6 +246,8 @@ def feedback(svc: Services, *, team_id: str, user_id: str, session_id: str, text
         session, user = _load(db, svc, team_id, user_id, session_id)
         require_may_act(session, user)
         session.session_feedback = text[:MAX_NOTE]
+        sid = session.id
+    refresh_header(svc, sid)  # the header shows the feedback (issue 18)
 
 
 def check_may_act(svc: Services, *, team_id: str, user_id: str, session_id: str) -> None:
@@ -403,6 +407,7 @@ def _hand(db: Session, svc: Services, session: AISession, actor: User, to: User,
                           else f"handed off by {actor.slack_user_id}", created_at=now))
     session.user_id = to.id
     session.user = to
+    session.team_id = to.team_id  # the session follows its owner's team (issue 18)
     session.handoff_count += 1
     if kind == "take_over":
         session.escalated_to_id = to.id

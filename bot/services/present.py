@@ -54,6 +54,9 @@ def header_view(session: AISession, now: datetime) -> HeaderView:
         flow_title=(session.matched_flow.title if session.matched_flow else None),
         ticket_ref=ticket_ref(session),
         step_count=session.step_count,
+        title=session.title, session_type=session.session_type or "guided",
+        match_score=session.match_score, handoff_count=session.handoff_count or 0,
+        rating=session.session_rating, feedback=session.session_feedback,
     )
 
 
@@ -160,7 +163,7 @@ def fix_item(
 
 
 def fact_item(fact: SessionFact) -> FactItem:
-    return FactItem(text=fact.text, source=fact.source)
+    return FactItem(text=fact.text, source=fact.source, id=str(fact.id), active=fact.is_active)
 
 
 def tier(confidence: float) -> str:

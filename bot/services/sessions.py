@@ -19,7 +19,7 @@ from bot.domain import confidence as conf
 from bot.errors import NotAllowedError, NotFoundError, SlackError
 from bot.redact import redact
 from bot.render.session import render_header
-from bot.services import deliveries, present, workspace
+from bot.services import deliveries, present, session_meta, workspace
 from bot.services.container import Services
 from bot.services.identity import ensure_account, ensure_user
 from storage.db import unit_of_work
@@ -112,6 +112,8 @@ def open_session(
         present.header_view(draft, now), owner_id=user_id,
         domain=match.flow.domain if match else "other",
         flow_title=match.flow.title if match else None,
+        match_score=round(float(match.score), 4) if match else None,
+        session_type=session_meta.session_type_for(match is not None),
     )
     header = render_header(view)
     header_ts = _post_header(svc, channel, thread_ts, header, session_id)
@@ -124,6 +126,7 @@ def open_session(
             tree = tree_for(db, match.flow) if match else None
             session = AISession(
                 id=session_id, user_id=owner.id, account_id=account.id,
+                team_id=owner.team_id,  # a session belongs to its owner's team (issue 18)
                 intake_type=intake.intake_type,
                 intake_content={
                     "text": red_text.text, "log_content": red_log.text, "ticket": intake.ticket,
@@ -137,6 +140,10 @@ def open_session(
                 matched_flow_id=tree.id if tree else None,
                 flow_key=match.flow.id if match else None,
                 match_score=round(float(match.score), 4) if match else None,
+                session_type=session_meta.session_type_for(match is not None),
+                system_prompt_snapshot=session_meta.prompt_version(
+                    svc.engine_name,
+                    str(workspace.value(svc, db, account, "ai_model") or svc.settings.ai_model)),
                 problem_domain=match.flow.domain if match else None,
                 slack_channel_id=channel, slack_thread_ts=thread, root_message_ts=header_ts,
                 participants=[user_id], engine=svc.engine_name,

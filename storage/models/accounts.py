@@ -6,12 +6,14 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
     ForeignKey,
     Index,
+    Integer,
     String,
     Text,
     UniqueConstraint,
@@ -51,7 +53,11 @@ class Team(Base):
     """A group of people within a workspace (e.g. the tier-3 escalation engineers)."""
 
     __tablename__ = "teams"
-    __table_args__ = (UniqueConstraint("account_id", "name", name="uq_teams_account_name"),)
+    __table_args__ = (
+        UniqueConstraint("account_id", "name", name="uq_teams_account_name"),
+        CheckConstraint("routing IN ('tag_all', 'round_robin')", name="ck_teams_routing"),
+        CheckConstraint("next_member >= 0", name="ck_teams_next_member"),
+    )
 
     id: Mapped[uuid.UUID] = uuid_pk()
     account_id: Mapped[uuid.UUID] = mapped_column(
@@ -59,6 +65,14 @@ class Team(Base):
     )
     name: Mapped[str] = mapped_column(String(255), nullable=False)
     slack_usergroup_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # Issue 18: how an escalation to the team is routed: tag every member, or one member in
+    # turn (``next_member`` is the round-robin cursor into the members ordered by Slack id).
+    routing: Mapped[str] = mapped_column(
+        String(20), nullable=False, default="tag_all", server_default="tag_all"
+    )
+    next_member: Mapped[int] = mapped_column(
+        Integer, nullable=False, default=0, server_default=sa.text("0")
+    )
     created_at: Mapped[datetime] = created_at()
 
     account: Mapped[Account] = relationship("Account")

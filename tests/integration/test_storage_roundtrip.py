@@ -91,7 +91,8 @@ def _world() -> list[tuple[type[Base], dict[str, Any]]]:
     }
     team = {
         "id": ids["team"], "account_id": ids["account"], "name": "Tier 3 — Escalations",
-        "slack_usergroup_id": "S0TIER3", "created_at": _at(3),
+        "slack_usergroup_id": "S0TIER3", "routing": "round_robin", "next_member": 2,
+        "created_at": _at(3),
     }
     owner = {
         "id": ids["owner"], "account_id": ids["account"], "team_id": None,

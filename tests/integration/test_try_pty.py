@@ -16,7 +16,7 @@ FLOWPILOT = Path(sys.executable).with_name("flowpilot")
 PROMPT = re.compile(r"(alice|bob|carol)@#[\w-]+> ")
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 BUTTON = re.compile(r"\[(\d+)\] ([^\[\n]+?)(?=\s{2,}\[|\s*$)", re.M)
-CONTROLS = ("Resolve", "Escalate", "Park", "Resume")
+CONTROLS = ("Resolve", "Escalate", "Park", "Resume", "Rename")  # the header's buttons
 TIMEOUT = 30
 
 pytestmark = pytest.mark.skipif(not FLOWPILOT.exists(), reason="flowpilot script not installed")

@@ -52,10 +52,10 @@ def _header(status: str, **kw: Any) -> HeaderView:
 @pytest.mark.parametrize(
     ("status", "expected"),
     [
-        ("active", ["fp_resolve", "fp_escalate", "fp_park"]),
-        ("paused", ["fp_resume", "fp_resolve", "fp_escalate"]),
-        ("requesting_escalation", ["fp_resolve"]),
-        ("escalated", ["fp_resolve", "fp_park"]),
+        ("active", ["fp_resolve", "fp_escalate", "fp_park", "fp_rename"]),
+        ("paused", ["fp_resume", "fp_resolve", "fp_escalate", "fp_rename"]),
+        ("requesting_escalation", ["fp_resolve", "fp_rename"]),
+        ("escalated", ["fp_resolve", "fp_park", "fp_rename"]),
         ("resolved", []),
         ("abandoned", []),
     ],
