@@ -161,6 +161,9 @@ class TurnContext:
     # Past resolutions of the workspace shown in the thread ("Seen before"): problem, fix,
     # steps, when. Per-session context, so outside the cached prefix.
     seen_before: list[dict[str, str]] = field(default_factory=list)
+    # Facts the technician marked wrong ("That's wrong…"): the model is told to disregard them
+    # (it may have seen them in an earlier turn of the conversation).
+    retracted_fact_ids: list[str] = field(default_factory=list)
 
 
 class Engine(Protocol):

@@ -585,6 +585,10 @@ def render_update(ctx: TurnContext, shown: set[str], *, compacted: bool = False,
              for kind, _, items in groups if any(mine for _, mine, _ in items)]
     if named:
         lines.append("Ids of your last answer's items, in order: " + "; ".join(named) + ".")
+    wrong = list(ctx.retracted_fact_ids)
+    if wrong:
+        lines.append("Facts the technician marked wrong (disregard them from now on): "
+                     + " ".join(f"[{i}]" for i in wrong) + ".")
     for _, title, items in groups:
         rest = [line for _, mine, line in items if not mine]
         if rest:

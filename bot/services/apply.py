@@ -69,6 +69,7 @@ def build_context(
         summary=session.problem_summary, domain=session.problem_domain,
         confidence=session.confidence_score,
         facts=[FactView(str(f.id), f.text, f.source) for f in session.facts if f.is_active],
+        retracted_fact_ids=[str(f.id) for f in session.facts if not f.is_active],
         lane=lane,
         fixes=[
             FixView(str(f.id), f.title, list(f.steps or []), f.rationale, f.user_decision, f.node_id)

@@ -12,6 +12,7 @@ from lifecycle_support import load, open_session
 from sqlalchemy import select
 from support import Harness
 
+from bot.domain.refs import session_ref
 from bot.engines.prompt import SYSTEM_PROMPT
 from storage.models import AISession
 
@@ -103,12 +104,13 @@ def test_handoff_count_rating_and_feedback_show_in_the_header(
 ) -> None:
     h = make()
     thread, sid = open_session(h, fake_anthropic)
-    h.command("handoff <@UBOB|bob>")
+    h.command(f"handoff {session_ref(str(sid))} <@UBOB|bob>")
     h.settle()
     assert load(h, sid).handoff_count == 1
     assert "handed off 1×" in _header(h, thread)
 
-    h.command("resolve fixed by clearing the cached credentials", user="UBOB")
+    h.command(f"resolve {session_ref(str(sid))} fixed by clearing the cached credentials",
+              user="UBOB")
     h.settle()
     assert load(h, sid).status == "resolved"
     h.click("fp_rate:4", "4", message_ts=thread, thread_ts=thread, user="UBOB")
@@ -177,13 +179,16 @@ def test_a_fact_marked_wrong_leaves_the_prompt_and_the_note(
                               facts=[{"text": "MFA is enabled for the user", "source": "technician"}])
     h.reply("MFA is on for her", thread)
     h.settle()
-    # The state's fact lines ("- [id] (source) text"); the model's own earlier tool call in
-    # the history still holds what it said then.
-    request = json.dumps(fake_anthropic.message_requests[-1].body)
-    assert "(intake) Password was changed yesterday" in request
-    assert "(technician) Outlook on the web signs in fine" not in request
+    # The state is sent once; this turn's update names the retracted fact as wrong and
+    # never repeats it as a fact.
+    with h.svc.factory() as db:
+        wrong_id = next(str(f.id) for f in db.query(SessionFact).filter_by(session_id=sid)
+                        if not f.is_active)
+    update = json.dumps(fake_anthropic.message_requests[-1].body["messages"][-1])
+    assert "marked wrong" in update and f"[{wrong_id}]" in update
+    assert "Outlook on the web signs in fine" not in update
 
-    h.command("resolve cleared the cached credentials")
+    h.command(f"resolve {session_ref(str(sid))} cleared the cached credentials")
     h.settle()
     note = load(h, sid).resolution_note_markdown or ""
     assert "Password was changed yesterday" in note
