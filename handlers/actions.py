@@ -13,10 +13,10 @@ from typing import Any, TypeVar
 from slack_bolt import Ack, App
 from slack_bolt.context import BoltContext
 
+from bot import ids
 from bot.services import decisions
 from bot.services.container import Services
 from bot.services.refresh import refresh_turn_messages
-from handlers import ids
 from handlers.common import channel_of, refuse, team_of, thread_of, user_of
 
 T = TypeVar("T")

@@ -10,6 +10,7 @@ from typing import Any
 from slack_bolt import App
 from slack_bolt.context import BoltContext
 
+from bot import ids
 from bot.domain import status as st
 from bot.errors import SlackError
 from bot.redact import redact
@@ -21,7 +22,6 @@ from bot.services.sessions import (
     open_session_in_thread,
     workspace_patterns,
 )
-from handlers import ids
 from handlers.common import readable
 from storage.db import unit_of_work
 from storage.models import Account, AISession

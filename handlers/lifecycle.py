@@ -13,12 +13,12 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
+from bot import ids
 from bot.domain.refs import take_session_word
 from bot.errors import DomainError, SlackError
 from bot.render.modals import escalate_modal, feedback_modal, note_digest, resolve_modal
 from bot.services import command_target, escalation, lifecycle, output_delivery
 from bot.services.container import Services
-from handlers import ids
 from handlers.actions import run_click
 from handlers.commands import subcommand
 from handlers.common import readable, refuse, team_of, tell, user_of

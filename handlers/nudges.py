@@ -8,11 +8,11 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
+from bot import ids
 from bot.errors import SlackError
 from bot.render.blocks import Message
 from bot.services import nudges
 from bot.services.container import Services
-from handlers import ids
 from handlers.actions import run_click
 from handlers.common import channel_of, team_of, user_of
 
