@@ -95,7 +95,7 @@ def build(
     if settings.ai_enabled:
         engine = build_engine(settings)
     else:
-        from bot.flows.offline import OfflineEngine
+        from bot.engines.offline import OfflineEngine
 
         engine = OfflineEngine(catalog.base)
     svc = Services(

@@ -288,7 +288,7 @@ def engine_for(svc: Services, ctx: TurnContext) -> Engine:
         return svc.engine
     offline: Engine | None = svc.extras.get("offline_engine")
     if offline is None:
-        from bot.flows.offline import OfflineEngine
+        from bot.engines.offline import OfflineEngine
 
         offline = svc.extras.setdefault("offline_engine", OfflineEngine(svc.flows.base))
     return offline
