@@ -14,7 +14,7 @@ from slack_bolt import Ack, App
 from slack_bolt.context import BoltContext
 
 from bot import ids
-from bot.services import decisions
+from bot.services import decisions, outbox
 from bot.services.container import Services
 from bot.services.refresh import refresh_turn_messages
 from handlers.common import channel_of, refuse, team_of, thread_of, user_of
@@ -58,30 +58,6 @@ def _queue_click(svc: Services, ack: Ack, body: dict[str, Any], context: BoltCon
 CLICKS = {ids.ANSWER: "answer", ids.ACTION_DONE: "done", ids.ACTION_SKIP: "skip",
           ids.FIX_WORKED: "worked", ids.FIX_FAILED: "failed", ids.FIX_REJECT: "rejected",
           ids.WRONG_FLOW: "wrong_flow"}
-
-
-def resend(svc: Services, *, team_id: str, outbox_id: str) -> None:
-    """The Retry of an answer the outbox gave up on: only for a session of this workspace."""
-    from sqlalchemy import select
-
-    from bot.errors import NotFoundError
-    from bot.services import outbox
-    from storage.models import Account, AISession, OutboxMessage
-
-    try:
-        message_id = uuid.UUID(outbox_id)
-    except ValueError:
-        raise NotFoundError("That message was not found.") from None
-    with svc.factory() as db:
-        found = db.execute(
-            select(OutboxMessage.id).join(AISession, AISession.id == OutboxMessage.session_id)
-            .join(Account, Account.id == AISession.account_id)
-            .where(OutboxMessage.id == message_id, Account.slack_team_id == team_id)
-        ).first()
-    if found is None:
-        raise NotFoundError("That message was not found.")
-    if outbox.retry(svc, message_id) is None:
-        raise NotFoundError("Slack is still refusing it; FlowPilot keeps trying.")
 
 
 def click_decision(body: dict[str, Any]) -> str | None:
@@ -134,7 +110,7 @@ def register(app: App, svc: Services) -> None:
     def on_resend(ack: Ack, body: dict[str, Any]) -> None:
         ack()
         try:
-            resend(svc, team_id=team_of(body), outbox_id=_value(body))
+            outbox.resend(svc, team_id=team_of(body), outbox_id=_value(body))
         except Exception as exc:
             refuse(svc, body, exc)
 

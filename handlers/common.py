@@ -60,16 +60,11 @@ def refuse(svc: Services, body: dict[str, Any], exc: Exception,
            event_id: uuid.UUID | None = None) -> None:
     """A click or command was refused: free its delivery (so it can be repeated once it is
     allowed) and tell the person why."""
-    from bot.services import deliveries
+    from bot.services import acks
     from handlers.middleware import delivery_key
-    from storage.db import core_transaction
 
     found = delivery_key(body) if event_id is None else None
-    try:
-        with core_transaction(svc.factory) as db:
-            deliveries.release(db, event_id=event_id, key=found[0] if found else None)
-    except Exception:  # the refusal is still told; the key stays taken
-        log.warning("could not free a refused delivery", exc_info=True)
+    acks.release(svc.factory, event_id=event_id, key=found[0] if found else None)
     tell(svc, body, f"⚠️ {readable(exc)}")
 
 

@@ -251,16 +251,13 @@ def _escalate_cmd(svc: Services, body: dict[str, Any], rest: str, respond: Respo
 
 def _session_of_thread(svc: Services, body: dict[str, Any]) -> str:
     from bot.errors import NotFoundError
-    from bot.services.sessions import latest_session_in_thread
+    from bot.services.queries import session_in_thread
     from handlers.common import channel_of, thread_of
-    from storage.db import unit_of_work
 
     channel, thread = channel_of(body), thread_of(body)
-    if thread:
-        with unit_of_work(svc.factory) as db:
-            session = latest_session_in_thread(db, channel, thread)
-            if session is not None:
-                return str(session.id)
+    found = session_in_thread(svc, channel, thread) if thread else None
+    if found is not None:
+        return found
     raise NotFoundError("That rating button is no longer valid.")
 
 
