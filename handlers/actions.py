@@ -17,14 +17,9 @@ from bot import ids
 from bot.services import decisions, outbox
 from bot.services.container import Services
 from bot.services.refresh import refresh_turn_messages
-from handlers.common import channel_of, refuse, team_of, thread_of, user_of
+from handlers.common import action_value, channel_of, refuse, team_of, thread_of, user_of
 
 T = TypeVar("T")
-
-
-def _value(body: dict[str, Any]) -> str:
-    action = (body.get("actions") or [{}])[0]
-    return str(action.get("value") or "")
 
 
 def _event_id(context: BoltContext) -> uuid.UUID | None:
@@ -69,7 +64,7 @@ def click_decision(body: dict[str, Any]) -> str | None:
 def click_payload(body: dict[str, Any], decision: str,
                   event_id: uuid.UUID | None) -> dict[str, Any]:
     return {"decision": decision, "team_id": team_of(body), "user_id": user_of(body),
-            "value": _value(body), "event_id": str(event_id) if event_id else None,
+            "value": action_value(body), "event_id": str(event_id) if event_id else None,
             "channel": channel_of(body), "thread_ts": thread_of(body)}
 
 
@@ -110,7 +105,7 @@ def register(app: App, svc: Services) -> None:
     def on_resend(ack: Ack, body: dict[str, Any]) -> None:
         ack()
         try:
-            outbox.resend(svc, team_id=team_of(body), outbox_id=_value(body))
+            outbox.resend(svc, team_id=team_of(body), outbox_id=action_value(body))
         except Exception as exc:
             refuse(svc, body, exc)
 
@@ -118,7 +113,7 @@ def register(app: App, svc: Services) -> None:
     def on_retry(ack: Ack, body: dict[str, Any]) -> None:
         try:
             sid = decisions.retry(svc, team_id=team_of(body), user_id=user_of(body),
-                                  session_id=_value(body))
+                                  session_id=action_value(body))
         except Exception as exc:
             ack()
             refuse(svc, body, exc)
@@ -130,7 +125,7 @@ def register(app: App, svc: Services) -> None:
     def on_use_flows(ack: Ack, body: dict[str, Any]) -> None:
         try:
             sid = decisions.use_flows(svc, team_id=team_of(body), user_id=user_of(body),
-                                      session_id=_value(body))
+                                      session_id=action_value(body))
         except Exception as exc:
             ack()
             refuse(svc, body, exc)

@@ -6,7 +6,7 @@ import logging
 import uuid
 from typing import Any
 
-from bot.errors import FlowPilotError, SlackError
+from bot.errors import FlowPilotError, SlackError, new_reference, unexpected_message
 from bot.services.container import Services
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,11 @@ def readable(exc: Exception) -> str:
     """What a person sees for an error: our message, or a reference id (never a traceback)."""
     if isinstance(exc, FlowPilotError):
         return exc.message
-    ref = uuid.uuid4().hex[:8]
+    ref = new_reference()
     log.error("unexpected error (ref %s)", ref, exc_info=exc)
-    return f"Something went wrong on our side (reference {ref}). Nothing was lost."
+    return unexpected_message(ref)
+
+
+def action_value(body: dict[str, Any]) -> str:
+    """The clicked button's value (block_actions carry the one clicked action first)."""
+    return str(((body.get("actions") or [{}])[0]).get("value") or "")

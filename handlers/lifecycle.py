@@ -21,14 +21,10 @@ from bot.services import command_target, escalation, lifecycle, output_delivery
 from bot.services.container import Services
 from handlers.actions import run_click
 from handlers.commands import subcommand
-from handlers.common import readable, refuse, team_of, tell, user_of
+from handlers.common import action_value, readable, refuse, team_of, tell, user_of
 from handlers.views import field
 
 USER_REF = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>|^([UW][A-Z0-9]{2,})$")
-
-
-def _value(body: dict[str, Any]) -> str:
-    return str(((body.get("actions") or [{}])[0]).get("value") or "")
 
 
 def _short(text: str) -> str:
@@ -64,7 +60,7 @@ def _tell_in_thread(svc: Services, m: lifecycle.Moved, user: str, text: str) -> 
 def register(app: App, svc: Services) -> None:
     @app.action(ids.prefixed(ids.RESOLVE))
     def on_resolve(ack: Ack, body: dict[str, Any]) -> None:
-        sid = _value(body)
+        sid = action_value(body)
         try:
             preview = lifecycle.preview_resolution(svc, **_who(body), session_id=sid)
         except Exception as exc:
@@ -92,7 +88,7 @@ def register(app: App, svc: Services) -> None:
 
     @app.action(ids.prefixed(ids.ESCALATE))
     def on_escalate(ack: Ack, body: dict[str, Any]) -> None:
-        sid = _value(body)
+        sid = action_value(body)
         if run_click(svc, ack, body, _passes(lambda: lifecycle.check_escalation(
                 svc, **_who(body), session_id=sid))):
             _open(svc, body, escalate_modal(sid))
@@ -121,7 +117,7 @@ def register(app: App, svc: Services) -> None:
     @app.action(ids.prefixed(ids.TAKE_OVER))
     def on_take_over(ack: Ack, body: dict[str, Any]) -> None:
         try:
-            done = lifecycle.take_over(svc, **_who(body), session_id=_value(body))
+            done = lifecycle.take_over(svc, **_who(body), session_id=action_value(body))
         except Exception as exc:
             ack()
             refuse(svc, body, exc)
@@ -135,7 +131,7 @@ def register(app: App, svc: Services) -> None:
     @app.action(ids.prefixed(ids.RATE))
     def on_rate(ack: Ack, body: dict[str, Any]) -> None:
         try:
-            raw = _value(body)
+            raw = action_value(body)
             if "|" in raw:
                 sid, rating = lifecycle.parse_rating_value(raw)
             else:  # CONTRACTS.md's plain ``1``…``5``: the clicked message's thread names the session
@@ -150,7 +146,7 @@ def register(app: App, svc: Services) -> None:
 
     @app.action(ids.prefixed(ids.FEEDBACK))
     def on_feedback(ack: Ack, body: dict[str, Any]) -> None:
-        sid = _value(body)
+        sid = action_value(body)
         if run_click(svc, ack, body, _passes(lambda: lifecycle.check_may_act(
                 svc, **_who(body), session_id=sid))):
             _open(svc, body, feedback_modal(sid))
@@ -171,7 +167,7 @@ def _register_move(app: App, svc: Services, prefix: str,
     @app.action(ids.prefixed(prefix))
     def on_move(ack: Ack, body: dict[str, Any]) -> None:
         try:
-            moved = move(svc, **_who(body), session_id=_value(body))
+            moved = move(svc, **_who(body), session_id=action_value(body))
         except Exception as exc:
             ack()
             refuse(svc, body, exc)
