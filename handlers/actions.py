@@ -111,27 +111,17 @@ def register(app: App, svc: Services) -> None:
 
     @app.action(ids.prefixed(ids.RETRY))
     def on_retry(ack: Ack, body: dict[str, Any]) -> None:
-        try:
-            sid = decisions.retry(svc, team_id=team_of(body), user_id=user_of(body),
-                                  session_id=action_value(body))
-        except Exception as exc:
-            ack()
-            refuse(svc, body, exc)
-            return
-        ack()
-        svc.kick(sid)
+        sid = run_click(svc, ack, body, lambda: decisions.retry(
+            svc, team_id=team_of(body), user_id=user_of(body), session_id=action_value(body)))
+        if sid is not None:
+            svc.kick(sid)
 
     @app.action(ids.prefixed(ids.USE_FLOWS))
     def on_use_flows(ack: Ack, body: dict[str, Any]) -> None:
-        try:
-            sid = decisions.use_flows(svc, team_id=team_of(body), user_id=user_of(body),
-                                      session_id=action_value(body))
-        except Exception as exc:
-            ack()
-            refuse(svc, body, exc)
-            return
-        ack()
-        svc.kick(sid)
+        sid = run_click(svc, ack, body, lambda: decisions.use_flows(
+            svc, team_id=team_of(body), user_id=user_of(body), session_id=action_value(body)))
+        if sid is not None:
+            svc.kick(sid)
 
     @app.action(ids.prefixed(ids.OPEN_SESSION))
     def on_link(ack: Ack) -> None:

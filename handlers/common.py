@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from bot.errors import FlowPilotError, SlackError, new_reference, unexpected_message
 from bot.services.container import Services
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def team_of(body: dict[str, Any]) -> str:
@@ -80,3 +82,20 @@ def readable(exc: Exception) -> str:
 def action_value(body: dict[str, Any]) -> str:
     """The clicked button's value (block_actions carry the one clicked action first)."""
     return str(((body.get("actions") or [{}])[0]).get("value") or "")
+
+
+def run_submit(ack: Callable[..., Any], block_id: str, change: Callable[[], T]) -> T | None:
+    """A modal's change, then the ack; a refusal is shown under the modal's ``block_id``
+    input (None) so the person can fix it without losing what they typed."""
+    try:
+        done = change()
+    except Exception as exc:
+        ack(response_action="errors", errors={block_id: _short(readable(exc))})
+        return None
+    ack()
+    return done
+
+
+def _short(text: str) -> str:
+    """A modal field error (Slack shows a short line under the input)."""
+    return text if len(text) <= 300 else text[:299] + "…"
