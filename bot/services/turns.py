@@ -286,12 +286,12 @@ def engine_for(svc: Services, ctx: TurnContext) -> Engine:
     after the model could not be used (``fp_use_flows``)."""
     if ctx.engine != "offline" or svc.engine.name != "claude":
         return svc.engine
-    offline: Engine | None = svc.extras.get("offline_engine")
-    if offline is None:
+    if svc.offline_engine is None:
         from bot.engines.offline import OfflineEngine
 
-        offline = svc.extras.setdefault("offline_engine", OfflineEngine(svc.flows.base))
-    return offline
+        # Two threads may both build one on first use: equal and stateless, either will do.
+        svc.offline_engine = OfflineEngine(svc.flows.base)
+    return svc.offline_engine
 
 
 def _logged(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
