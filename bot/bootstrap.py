@@ -95,7 +95,7 @@ def build(
     if settings.ai_enabled:
         engine = build_engine(settings)
     else:
-        from bot.flows.offline import OfflineEngine
+        from bot.engines.offline import OfflineEngine
 
         engine = OfflineEngine(catalog.base)
     svc = Services(
@@ -110,7 +110,7 @@ def build(
     listeners = TrackingExecutor(listener_workers, thread_name_prefix="fp-listener")
     per_workspace: dict[str, Any] = {}
     if store is not None:  # many workspaces: Bolt asks the token source per request
-        svc.extras["installation_store"] = store
+        svc.installation_store = store
         tokens.on_refused = lambda team, org, error: refused(svc, team, org, error)
         per_workspace = {"authorize": make_authorize(tokens),
                          "user_facing_authorize_error_message": NOT_INSTALLED}
@@ -130,7 +130,7 @@ def build(
     )
     if store is not None:
         quiet_missing_installations(app)
-        svc.extras["oauth_flow"] = make_flow(settings, db, store, svc)
+        svc.oauth_flow = make_flow(settings, db, store, svc)
     from handlers.register import register_all
 
     register_all(app, svc)

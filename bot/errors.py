@@ -63,3 +63,16 @@ class SlackError(FlowPilotError):
         super().__init__(message)
         self.code = code
         self.retry_after = retry_after  # seconds, from a 429's Retry-After
+
+
+def new_reference() -> str:
+    """A short id that ties what a person is told to the log line with the traceback."""
+    import uuid
+
+    return uuid.uuid4().hex[:8]
+
+
+def unexpected_message(ref: str) -> str:
+    """What a person sees for an error we did not expect: a reference, never a traceback.
+    The one wording for listeners (handlers/common.readable) and turns (services/turns)."""
+    return f"Something went wrong on our side (reference {ref}). Nothing was lost."

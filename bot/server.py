@@ -67,7 +67,7 @@ class WsgiApp:
             body = generate_latest(self.fp.services.metrics.registry)
             start_response("200 OK", [("Content-Type", CONTENT_TYPE_LATEST)])
             return [body]
-        flow = self.fp.services.extras.get("oauth_flow")
+        flow = self.fp.services.oauth_flow
         if flow is not None and method == "GET" and path in (
             flow.install_path, flow.redirect_uri_path
         ):

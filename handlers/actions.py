@@ -13,18 +13,13 @@ from typing import Any, TypeVar
 from slack_bolt import Ack, App
 from slack_bolt.context import BoltContext
 
-from bot.services import decisions
+from bot import ids
+from bot.services import decisions, outbox
 from bot.services.container import Services
 from bot.services.refresh import refresh_turn_messages
-from handlers import ids
-from handlers.common import channel_of, refuse, team_of, thread_of, user_of
+from handlers.common import action_value, channel_of, refuse, team_of, thread_of, user_of
 
 T = TypeVar("T")
-
-
-def _value(body: dict[str, Any]) -> str:
-    action = (body.get("actions") or [{}])[0]
-    return str(action.get("value") or "")
 
 
 def _event_id(context: BoltContext) -> uuid.UUID | None:
@@ -60,30 +55,6 @@ CLICKS = {ids.ANSWER: "answer", ids.ACTION_DONE: "done", ids.ACTION_SKIP: "skip"
           ids.WRONG_FLOW: "wrong_flow", ids.FIX_TRYING: "trying"}
 
 
-def resend(svc: Services, *, team_id: str, outbox_id: str) -> None:
-    """The Retry of an answer the outbox gave up on: only for a session of this workspace."""
-    from sqlalchemy import select
-
-    from bot.errors import NotFoundError
-    from bot.services import outbox
-    from storage.models import Account, AISession, OutboxMessage
-
-    try:
-        message_id = uuid.UUID(outbox_id)
-    except ValueError:
-        raise NotFoundError("That message was not found.") from None
-    with svc.factory() as db:
-        found = db.execute(
-            select(OutboxMessage.id).join(AISession, AISession.id == OutboxMessage.session_id)
-            .join(Account, Account.id == AISession.account_id)
-            .where(OutboxMessage.id == message_id, Account.slack_team_id == team_id)
-        ).first()
-    if found is None:
-        raise NotFoundError("That message was not found.")
-    if outbox.retry(svc, message_id) is None:
-        raise NotFoundError("Slack is still refusing it; FlowPilot keeps trying.")
-
-
 def click_decision(body: dict[str, Any]) -> str | None:
     """The decision a turn button stands for (``answer``, ``done``…), or None."""
     action_id = str(((body.get("actions") or [{}])[0]).get("action_id") or "")
@@ -93,7 +64,7 @@ def click_decision(body: dict[str, Any]) -> str | None:
 def click_payload(body: dict[str, Any], decision: str,
                   event_id: uuid.UUID | None) -> dict[str, Any]:
     return {"decision": decision, "team_id": team_of(body), "user_id": user_of(body),
-            "value": _value(body), "event_id": str(event_id) if event_id else None,
+            "value": action_value(body), "event_id": str(event_id) if event_id else None,
             "channel": channel_of(body), "thread_ts": thread_of(body)}
 
 
@@ -134,33 +105,23 @@ def register(app: App, svc: Services) -> None:
     def on_resend(ack: Ack, body: dict[str, Any]) -> None:
         ack()
         try:
-            resend(svc, team_id=team_of(body), outbox_id=_value(body))
+            outbox.resend(svc, team_id=team_of(body), outbox_id=action_value(body))
         except Exception as exc:
             refuse(svc, body, exc)
 
     @app.action(ids.prefixed(ids.RETRY))
     def on_retry(ack: Ack, body: dict[str, Any]) -> None:
-        try:
-            sid = decisions.retry(svc, team_id=team_of(body), user_id=user_of(body),
-                                  session_id=_value(body))
-        except Exception as exc:
-            ack()
-            refuse(svc, body, exc)
-            return
-        ack()
-        svc.kick(sid)
+        sid = run_click(svc, ack, body, lambda: decisions.retry(
+            svc, team_id=team_of(body), user_id=user_of(body), session_id=action_value(body)))
+        if sid is not None:
+            svc.kick(sid)
 
     @app.action(ids.prefixed(ids.USE_FLOWS))
     def on_use_flows(ack: Ack, body: dict[str, Any]) -> None:
-        try:
-            sid = decisions.use_flows(svc, team_id=team_of(body), user_id=user_of(body),
-                                      session_id=_value(body))
-        except Exception as exc:
-            ack()
-            refuse(svc, body, exc)
-            return
-        ack()
-        svc.kick(sid)
+        sid = run_click(svc, ack, body, lambda: decisions.use_flows(
+            svc, team_id=team_of(body), user_id=user_of(body), session_id=action_value(body)))
+        if sid is not None:
+            svc.kick(sid)
 
     @app.action(ids.prefixed(ids.OPEN_SESSION))
     def on_link(ack: Ack) -> None:

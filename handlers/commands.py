@@ -9,10 +9,10 @@ from slack_bolt import Ack, App
 from slack_bolt.context import BoltContext
 from slack_sdk.webhook import WebhookClient
 
+from bot import ids
 from bot.render.modals import intake_modal
 from bot.services.container import Services
 from bot.services.sessions import Intake, open_session
-from handlers import ids
 from handlers.common import readable
 
 HELP = """*FlowPilot* — troubleshooting co-pilot in a thread.

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from bot.errors import FlowPilotError, SlackError
+from bot.errors import FlowPilotError, SlackError, new_reference, unexpected_message
 from bot.services.container import Services
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def team_of(body: dict[str, Any]) -> str:
@@ -60,16 +62,11 @@ def refuse(svc: Services, body: dict[str, Any], exc: Exception,
            event_id: uuid.UUID | None = None) -> None:
     """A click or command was refused: free its delivery (so it can be repeated once it is
     allowed) and tell the person why."""
-    from bot.services import deliveries
+    from bot.services import acks
     from handlers.middleware import delivery_key
-    from storage.db import core_transaction
 
     found = delivery_key(body) if event_id is None else None
-    try:
-        with core_transaction(svc.factory) as db:
-            deliveries.release(db, event_id=event_id, key=found[0] if found else None)
-    except Exception:  # the refusal is still told; the key stays taken
-        log.warning("could not free a refused delivery", exc_info=True)
+    acks.release(svc.factory, event_id=event_id, key=found[0] if found else None)
     tell(svc, body, f"⚠️ {readable(exc)}")
 
 
@@ -77,6 +74,28 @@ def readable(exc: Exception) -> str:
     """What a person sees for an error: our message, or a reference id (never a traceback)."""
     if isinstance(exc, FlowPilotError):
         return exc.message
-    ref = uuid.uuid4().hex[:8]
+    ref = new_reference()
     log.error("unexpected error (ref %s)", ref, exc_info=exc)
-    return f"Something went wrong on our side (reference {ref}). Nothing was lost."
+    return unexpected_message(ref)
+
+
+def action_value(body: dict[str, Any]) -> str:
+    """The clicked button's value (block_actions carry the one clicked action first)."""
+    return str(((body.get("actions") or [{}])[0]).get("value") or "")
+
+
+def run_submit(ack: Callable[..., Any], block_id: str, change: Callable[[], T]) -> T | None:
+    """A modal's change, then the ack; a refusal is shown under the modal's ``block_id``
+    input (None) so the person can fix it without losing what they typed."""
+    try:
+        done = change()
+    except Exception as exc:
+        ack(response_action="errors", errors={block_id: _short(readable(exc))})
+        return None
+    ack()
+    return done
+
+
+def _short(text: str) -> str:
+    """A modal field error (Slack shows a short line under the input)."""
+    return text if len(text) <= 300 else text[:299] + "…"

@@ -10,21 +10,18 @@ from typing import Any
 from slack_bolt import App
 from slack_bolt.context import BoltContext
 
+from bot import ids
 from bot.domain import status as st
 from bot.errors import SlackError
 from bot.redact import redact
-from bot.services import deliveries, tickets
+from bot.services import mentions, tickets
 from bot.services.container import Services
 from bot.services.sessions import (
     Intake,
     open_session,
-    open_session_in_thread,
     workspace_patterns,
 )
-from handlers import ids
 from handlers.common import readable
-from storage.db import unit_of_work
-from storage.models import Account, AISession
 
 log = logging.getLogger(__name__)
 MENTION = re.compile(r"<@[UW][A-Z0-9]+(\|[^>]*)?>")
@@ -68,14 +65,8 @@ def handle_mention(svc: Services, event: dict[str, Any], team_id: str,
         return
     if thread_ts:
         patterns = workspace_patterns(svc, team_id)
-        with unit_of_work(svc.factory) as db:
-            session = open_session_in_thread(db, channel, str(thread_ts))
-            if session is not None:
-                _as_reply(svc, db, session, event, redact(text, patterns).text, team_id,
-                          event_id)
-                session_id = session.id
-            else:
-                session_id = None
+        session_id = mentions.mention_as_reply(svc, event, redact(text, patterns).text,
+                                               team_id, event_id)
         if session_id is not None:
             _after_reply(svc, channel, ts, session_id)
             return
@@ -105,16 +96,6 @@ def handle_mention(svc: Services, event: dict[str, Any], team_id: str,
                                thread_ts=thread_ts)
 
 
-def _as_reply(svc: Services, db: Any, session: AISession, event: dict[str, Any], text: str,
-              team_id: str, event_id: uuid.UUID | None) -> None:
-    payload = {"author": event.get("user"), "text": text, "ts": event.get("ts"),
-               "team_id": team_id}
-    if event_id is not None:
-        deliveries.attach(db, event_id, session_id=session.id, kind="reply", payload=payload)
-    else:
-        deliveries.add_turn_input(db, session, kind="reply", now=svc.clock(), payload=payload)
-
-
 def handle_reply(svc: Services, event: dict[str, Any], context: BoltContext) -> None:
     session_id = context.get("fp_session_id")
     if not isinstance(session_id, uuid.UUID):
@@ -138,11 +119,8 @@ def _after_reply(svc: Services, channel: str, ts: str, session_id: uuid.UUID) ->
 def _explain_once(svc: Services, session_id: uuid.UUID, status: str, channel: str, user: str,
                   thread_ts: str, since: str) -> None:
     """A parked session says so once per person per park (``since``: when it was parked)."""
-    with unit_of_work(svc.factory) as db:
-        first = deliveries.record(db, key=f"told:{session_id}:{status}:{since}:{user}",
-                                  kind="notice",
-                                  now=svc.clock(), status="done")
-    if first is None and status == "paused":
+    first = mentions.first_notice(svc, session_id, status, since, user)
+    if not first and status == "paused":
         return  # a parked session says so once
     try:
         svc.notifier.ephemeral(channel, user, st.explain_no_turns(status), thread_ts=thread_ts)
@@ -150,4 +128,4 @@ def _explain_once(svc: Services, session_id: uuid.UUID, status: str, channel: st
         pass
 
 
-__all__ = ["Account", "register"]
+__all__ = ["register"]

@@ -9,10 +9,10 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
+from bot import ids
 from bot.render.knowledge import draft_edit_modal, draft_reject_modal, scripts_text
 from bot.services import drafts, knowledge
 from bot.services.container import Services
-from handlers import ids
 from handlers.commands import subcommand
 from handlers.common import readable, team_of, tell, user_of
 from handlers.views import field

@@ -13,27 +13,18 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
+from bot import ids
 from bot.domain.refs import take_session_word
 from bot.errors import DomainError, SlackError
 from bot.render.modals import escalate_modal, feedback_modal, note_digest, resolve_modal
 from bot.services import command_target, escalation, lifecycle, output_delivery
 from bot.services.container import Services
-from handlers import ids
 from handlers.actions import run_click
 from handlers.commands import subcommand
-from handlers.common import readable, refuse, team_of, tell, user_of
+from handlers.common import action_value, run_submit, team_of, tell, user_of
 from handlers.views import field
 
 USER_REF = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>|^([UW][A-Z0-9]{2,})$")
-
-
-def _value(body: dict[str, Any]) -> str:
-    return str(((body.get("actions") or [{}])[0]).get("value") or "")
-
-
-def _short(text: str) -> str:
-    """A modal field error (Slack shows a short line under the input)."""
-    return text if len(text) <= 300 else text[:299] + "…"
 
 
 def _who(body: dict[str, Any]) -> dict[str, str]:
@@ -64,15 +55,11 @@ def _tell_in_thread(svc: Services, m: lifecycle.Moved, user: str, text: str) -> 
 def register(app: App, svc: Services) -> None:
     @app.action(ids.prefixed(ids.RESOLVE))
     def on_resolve(ack: Ack, body: dict[str, Any]) -> None:
-        sid = _value(body)
-        try:
-            preview = lifecycle.preview_resolution(svc, **_who(body), session_id=sid)
-        except Exception as exc:
-            ack()
-            refuse(svc, body, exc)
-            return
-        ack()
-        _open(svc, body, resolve_modal(sid, preview))
+        sid = action_value(body)
+        preview = run_click(svc, ack, body, lambda: lifecycle.preview_resolution(
+            svc, **_who(body), session_id=sid))
+        if preview is not None:
+            _open(svc, body, resolve_modal(sid, preview))
 
     @app.view(ids.RESOLVE_MODAL)
     def on_resolve_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -82,17 +69,14 @@ def register(app: App, svc: Services) -> None:
         if mode == "edit":  # the whole note was in the input: an edit replaces it
             edited = note if note.strip() and note_digest(note) != shown else None
             note = ""
-        try:
-            done = lifecycle.resolve(svc, **_who(body), session_id=sid, note=note, edited=edited)
-        except Exception as exc:
-            ack(response_action="errors", errors={ids.RESOLVE_NOTE: _short(readable(exc))})
-            return
-        ack()
-        lifecycle.announce_resolved(svc, done)
+        done = run_submit(ack, ids.RESOLVE_NOTE, lambda: lifecycle.resolve(
+            svc, **_who(body), session_id=sid, note=note, edited=edited))
+        if done is not None:
+            lifecycle.announce_resolved(svc, done)
 
     @app.action(ids.prefixed(ids.ESCALATE))
     def on_escalate(ack: Ack, body: dict[str, Any]) -> None:
-        sid = _value(body)
+        sid = action_value(body)
         if run_click(svc, ack, body, _passes(lambda: lifecycle.check_escalation(
                 svc, **_who(body), session_id=sid))):
             _open(svc, body, escalate_modal(sid))
@@ -104,80 +88,63 @@ def register(app: App, svc: Services) -> None:
             ack(response_action="errors",
                 errors={ids.ESCALATE_REASON: "Say why this needs an escalation engineer."})
             return
-        try:
-            done = lifecycle.request_escalation(
-                svc, **_who(body), session_id=str(view.get("private_metadata")), reason=reason,
-                engineer=field(view, ids.ESCALATE_TO) or None,
-                urgency=field(view, ids.ESCALATE_URGENCY) or None,
-            )
-        except Exception as exc:
-            ack(response_action="errors", errors={ids.ESCALATE_REASON: _short(readable(exc))})
+        done = run_submit(ack, ids.ESCALATE_REASON, lambda: lifecycle.request_escalation(
+            svc, **_who(body), session_id=str(view.get("private_metadata")), reason=reason,
+            engineer=field(view, ids.ESCALATE_TO) or None,
+            urgency=field(view, ids.ESCALATE_URGENCY) or None,
+        ))
+        if done is None:
             return
-        ack()
         problem = _escalate_and_post(svc, done)
         if problem:
             _tell_in_thread(svc, done.moved, user_of(body), problem)
 
     @app.action(ids.prefixed(ids.TAKE_OVER))
     def on_take_over(ack: Ack, body: dict[str, Any]) -> None:
-        try:
-            done = lifecycle.take_over(svc, **_who(body), session_id=_value(body))
-        except Exception as exc:
-            ack()
-            refuse(svc, body, exc)
-            return
-        ack()
-        lifecycle.announce_take_over(svc, done)
+        done = run_click(svc, ack, body, lambda: lifecycle.take_over(
+            svc, **_who(body), session_id=action_value(body)))
+        if done is not None:
+            lifecycle.announce_take_over(svc, done)
 
     for prefix, move in ((ids.PARK, lifecycle.park), (ids.RESUME, lifecycle.resume)):
         _register_move(app, svc, prefix, move)
 
     @app.action(ids.prefixed(ids.RATE))
     def on_rate(ack: Ack, body: dict[str, Any]) -> None:
-        try:
-            raw = _value(body)
+        def rate() -> int:
+            raw = action_value(body)
             if "|" in raw:
                 sid, rating = lifecycle.parse_rating_value(raw)
             else:  # CONTRACTS.md's plain ``1``…``5``: the clicked message's thread names the session
                 sid, rating = _session_of_thread(svc, body), raw
-            value = lifecycle.rate(svc, **_who(body), session_id=sid, rating=rating)
-        except Exception as exc:
-            ack()
-            refuse(svc, body, exc)
-            return
-        ack()
-        tell(svc, body, f"🙏 Thanks — rated {value}/5. Press another to change it.")
+            return lifecycle.rate(svc, **_who(body), session_id=sid, rating=rating)
+
+        value = run_click(svc, ack, body, rate)
+        if value is not None:
+            tell(svc, body, f"🙏 Thanks — rated {value}/5. Press another to change it.")
 
     @app.action(ids.prefixed(ids.FEEDBACK))
     def on_feedback(ack: Ack, body: dict[str, Any]) -> None:
-        sid = _value(body)
+        sid = action_value(body)
         if run_click(svc, ack, body, _passes(lambda: lifecycle.check_may_act(
                 svc, **_who(body), session_id=sid))):
             _open(svc, body, feedback_modal(sid))
 
     @app.view(ids.FEEDBACK_MODAL)
     def on_feedback_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        try:
-            lifecycle.feedback(svc, **_who(body), session_id=str(view.get("private_metadata")),
-                               text=str(field(view, ids.FEEDBACK_TEXT) or ""))
-        except Exception as exc:
-            ack(response_action="errors", errors={ids.FEEDBACK_TEXT: _short(readable(exc))})
-            return
-        ack()
+        run_submit(ack, ids.FEEDBACK_TEXT, lambda: lifecycle.feedback(
+            svc, **_who(body), session_id=str(view.get("private_metadata")),
+            text=str(field(view, ids.FEEDBACK_TEXT) or "")))
 
 
 def _register_move(app: App, svc: Services, prefix: str,
                    move: Callable[..., lifecycle.Moved]) -> None:
     @app.action(ids.prefixed(prefix))
     def on_move(ack: Ack, body: dict[str, Any]) -> None:
-        try:
-            moved = move(svc, **_who(body), session_id=_value(body))
-        except Exception as exc:
-            ack()
-            refuse(svc, body, exc)
-            return
-        ack()
-        lifecycle.announce_moved(svc, moved)
+        moved = run_click(svc, ack, body, lambda: move(
+            svc, **_who(body), session_id=action_value(body)))
+        if moved is not None:
+            lifecycle.announce_moved(svc, moved)
 
 
 # ── /flowpilot resolve | park | resume | handoff @user | escalate [reason] ──────────────
@@ -251,16 +218,13 @@ def _escalate_cmd(svc: Services, body: dict[str, Any], rest: str, respond: Respo
 
 def _session_of_thread(svc: Services, body: dict[str, Any]) -> str:
     from bot.errors import NotFoundError
-    from bot.services.sessions import latest_session_in_thread
+    from bot.services.queries import session_in_thread
     from handlers.common import channel_of, thread_of
-    from storage.db import unit_of_work
 
     channel, thread = channel_of(body), thread_of(body)
-    if thread:
-        with unit_of_work(svc.factory) as db:
-            session = latest_session_in_thread(db, channel, thread)
-            if session is not None:
-                return str(session.id)
+    found = session_in_thread(svc, channel, thread) if thread else None
+    if found is not None:
+        return found
     raise NotFoundError("That rating button is no longer valid.")
 
 

@@ -18,11 +18,10 @@ from slack_bolt.context import BoltContext
 
 from bot.domain import status as st
 from bot.redact import redact
-from bot.services import deliveries
+from bot.services import acks
 from bot.services.container import Services
-from bot.services.dispatch import CHANNEL, notify_on_commit
+from bot.services.dispatch import CHANNEL
 from bot.services.sessions import workspace_patterns
-from storage.db import core_transaction
 
 log = logging.getLogger(__name__)
 COUNTED_SUBTYPES = (None, "thread_broadcast", "file_share")
@@ -135,17 +134,10 @@ def make_delivery_middleware(svc: Services) -> Callable[..., Any]:
         if kind == "message":
             return _record_reply(svc, body, event, key, team_id, context, next)
         work = queued_work(svc, body)
-        with core_transaction(svc.factory) as db:
-            if work is None:
-                event_id = deliveries.record(db, key=key, kind=kind, now=now, team_id=team_id,
-                                             status="done")
-            else:
-                # Queue mode: the delivery record is the work item itself, and its commit
-                # wakes a worker.
-                event_id = deliveries.record(db, key=key, kind=f"work:{work[0]}", now=now,
-                                             team_id=team_id, payload=work[1], status="pending")
-                if event_id is not None and svc.dispatch.queued:  # type: ignore[union-attr]
-                    notify_on_commit(db)
+        event_id = acks.record_delivery(
+            svc.factory, key=key, kind=kind, now=now, team_id=team_id, work=work,
+            wake=work is not None and svc.dispatch.queued,  # type: ignore[union-attr]
+        )
         if event_id is None:
             svc.metrics.deliveries.labels(kind, "duplicate").inc()
             return BoltResponse(status=200, body="")
@@ -174,13 +166,12 @@ def _record_reply(
     red = redact(text, patterns)
     payload = {"author": event.get("user"), "text": red.text, "ts": event.get("ts"),
                "team_id": team_id, "redacted": red.count}
-    with core_transaction(svc.factory) as db:
-        # In queue mode the commit wakes a worker; nothing is left for this process.
-        found = deliveries.record_reply(
-            db, channel=str(event.get("channel")), thread_ts=str(event.get("thread_ts")),
-            key=key, now=svc.clock(), team_id=team_id, payload=payload,
-            notify=CHANNEL if queued else None,
-        )
+    # In queue mode the commit wakes a worker; nothing is left for this process.
+    found = acks.record_reply(
+        svc.factory, channel=str(event.get("channel")), thread_ts=str(event.get("thread_ts")),
+        key=key, now=svc.clock(), team_id=team_id, payload=payload,
+        notify=CHANNEL if queued else None,
+    )
     if found is None:
         return BoltResponse(status=200, body="")  # not a session's thread
     if found.foreign:

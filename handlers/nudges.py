@@ -8,17 +8,13 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
+from bot import ids
 from bot.errors import SlackError
 from bot.render.blocks import Message
 from bot.services import nudges
 from bot.services.container import Services
-from handlers import ids
 from handlers.actions import run_click
-from handlers.common import channel_of, team_of, user_of
-
-
-def _value(body: dict[str, Any]) -> str:
-    return str(((body.get("actions") or [{}])[0]).get("value") or "")
+from handlers.common import action_value, channel_of, team_of, user_of
 
 
 def _replace_nudge(svc: Services, body: dict[str, Any], msg: Message) -> None:
@@ -36,13 +32,13 @@ def register(app: App, svc: Services) -> None:
     @app.action(ids.prefixed(ids.NUDGE_STILL_WORKING))
     def on_still_working(ack: Ack, body: dict[str, Any]) -> None:
         msg = run_click(svc, ack, body, lambda: nudges.still_working(
-            svc, team_id=team_of(body), user_id=user_of(body), session_id=_value(body)))
+            svc, team_id=team_of(body), user_id=user_of(body), session_id=action_value(body)))
         if msg is not None:  # None: refused, and the clicker was told why
             _replace_nudge(svc, body, msg)
 
     @app.action(ids.prefixed(ids.NUDGE_SNOOZE))
     def on_snooze(ack: Ack, body: dict[str, Any]) -> None:
         msg = run_click(svc, ack, body, lambda: nudges.snooze(
-            svc, team_id=team_of(body), user_id=user_of(body), value=_value(body)))
+            svc, team_id=team_of(body), user_id=user_of(body), value=action_value(body)))
         if msg is not None:
             _replace_nudge(svc, body, msg)

@@ -8,11 +8,11 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
+from bot import ids
 from bot.psa.connections import CwDetails
 from bot.render.psa import psa_modal
 from bot.services import psa_admin, tickets
 from bot.services.container import Services
-from handlers import ids
 from handlers.commands import subcommand
 from handlers.common import readable, team_of, tell, user_of
 from handlers.views import field

@@ -7,20 +7,20 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
+from bot import ids
 from bot.render.modals import rename_modal
 from bot.services import session_edit
 from bot.services.container import Services
-from handlers import ids
 from handlers.actions import run_click
-from handlers.common import readable, team_of, user_of
-from handlers.lifecycle import _open, _short, _value
+from handlers.common import action_value, run_submit, team_of, user_of
+from handlers.lifecycle import _open
 from handlers.views import field
 
 
 def register(app: App, svc: Services) -> None:
     @app.action(ids.prefixed(ids.RENAME))
     def on_rename(ack: Ack, body: dict[str, Any]) -> None:
-        sid = _value(body)
+        sid = action_value(body)
         current = run_click(svc, ack, body, lambda: session_edit.current_title(
             svc, team_id=team_of(body), user_id=user_of(body), session_id=sid))
         if current is not None:
@@ -28,14 +28,10 @@ def register(app: App, svc: Services) -> None:
 
     @app.view(ids.RENAME_MODAL)
     def on_rename_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        try:
-            session_edit.rename(svc, team_id=team_of(body), user_id=user_of(body),
-                                session_id=str(view.get("private_metadata")),
-                                title=str(field(view, ids.RENAME_TITLE) or ""))
-        except Exception as exc:
-            ack(response_action="errors", errors={ids.RENAME_TITLE: _short(readable(exc))})
-            return
-        ack()
+        run_submit(ack, ids.RENAME_TITLE, lambda: session_edit.rename(
+            svc, team_id=team_of(body), user_id=user_of(body),
+            session_id=str(view.get("private_metadata")),
+            title=str(field(view, ids.RENAME_TITLE) or "")))
 
     @app.action(ids.prefixed(ids.FACT_WRONG))
     def on_fact_wrong(ack: Ack, body: dict[str, Any]) -> None:

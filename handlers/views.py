@@ -6,11 +6,11 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
+from bot import ids
 from bot.errors import DomainError
 from bot.services import tickets
 from bot.services.container import Services
 from bot.services.sessions import Intake, open_session
-from handlers import ids
 from handlers.common import readable, team_of, tell, user_of
 
 

@@ -27,7 +27,6 @@ from .lane import (
     ITEM_STATUSES,
     OPEN,
     QUESTION,
-    RISKS,
     SKIPPED,
     STEP_KINDS,
     Item,
@@ -97,6 +96,7 @@ from .validation import (
     validate_rating,
     validate_status,
 )
+from .vocabulary import RISKS
 
 __all__ = [
     "ABANDON",

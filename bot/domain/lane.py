@@ -12,6 +12,7 @@ from typing import Any
 
 from .errors import DomainRuleError
 from .timekeeping import require_aware
+from .vocabulary import RISKS
 
 QUESTION = "question"
 ACTION = "action"
@@ -26,7 +27,6 @@ CHECK = "check"
 CHANGE = "change"
 STEP_KINDS: tuple[str, ...] = (CHECK, CHANGE)
 
-RISKS: tuple[str, ...] = ("low", "medium", "high")
 
 Item = dict[str, Any]
 Lane = dict[str, list[Item]]

@@ -9,13 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-DOMAINS = (
-    "active_directory", "networking", "m365", "email", "hardware", "printing", "security",
-    "endpoint", "server", "cloud", "backup", "voip", "other",
-)
-FACT_SOURCES = ("intake", "technician", "action", "inference")
-RISKS = ("low", "medium", "high")
-RECOMMENDS = ("continue", "resolve", "escalate")
+# Re-exported: the engine contract speaks the domain's vocabulary (one definition).
+from bot.domain.vocabulary import DOMAINS as DOMAINS
+from bot.domain.vocabulary import FACT_SOURCES as FACT_SOURCES
+from bot.domain.vocabulary import RECOMMENDS as RECOMMENDS
+from bot.domain.vocabulary import RISKS as RISKS
+
 Recommend = Literal["continue", "resolve", "escalate"]
 
 

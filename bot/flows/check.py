@@ -7,7 +7,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from bot.engines.base import DOMAINS
+from bot.domain.vocabulary import DOMAINS
 from bot.flows.model import (
     ESCALATION_TEAMS,
     LEAF_TYPES,

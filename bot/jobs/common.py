@@ -14,13 +14,13 @@ from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from bot import ids
 from bot.domain import status as st
 from bot.errors import SlackError
 from bot.render import blocks as bk
 from bot.render.blocks import Message
 from bot.services.container import Services
 from bot.services.tenancy import for_session, usable
-from handlers import ids
 from storage.db import is_postgres, unit_of_work
 from storage.models import AccountSettings, AISession
 

@@ -16,10 +16,10 @@ from bot.domain.nudges import zone
 from bot.domain.timekeeping import seconds_to_text
 from bot.errors import SlackError
 from bot.jobs.common import DONE, FAILED, JobResult
-from bot.jobs.config import config
 from bot.render.digest import DigestData, render_digest
 from bot.services.container import Services
 from bot.services.drafts import pending_count
+from bot.services.jobconfig import config
 from bot.services.tenancy import for_account
 from storage.db import unit_of_work
 from storage.models import Account, AccountSettings, AISession, User

@@ -11,10 +11,10 @@ from sqlalchemy import ColumnElement
 from bot.domain import status as st
 from bot.domain.timekeeping import seconds_to_text
 from bot.jobs.common import DONE, FAILED, SKIPPED, JobResult, claim, each, note, say
-from bot.jobs.config import config
 from bot.render import blocks as bk
 from bot.render.safe import channel_link, group_mention, mention
 from bot.services.container import Services
+from bot.services.jobconfig import config
 from storage.db import unit_of_work
 from storage.models import AISession
 

@@ -26,10 +26,10 @@ from bot.jobs.common import (
     release,
     say,
 )
-from bot.jobs.config import config
 from bot.render.blocks import Message
 from bot.render.outputs import render_nudge
 from bot.services.container import Services
+from bot.services.jobconfig import config
 from storage.db import unit_of_work
 from storage.models import AISession
 

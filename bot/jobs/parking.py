@@ -21,8 +21,8 @@ from bot.jobs.common import (
     refresh,
     say,
 )
-from bot.jobs.config import config
 from bot.services.container import Services
+from bot.services.jobconfig import config
 from storage.db import unit_of_work
 from storage.models import AISession
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from handlers import ids
+from bot import ids
 
 from . import blocks as bk
 from .labels import by_line, percent, risk_label

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from handlers import ids
+from bot import ids
 
 from . import blocks as bk
 from .blocks import Message

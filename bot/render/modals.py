@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers import ids
+from bot import ids
 
 from . import blocks as bk
 from . import limits

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from handlers import ids
+from bot import ids
 
 from . import blocks as bk
 from .blocks import Message

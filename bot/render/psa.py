@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers import ids
+from bot import ids
 
 from . import blocks as bk
 from .modals import _modal, _option, _text_input

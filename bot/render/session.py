@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from bot import ids
 from bot.domain.refs import session_ref
-from handlers import ids
 
 from . import blocks as bk
 from .blocks import Message

@@ -7,7 +7,7 @@ for chat.update.
 
 from __future__ import annotations
 
-from handlers import ids
+from bot import ids
 
 from . import blocks as bk
 from . import limits

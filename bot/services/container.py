@@ -13,6 +13,9 @@ from bot.engines.base import Engine
 from bot.notify import Notifier
 
 if TYPE_CHECKING:
+    from slack_bolt.oauth import OAuthFlow
+
+    from bot.installs import EncryptedInstallationStore
     from bot.metrics import Metrics
     from bot.services.catalog import FlowCatalog
     from bot.services.dispatch import Dispatch
@@ -31,6 +34,15 @@ class Services:
     bot_user_id: str = ""
     runner: TurnRunner | None = None
     dispatch: Dispatch | None = None
+    # Built in bootstrap when FlowPilot serves many workspaces (OAuth), else None.
+    installation_store: EncryptedInstallationStore | None = None
+    oauth_flow: OAuthFlow | None = None
+    # Built on first use: the flows engine a session falls back to (or was switched to).
+    offline_engine: Engine | None = None
+    # Workspaces whose Enterprise Grid org this process has already recorded.
+    grid_known: set[str] = field(default_factory=set)
+    # Per-process TTL caches keyed by name ("redaction_patterns", its lock, "nudge_after");
+    # not yet typed (tests/integration/test_redaction_patterns_cache.py reads them here).
     extras: dict[str, Any] = field(default_factory=dict)
 
     def later(self, name: str, payload: dict[str, Any]) -> None:

@@ -164,7 +164,7 @@ def choose_flow(svc: Services, *, team_id: str, user_id: str, value: str,
                 event_id: uuid.UUID | None = None) -> Clicked:
     """"Wrong flow?" on an offline turn: ``session|flow id`` or ``session|none``. The choice
     is recorded as a step and goes to the engine as an answer to ``WRONG_FLOW_ITEM``."""
-    from bot.flows.offline import NONE_OF_THESE, WRONG_FLOW_ITEM
+    from bot.engines.offline import NONE_OF_THESE, WRONG_FLOW_ITEM
 
     target = parse_value(value)
 

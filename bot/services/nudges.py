@@ -8,12 +8,12 @@ from sqlalchemy.orm import Session
 from bot.domain import status as st
 from bot.domain.nudges import snooze_until, zone
 from bot.errors import DomainError
-from bot.jobs.config import Config, config
 from bot.render import blocks as bk
 from bot.render.blocks import Message
 from bot.render.safe import mention
 from bot.services.container import Services
 from bot.services.identity import ensure_user
+from bot.services.jobconfig import Config, config
 from bot.services.sessions import add_participant, load_for_team, require_may_act
 from storage.db import unit_of_work
 from storage.models import AISession

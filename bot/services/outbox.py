@@ -154,6 +154,27 @@ def retry(svc: Services, message_id: uuid.UUID) -> str | None:
     return attempt(svc, message_id)
 
 
+def resend(svc: Services, *, team_id: str, outbox_id: str) -> None:
+    """The Retry of an answer the outbox gave up on: only for a session of this workspace."""
+    from bot.errors import NotFoundError
+    from storage.models import Account, AISession
+
+    try:
+        message_id = uuid.UUID(outbox_id)
+    except ValueError:
+        raise NotFoundError("That message was not found.") from None
+    with svc.factory() as db:
+        found = db.execute(
+            select(OutboxMessage.id).join(AISession, AISession.id == OutboxMessage.session_id)
+            .join(Account, Account.id == AISession.account_id)
+            .where(OutboxMessage.id == message_id, Account.slack_team_id == team_id)
+        ).first()
+    if found is None:
+        raise NotFoundError("That message was not found.")
+    if retry(svc, message_id) is None:
+        raise NotFoundError("Slack is still refusing it; FlowPilot keeps trying.")
+
+
 def deliver_due(svc: Services, now: datetime) -> tuple[int, int]:
     """The sweep: due ``pending`` messages, and ``sending`` ones whose process died mid-send,
     are attempted again (oldest first). Returns (attempted, delivered). The scheduled job is

@@ -38,3 +38,12 @@ def my_open_sessions(svc: Services, team_id: str, slack_user_id: str, limit: int
         SessionLine(sid, summary, status, channel, ts, svc.notifier.permalink(channel, ts))
         for sid, summary, status, channel, ts in found
     ]
+
+
+def session_in_thread(svc: Services, channel: str, thread_ts: str) -> str | None:
+    """The id of the thread's latest session, or None."""
+    from bot.services.sessions import latest_session_in_thread
+
+    with unit_of_work(svc.factory) as db:
+        session = latest_session_in_thread(db, channel, thread_ts)
+        return None if session is None else str(session.id)

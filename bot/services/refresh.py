@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, defer, joinedload, selectinload
 
+from bot import ids
 from bot.errors import SlackError
 from bot.render.session import render_header
 from bot.render.turn import render_turn
@@ -100,7 +101,7 @@ def _turn_undeliverable(svc: Services, payload: dict[str, Any]) -> None:
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": text}},
         {"type": "actions", "elements": [{
-            "type": "button", "action_id": RESEND_ACTION, "value": payload["outbox_id"],
+            "type": "button", "action_id": ids.RESEND, "value": payload["outbox_id"],
             "text": {"type": "plain_text", "text": "Retry"}}]},
     ]
     try:
@@ -110,7 +111,6 @@ def _turn_undeliverable(svc: Services, payload: dict[str, Any]) -> None:
         log.warning("could not tell the thread about an undelivered answer: %s", exc.message)
 
 
-RESEND_ACTION = "fp_resend"  # handlers/ids.py RESEND (bot must not import handlers)
 outbox.AFTER_SENT["turn"] = _turn_sent
 outbox.ON_GIVE_UP["turn"] = _turn_undeliverable
 

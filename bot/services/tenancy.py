@@ -100,7 +100,7 @@ def usable(svc: Services, team_id: str, enterprise_id: str | None) -> bool:
 def remember_enterprise(svc: Services, team_id: str, enterprise_id: str) -> None:
     """Record a workspace's Enterprise Grid org on its account (once per process), so jobs
     find an org-wide install's token."""
-    known: set[str] = svc.extras.setdefault("grid_known", set())
+    known = svc.grid_known
     if team_id in known:
         return
     from bot.services.identity import ensure_account
@@ -154,7 +154,7 @@ def uninstalled(svc: Services, team_id: str | None, enterprise_id: str | None, *
             account = ensure_account(db, team_id)
             account.is_active = False
             account.uninstalled_at = now
-    store = svc.extras.get("installation_store")
+    store = svc.installation_store
     if store is not None:
         try:
             store.delete_all(enterprise_id=enterprise_id, team_id=None if org else team_id)

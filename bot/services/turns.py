@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, defer, joinedload, selectinload
 from bot import liveness
 from bot.domain import status as st
 from bot.engines.base import Engine, TurnContext, Usage
-from bot.errors import EngineError, SlackError
+from bot.errors import EngineError, SlackError, new_reference, unexpected_message
 from bot.render.session import render_engine_failure
 from bot.render.views import TurnView
 from bot.services import deliveries, knowledge, workspace
@@ -287,12 +287,12 @@ def engine_for(svc: Services, ctx: TurnContext) -> Engine:
     after the model could not be used (``fp_use_flows``)."""
     if ctx.engine != "offline" or svc.engine.name != "claude":
         return svc.engine
-    offline: Engine | None = svc.extras.get("offline_engine")
-    if offline is None:
-        from bot.flows.offline import OfflineEngine
+    if svc.offline_engine is None:
+        from bot.engines.offline import OfflineEngine
 
-        offline = svc.extras.setdefault("offline_engine", OfflineEngine(svc.flows.base))
-    return offline
+        # Two threads may both build one on first use: equal and stateless, either will do.
+        svc.offline_engine = OfflineEngine(svc.flows.base)
+    return svc.offline_engine
 
 
 def _logged(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
@@ -304,9 +304,9 @@ def _logged(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
 
 
 def _crashed(stage: str, session_id: uuid.UUID) -> str:
-    ref = uuid.uuid4().hex[:8]
+    ref = new_reference()
     log.exception("turn %s failed (ref %s) on session %s", stage, ref, session_id)
-    return f"Something went wrong on our side (reference {ref}). Nothing was lost."
+    return unexpected_message(ref)
 
 
 def _nudge_after(svc: Services, db: Session, account: Account) -> timedelta:

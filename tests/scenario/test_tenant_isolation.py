@@ -21,10 +21,10 @@ from sqlalchemy import Engine, select, update
 from support import Harness
 from workspaces_support import OWNER, A, B, install, oauth_harness, workspace
 
+from bot import ids
 from bot.jobs.registry import run_job
 from bot.sandbox.fake_slack import Call, FakeSlack
 from bot.services.identity import ensure_account
-from handlers import ids
 from storage.db import unit_of_work
 from storage.models import Account, AISession, Tree
 from storage.settings_store import get_all_settings, set_setting

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from handlers import ids
+from bot import ids
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFEST = yaml.safe_load((ROOT / "manifest.yml").read_text())
@@ -41,7 +41,7 @@ def test_bot_events_are_exactly_what_the_app_handles() -> None:
 
 def test_every_listener_uses_a_named_id() -> None:
     source = _source()
-    assert not re.findall(r'@app\.(?:action|view|shortcut)\("fp_', source), "use handlers.ids"
+    assert not re.findall(r'@app\.(?:action|view|shortcut)\("fp_', source), "use bot.ids"
     for name in re.findall(r"@app\.action\(ids\.prefixed\(ids\.([A-Z_]+)\)\)", source):
         assert getattr(ids, name).startswith("fp_")
 

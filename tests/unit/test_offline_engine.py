@@ -14,8 +14,8 @@ from bot.engines.base import (
     TurnInput,
     TurnOutput,
 )
+from bot.engines.offline import DISCOVERY_CONFIDENCE, OfflineEngine
 from bot.flows import load_flow_text, load_library, match_flow
-from bot.flows.offline import DISCOVERY_CONFIDENCE, OfflineEngine
 
 LIBRARY = load_library()
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.engines.base import TurnContext, TurnInput
-from bot.flows.offline import (
+from bot.engines.offline import (
     FLOW_CONFIDENCE,
     NONE_OF_THESE,
     WRONG_FLOW_ITEM,

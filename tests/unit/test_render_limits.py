@@ -283,8 +283,8 @@ def test_action_ids_are_unique_across_the_whole_message() -> None:
 
 
 def test_deduplicated_action_ids_still_match_their_handlers() -> None:
+    from bot import ids
     from bot.render.limits import enforce_blocks
-    from handlers import ids
 
     button = {"type": "button", "action_id": ids.ACTION_DONE, "value": "1",
               "text": {"type": "plain_text", "text": "Done"}}

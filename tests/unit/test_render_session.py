@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from bot import ids
 from bot.render import (
     ActionItem,
     FactItem,
@@ -24,7 +25,6 @@ from bot.render import (
     render_working,
 )
 from bot.render.check import iter_elements, iter_texts, violations
-from handlers import ids
 
 SID = "0190b7c2-5f1e-7a3c-9d2e-1b2c3d4e5f60"
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from bot import ids
 from bot.render.turn import render_turn
 from bot.render.views import TurnView
-from handlers import ids
 
 
 def _buttons(blocks: list[dict[str, object]]) -> list[dict[str, object]]:

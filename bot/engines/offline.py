@@ -28,10 +28,10 @@ from bot.engines.base import (
     TurnInput,
     TurnOutput,
 )
-from bot.flows.discovery import DISCOVERY, DISCOVERY_ID
+from bot.engines.discovery import DISCOVERY, DISCOVERY_ID
+from bot.engines.replies import contradicts, flow_score, other_flows, typed_option
 from bot.flows.match import DEFAULT_THRESHOLD, match_flow
 from bot.flows.model import ActionNode, EscalateNode, FixNode, Flow, FlowLibrary, QuestionNode
-from bot.flows.replies import contradicts, flow_score, other_flows, typed_option
 
 STATE_VERSION = 1
 FLOW_CONFIDENCE = 0.9  # only for a state saved before scores were kept

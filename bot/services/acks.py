@@ -1,0 +1,61 @@
+"""The statements that run before Slack's ack, each in its own short transaction.
+
+The middleware (handlers/middleware.py) and the refusal path (handlers/common.py) call these,
+so handlers never open a storage transaction themselves (handlers → bot → storage). Plain
+connections, no ORM session: this is the hot path measured by benchmarks/ack_latency.py.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.services import deliveries
+from bot.services.dispatch import notify_on_commit
+from storage.db import core_transaction
+
+log = logging.getLogger(__name__)
+
+
+def record_delivery(
+    factory: sessionmaker[Session], *, key: str, kind: str, now: datetime,
+    team_id: str | None, work: tuple[str, dict[str, Any]] | None, wake: bool,
+) -> uuid.UUID | None:
+    """Record a delivery (``done``), or the work it stands for (``pending``, waking a worker
+    on commit when ``wake``). None: this key was seen before."""
+    with core_transaction(factory) as db:
+        if work is None:
+            return deliveries.record(db, key=key, kind=kind, now=now, team_id=team_id,
+                                     status="done")
+        # Queue mode: the delivery record is the work item itself, and its commit wakes a
+        # worker.
+        event_id = deliveries.record(db, key=key, kind=f"work:{work[0]}", now=now,
+                                     team_id=team_id, payload=work[1], status="pending")
+        if event_id is not None and wake:
+            notify_on_commit(db)
+        return event_id
+
+
+def record_reply(
+    factory: sessionmaker[Session], *, channel: str, thread_ts: str, key: str, now: datetime,
+    team_id: str | None, payload: dict[str, Any], notify: str | None,
+) -> deliveries.ReplyRecord | None:
+    """A thread reply recorded as its session's turn input (see deliveries.record_reply)."""
+    with core_transaction(factory) as db:
+        return deliveries.record_reply(db, channel=channel, thread_ts=thread_ts, key=key,
+                                       now=now, team_id=team_id, payload=payload,
+                                       notify=notify)
+
+
+def release(factory: sessionmaker[Session], *, event_id: uuid.UUID | None,
+            key: str | None) -> None:
+    """Free a refused delivery's key; on failure the refusal is still told, the key stays."""
+    try:
+        with core_transaction(factory) as db:
+            deliveries.release(db, event_id=event_id, key=key)
+    except Exception:
+        log.warning("could not free a refused delivery", exc_info=True)
