@@ -90,7 +90,13 @@ def attempt(svc: Services, message_id: uuid.UUID) -> str | None:
     if not claimed:
         return None
     sender = SENDERS[target]
-    ref = sender.find(svc, message_id, payload) if tried else None
+    try:
+        ref = sender.find(svc, message_id, payload) if tried else None
+    except Exception as exc:  # unknown whether it got through: don't post blind, retry
+        log.warning("outbox %s %s: could not check an earlier attempt (%s)", kind, message_id,
+                    exc.__class__.__name__)
+        return _settle(svc, message_id, kind, payload, tried + 1,
+                       Outcome(error="unverified: " + exc.__class__.__name__))
     outcome = Outcome(ref=ref) if ref else _send(sender, svc, message_id, payload)
     return _settle(svc, message_id, kind, payload, tried + 1, outcome)
 
