@@ -258,6 +258,11 @@ _EXPLAIN = {
 }
 
 
+def explain(method: str, error: str) -> str:
+    """What a Slack error code means to a person (for callers that only kept the code)."""
+    return _explain(method, error)
+
+
 def _explain(method: str, error: str) -> str:
     return f"{_EXPLAIN.get(error, f'Slack answered {error}')} ({method})"
 
