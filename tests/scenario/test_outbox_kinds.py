@@ -147,3 +147,40 @@ def test_the_fake_returns_history_metadata_only_when_asked(fake_slack: Any) -> N
     assert all("metadata" not in m for m in plain["messages"])  # type: ignore[index]
     assert notifier.find_channel_marker("C1", outbox.MARKER, "outbox_id", "abc") == ts
     assert notifier.find_channel_marker("C1", outbox.MARKER, "outbox_id", "zzz") is None
+
+
+def _is_header(call: Any) -> bool:
+    return call.body.get("channel") == "C1" and not call.body.get("thread_ts")
+
+
+@pytest.mark.parametrize("failure", list(FAILURES))
+def test_a_failed_header_is_posted_exactly_once(
+        make: Make, fake_anthropic: Any, failure: str) -> None:
+    h = make(clock=FakeClock())
+    h.slack.fail_when("chat.postMessage", _is_header, **FAILURES[failure])
+    thread, sid = open_session(h, fake_anthropic)
+    headers = [m for m in h.slack.messages("C1") if not m.get("thread_ts")
+               or m.get("thread_ts") == m["ts"]]
+    assert len(headers) == 1 and headers[0]["ts"] == thread
+    assert load(h, sid).root_message_ts == thread
+    [row] = _rows(h, "header")
+    assert (row.status, row.result_ref, row.attempts) == ("sent", thread, 2)
+    if failure == "timeout_posted":
+        assert any(c.body.get("include_all_metadata")
+                   for c in h.slack.calls("conversations.history"))
+
+
+def test_a_header_slack_keeps_refusing_fails_the_opening_once(
+        make: Make, fake_anthropic: Any) -> None:
+    h = make(clock=FakeClock())
+    h.slack.fail_when("chat.postMessage", _is_header, status=500, times=None)
+    from lifecycle_support import PROBLEM
+
+    assert h.command(PROBLEM)[0] == 200
+    h.settle()
+    [row] = _rows(h, "header")
+    assert row.status == "failed" and row.told_at is not None  # the sweep leaves it alone
+    assert deliver_outputs(h.svc, h.svc.clock()).claimed == 0
+    assert [m for m in h.slack.messages("C1") if not m.get("thread_ts")] == []
+    told = h.ephemerals_text("U1")
+    assert "internal_error" in told, told  # the technician is told, as before
