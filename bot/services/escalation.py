@@ -121,7 +121,10 @@ def post_escalation_package(svc: Services, session_id: uuid.UUID) -> bool:
             _failed(svc, session_id, SlackError("No escalation channel is set.",
                                                 code="channel_not_found"), now, post)
             return False
-        message_id = _record(svc, session_id, post, now)
+        message_id, sent = _record(svc, session_id, post, now)
+        if sent is not None:  # posted earlier, but its after-sent hook never finished
+            _package_sent(svc, sent, str(sent["ts"]))
+            return True
         if outbox.attempt(svc, message_id) is not None:
             return True  # the after-sent hook (_package_sent) recorded it
         error = _hold(svc, message_id)
@@ -132,7 +135,8 @@ def post_escalation_package(svc: Services, session_id: uuid.UUID) -> bool:
         _release(svc, session_id)
 
 
-def _record(svc: Services, session_id: uuid.UUID, post: _Post, now: datetime) -> uuid.UUID:
+def _record(svc: Services, session_id: uuid.UUID, post: _Post,
+            now: datetime) -> tuple[uuid.UUID, dict[str, Any] | None]:
     """The package's outbox row (one per escalation request); a failed one is made due
     again, its attempt count kept so the marker check runs before the repost."""
     payload = {"channel": post.channel, "text": post.text, "blocks": post.blocks,
@@ -143,13 +147,15 @@ def _record(svc: Services, session_id: uuid.UUID, post: _Post, now: datetime) ->
     with unit_of_work(svc.factory) as db:
         message_id = outbox.enqueue(db, target="slack", kind="escalation", dedupe_key=key,
                                     payload=payload, now=now, session_id=session_id)
-        if message_id is None:
-            message_id = db.execute(select(OutboxMessage.id).where(
-                OutboxMessage.dedupe_key == key)).scalar_one()
-            db.execute(update(OutboxMessage).where(
-                OutboxMessage.id == message_id, OutboxMessage.status == "failed"
-            ).values(status="pending", next_attempt_at=now, told_at=None))
-    return message_id
+        if message_id is not None:
+            return message_id, None
+        row = db.execute(select(OutboxMessage).where(
+            OutboxMessage.dedupe_key == key)).scalar_one()
+        if row.status == "sent" and row.result_ref:
+            return row.id, {**row.payload, "ts": row.result_ref}
+        if row.status == "failed":
+            row.status, row.next_attempt_at, row.told_at = "pending", now, None
+        return row.id, None
 
 
 def _hold(svc: Services, message_id: uuid.UUID) -> str | None:

@@ -184,3 +184,29 @@ def test_a_header_slack_keeps_refusing_fails_the_opening_once(
     assert [m for m in h.slack.messages("C1") if not m.get("thread_ts")] == []
     told = h.ephemerals_text("U1")
     assert "internal_error" in told, told  # the technician is told, as before
+
+
+def test_a_package_posted_whose_bookkeeping_was_lost_is_not_posted_again(
+        make: Make, fake_anthropic: Any) -> None:
+    """The package is in Slack and its outbox row ``sent``, but the process died before the
+    session recorded it: the next pass records it from the row; no second package."""
+    from sqlalchemy import update
+
+    from storage.db import unit_of_work
+    from storage.models import AISession
+
+    clock = FakeClock()
+    h = make(clock=clock, FLOWPILOT_ESCALATION_CHANNEL=ESC)
+    _thread, sid = open_session(h, fake_anthropic)
+    h.command(f"escalate {session_ref(str(sid))} Needs an Exchange admin")
+    h.settle()
+    [package] = _packages(h)
+    with unit_of_work(h.svc.factory) as db:
+        db.execute(update(AISession).where(AISession.id == sid).values(
+            status="requesting_escalation", escalation_message_ts=None,
+            escalation_post_next_at=clock.now))
+    assert post_escalations(h.svc, clock.advance(minutes=1)).done == 1
+    h.settle()
+    assert _packages(h) == [package]
+    s = load(h, sid)
+    assert s.status == "escalated" and s.escalation_message_ts == package["ts"]
