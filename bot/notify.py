@@ -170,6 +170,25 @@ class Notifier:
                 return None
         return None
 
+    def find_channel_marker(self, channel: str, event_type: str, key: str, value: str,
+                            oldest: str | None = None) -> str | None:
+        """As ``find_marker`` for a top-level post: the channel's history since ``oldest``
+        (conversations.history, ``include_all_metadata``). Raises SlackError when Slack
+        can't say."""
+        cursor = None
+        for _ in range(10):
+            data = self._call("conversations.history", channel=channel, oldest=oldest,
+                              include_all_metadata=True, limit=200, cursor=cursor)
+            for msg in data.get("messages") or []:
+                meta = msg.get("metadata") or {}
+                if meta.get("event_type") == event_type and \
+                        str((meta.get("event_payload") or {}).get(key)) == value:
+                    return str(msg.get("ts"))
+            cursor = (data.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
+        return None
+
     def thread_messages(self, channel: str, thread_ts: str, limit: int = 50) -> list[dict[str, Any]]:
         try:
             data = self._call("conversations.replies", channel=channel, ts=thread_ts, limit=limit)
@@ -237,6 +256,11 @@ _EXPLAIN = {
     "msg_too_long": "The message was too long for Slack.",
     "invalid_blocks": "Slack refused the message layout.",
 }
+
+
+def explain(method: str, error: str) -> str:
+    """What a Slack error code means to a person (for callers that only kept the code)."""
+    return _explain(method, error)
 
 
 def _explain(method: str, error: str) -> str:

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, or_
 
 from bot.domain import status as st
 from bot.domain.nudges import next_working_moment, within
 from bot.domain.timekeeping import seconds_to_text
-from bot.errors import SlackError
 from bot.jobs.common import (
     DONE,
     FAILED,
@@ -28,6 +27,7 @@ from bot.jobs.common import (
 )
 from bot.render.blocks import Message
 from bot.render.outputs import render_nudge
+from bot.services import outbox, outbox_slack  # noqa: F401  (outbox_slack: the sender)
 from bot.services.container import Services
 from bot.services.jobconfig import config
 from storage.db import unit_of_work
@@ -35,7 +35,6 @@ from storage.models import AISession
 
 log = logging.getLogger(__name__)
 
-NUDGE_RETRY = timedelta(minutes=5)  # a nudge Slack refused is tried again this much later
 
 
 def nudge_where(now: datetime) -> list[ColumnElement[bool]]:
@@ -50,16 +49,9 @@ def nudge_stale(svc: Services, now: datetime) -> JobResult:
     return each(svc, JobResult("nudge_stale"), ids_, lambda sid: _nudge_one(svc, sid, now))
 
 
-@dataclass
-class _Nudge:
-    channel: str
-    thread: str
-    msg: Message
-    previous_nudged_at: datetime | None
-
-
 def _nudge_one(svc: Services, sid: uuid.UUID, now: datetime) -> str:
     parked: Message | None = None
+    message_id: uuid.UUID | None = None
     with unit_of_work(svc.factory) as db:
         s = db.get(AISession, sid)
         if s is None:
@@ -84,11 +76,17 @@ def _nudge_one(svc: Services, sid: uuid.UUID, now: datetime) -> str:
                           f"(quiet for {idle}). Press Resume to carry on.", sid, resume=True)
             channel, thread = s.slack_channel_id, s.slack_thread_ts
         else:
-            # Recorded before the post: a crash after this commit skips one nudge, never
-            # doubles it.
-            nudge = _Nudge(s.slack_channel_id, s.slack_thread_ts,
-                           render_nudge(str(sid), s.user.slack_user_id if s.user else None, idle),
-                           s.last_nudged_at)
+            # Recorded in the outbox with the nudge count: the post is retried (with the
+            # marker check) until Slack has it, never doubled.
+            msg = render_nudge(str(sid), s.user.slack_user_id if s.user else None, idle)
+            previous = s.last_nudged_at
+            message_id = outbox.enqueue(
+                db, target="slack", kind="nudge", dedupe_key=f"nudge:{sid}:{now.isoformat()}",
+                payload={"channel": s.slack_channel_id, "thread_ts": s.slack_thread_ts,
+                         "text": msg.text, "blocks": msg.blocks, "session_id": str(sid),
+                         "after": {"nudged_at": now.isoformat(),
+                                   "previous": previous.isoformat() if previous else None}},
+                now=now, session_id=sid)
             s.nudge_count += 1
             s.last_nudged_at = now
             s.next_nudge_at = now + cfg.nudge_after
@@ -98,17 +96,23 @@ def _nudge_one(svc: Services, sid: uuid.UUID, now: datetime) -> str:
         say(svc, channel, thread, parked)
         refresh(svc, sid)
         return DONE
-    try:
-        svc.notifier.post(nudge.channel, nudge.msg.text, nudge.msg.blocks, thread_ts=nudge.thread)
-    except SlackError as exc:
-        log.warning("nudge of %s not posted: %s", sid, exc.message)
-        with unit_of_work(svc.factory) as db:
-            s = db.get(AISession, sid)
-            if s is not None and s.last_nudged_at == now:
-                s.nudge_count = max(0, s.nudge_count - 1)
-                s.last_nudged_at = nudge.previous_nudged_at
-                s.next_nudge_at = now + NUDGE_RETRY
-                s.job_lease_until = None
-        return FAILED
     release(svc, sid)
+    if message_id is not None and outbox.attempt(svc, message_id) is None:
+        log.warning("nudge of %s not posted yet; the outbox will retry", sid)
+        return FAILED
     return DONE
+
+
+def _nudge_undeliverable(svc: Services, payload: dict[str, Any]) -> None:
+    """A nudge Slack never took does not count towards parking the session."""
+    after = payload.get("after") or {}
+    previous = after.get("previous")
+    with unit_of_work(svc.factory) as db:
+        s = db.get(AISession, uuid.UUID(str(payload["session_id"])))
+        if s is not None and s.last_nudged_at is not None and \
+                s.last_nudged_at.isoformat() == after.get("nudged_at"):
+            s.nudge_count = max(0, s.nudge_count - 1)
+            s.last_nudged_at = datetime.fromisoformat(previous) if previous else None
+
+
+outbox.ON_GIVE_UP["nudge"] = _nudge_undeliverable

@@ -966,6 +966,12 @@ class FakeSlack:
             if m.get("thread_ts") in (None, m["ts"]) or m.get("subtype") == "thread_broadcast"
         ]
         found.sort(key=lambda m: _ts_key(m["ts"]), reverse=True)
+        if not _truthy(call.body.get("include_all_metadata")):
+            # As for replies: metadata only with include_all_metadata, "Defaults to false"
+            # (https://docs.slack.dev/reference/methods/conversations.history; the SDK's
+            # ConversationsHistoryArguments.include_all_metadata).
+            for m in found:
+                m.pop("metadata", None)
         meta = {"next_cursor": ""}
         return {"ok": True, "messages": found, "has_more": False, "response_metadata": meta}, []
 

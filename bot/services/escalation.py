@@ -12,6 +12,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import or_, select, update
 
@@ -20,12 +21,12 @@ from bot.errors import SlackError
 from bot.render.outputs import render_escalation_message
 from bot.render.safe import channel_link, group_mention, mention, safe_link
 from bot.render.views import EscalationData
-from bot.services import outputs, workspace
+from bot.services import outbox, outbox_slack, outputs, workspace  # noqa: F401 (the sender)
 from bot.services.container import Services
 from bot.services.lifecycle import move_status
 from bot.services.refresh import refresh_header
 from storage.db import unit_of_work
-from storage.models import AISession, SessionResolutionOutput
+from storage.models import AISession, OutboxMessage, SessionResolutionOutput
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=2)
@@ -69,6 +70,7 @@ class _Post:
     blocks: list[dict[str, object]]
     metadata: dict[str, object] | None
     tagged: str
+    requested: str  # when this escalation was requested: one outbox row per request
 
 
 def _package(session: AISession, now: datetime) -> EscalationData:
@@ -96,12 +98,18 @@ def _prepare(svc: Services, session_id: uuid.UUID, now: datetime) -> _Post | Non
         )
         tagged = mention(engineers[0]) if engineers else (
             group_mention(str(group)) if group else "")
+        requested = (session.status_changed_at or now).isoformat()
         return _Post(channel or "", session.slack_channel_id, session.slack_thread_ts,
-                     msg.text, msg.blocks, msg.metadata, tagged)
+                     msg.text, msg.blocks, msg.metadata, tagged, requested)
 
 
 def post_escalation_package(svc: Services, session_id: uuid.UUID) -> bool:
-    """Post the package of a session waiting in ``requesting_escalation``; True once posted."""
+    """Post the package of a session waiting in ``requesting_escalation``; True once posted.
+
+    The post goes through the outbox (kind ``escalation``): recorded first, and before any
+    repost the channel is checked for our marker, so a 429 or a timeout whose post did
+    land is never posted twice. This function keeps its own backoff (``post_escalations``);
+    the outbox sweep only finishes an attempt whose process died mid-send."""
     now = svc.clock()
     if not _claim(svc, session_id, now):
         return False
@@ -109,17 +117,68 @@ def post_escalation_package(svc: Services, session_id: uuid.UUID) -> bool:
         post = _prepare(svc, session_id, now)
         if post is None:
             return False
-        try:
-            if not post.channel:
-                raise SlackError("No escalation channel is set.", code="channel_not_found")
-            ts = svc.notifier.post(post.channel, post.text, post.blocks, metadata=post.metadata)
-        except SlackError as exc:
-            _failed(svc, session_id, exc, now, post)
+        if not post.channel:
+            _failed(svc, session_id, SlackError("No escalation channel is set.",
+                                                code="channel_not_found"), now, post)
             return False
-        _posted(svc, session_id, post, ts, now)
-        return True
+        message_id, sent = _record(svc, session_id, post, now)
+        if sent is not None:  # posted earlier, but its after-sent hook never finished
+            _package_sent(svc, sent, str(sent["ts"]))
+            return True
+        if outbox.attempt(svc, message_id) is not None:
+            return True  # the after-sent hook (_package_sent) recorded it
+        error = _hold(svc, message_id)
+        if error is not None:
+            _failed(svc, session_id, SlackError(f"Slack said {error}.", code=error), now, post)
+        return False
     finally:
         _release(svc, session_id)
+
+
+def _record(svc: Services, session_id: uuid.UUID, post: _Post,
+            now: datetime) -> tuple[uuid.UUID, dict[str, Any] | None]:
+    """The package's outbox row (one per escalation request); a failed one is made due
+    again, its attempt count kept so the marker check runs before the repost."""
+    payload = {"channel": post.channel, "text": post.text, "blocks": post.blocks,
+               "session_id": str(session_id),
+               "after": {"thread_channel": post.thread_channel, "thread_ts": post.thread_ts,
+                         "tagged": post.tagged}}
+    key = f"escalation:{session_id}:{post.requested}"
+    with unit_of_work(svc.factory) as db:
+        message_id = outbox.enqueue(db, target="slack", kind="escalation", dedupe_key=key,
+                                    payload=payload, now=now, session_id=session_id)
+        if message_id is not None:
+            return message_id, None
+        row = db.execute(select(OutboxMessage).where(
+            OutboxMessage.dedupe_key == key)).scalar_one()
+        if row.status == "sent" and row.result_ref:
+            return row.id, {**row.payload, "ts": row.result_ref}
+        if row.status == "failed":
+            row.status, row.next_attempt_at, row.told_at = "pending", now, None
+        return row.id, None
+
+
+def _hold(svc: Services, message_id: uuid.UUID) -> str | None:
+    """After a failed attempt: the error, and the row left to ``post_escalations``'s backoff
+    (not the outbox sweep's). None when another process is sending it right now."""
+    with unit_of_work(svc.factory) as db:
+        row = db.get(OutboxMessage, message_id)
+        if row is None or row.status in ("sending", "sent"):
+            return None
+        if row.status == "pending":
+            row.next_attempt_at = None
+        return row.last_error or "error"
+
+
+def _package_sent(svc: Services, payload: dict[str, Any], ts: str) -> None:
+    after = payload.get("after") or {}
+    post = _Post(str(payload["channel"]), str(after.get("thread_channel") or ""),
+                 str(after.get("thread_ts") or ""), "", [], None, str(after.get("tagged") or ""),
+                 "")
+    _posted(svc, uuid.UUID(str(payload["session_id"])), post, ts, svc.clock())
+
+
+outbox.AFTER_SENT["escalation"] = _package_sent
 
 
 def _output_row(db: object, session_id: uuid.UUID) -> SessionResolutionOutput | None:

@@ -90,7 +90,13 @@ def attempt(svc: Services, message_id: uuid.UUID) -> str | None:
     if not claimed:
         return None
     sender = SENDERS[target]
-    ref = sender.find(svc, message_id, payload) if tried else None
+    try:
+        ref = sender.find(svc, message_id, payload) if tried else None
+    except Exception as exc:  # unknown whether it got through: don't post blind, retry
+        log.warning("outbox %s %s: could not check an earlier attempt (%s)", kind, message_id,
+                    exc.__class__.__name__)
+        return _settle(svc, message_id, kind, payload, tried + 1,
+                       Outcome(error="unverified: " + exc.__class__.__name__))
     outcome = Outcome(ref=ref) if ref else _send(sender, svc, message_id, payload)
     return _settle(svc, message_id, kind, payload, tried + 1, outcome)
 
@@ -143,6 +149,27 @@ def _tell_once(svc: Services, message_id: uuid.UUID, kind: str, payload: dict[st
             hook(svc, {**payload, "outbox_id": str(message_id)})
         except Exception:
             log.exception("give-up hook of %s failed", kind)
+
+
+def hold(svc: Services, message_id: uuid.UUID) -> tuple[str, str]:
+    """For a caller that retries a message itself (the header while a session opens): after
+    a failed attempt, keep the row for that caller (the sweep leaves it alone, its attempt
+    count is kept so the marker check still runs). Returns (status, last error)."""
+    with unit_of_work(svc.factory) as db:
+        row = db.get(OutboxMessage, message_id)
+        if row is None:
+            return "missing", ""
+        if row.status in ("pending", "failed"):
+            row.status, row.next_attempt_at, row.told_at = "pending", None, None
+        return row.status, row.last_error or ""
+
+
+def abandon(svc: Services, message_id: uuid.UUID) -> None:
+    """The caller gave up (and told the person itself): the row is ``failed``, told."""
+    with unit_of_work(svc.factory) as db:
+        db.execute(update(OutboxMessage).where(
+            OutboxMessage.id == message_id, OutboxMessage.status == "pending"
+        ).values(status="failed", next_attempt_at=None, told_at=svc.clock()))
 
 
 def retry(svc: Services, message_id: uuid.UUID) -> str | None:

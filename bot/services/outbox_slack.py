@@ -20,8 +20,12 @@ PERMANENT = frozenset({
 })
 
 
-def marker(message_id: uuid.UUID) -> dict[str, Any]:
-    return {"event_type": outbox.MARKER, "event_payload": {"outbox_id": str(message_id)}}
+def marker(message_id: uuid.UUID, session_id: object = None) -> dict[str, Any]:
+    """Our marker; it also carries the session id that ``session_metadata`` would have."""
+    event: dict[str, Any] = {"outbox_id": str(message_id)}
+    if session_id:
+        event["session_id"] = str(session_id)
+    return {"event_type": outbox.MARKER, "event_payload": event}
 
 
 class SlackSender:
@@ -29,7 +33,8 @@ class SlackSender:
         try:
             ts = svc.notifier.post(
                 str(payload["channel"]), str(payload.get("text") or ""), payload.get("blocks"),
-                thread_ts=payload.get("thread_ts"), metadata=marker(message_id),
+                thread_ts=payload.get("thread_ts"),
+                metadata=marker(message_id, payload.get("session_id")),
             )
         except SlackError as exc:
             return outbox.Outcome(error=exc.code or "unreachable",
@@ -38,14 +43,14 @@ class SlackSender:
         return outbox.Outcome(ref=ts) if ts else outbox.Outcome(error="no ts")
 
     def find(self, svc: Services, message_id: uuid.UUID, payload: dict[str, Any]) -> str | None:
+        # Slack can't say (a 429 on the history read…): raise, so the attempt is retried
+        # later instead of posting blind.
         thread = payload.get("thread_ts")
-        if not thread:
-            return None  # a top-level post: no thread to look in
-        try:
-            return svc.notifier.find_marker(str(payload["channel"]), str(thread),
-                                            outbox.MARKER, "outbox_id", str(message_id))
-        except SlackError:
-            return None
-
+        if not thread:  # a top-level post (header, escalation package): the channel
+            return svc.notifier.find_channel_marker(
+                str(payload["channel"]), outbox.MARKER, "outbox_id", str(message_id),
+                oldest=payload.get("oldest"))
+        return svc.notifier.find_marker(str(payload["channel"]), str(thread),
+                                        outbox.MARKER, "outbox_id", str(message_id))
 
 outbox.SENDERS.setdefault("slack", SlackSender())

@@ -184,19 +184,43 @@ def open_session(
     return Opened(session_id, channel, thread, created=True)
 
 
+HEADER_TRIES = 3  # in-line attempts while the session opens (the SDK retries 429s itself)
+
+
 def _post_header(
     svc: Services, channel: str, thread_ts: str | None, header: Any, session_id: uuid.UUID
 ) -> str:
-    from bot.render.blocks import session_metadata
+    """Post the header through the outbox (kind ``header``): its ts is the session's thread,
+    so it is retried here rather than later, each retry after a marker check (a timeout
+    whose post landed is found, not posted twice). Gives up with the last SlackError."""
+    from bot.services import outbox, outbox_slack  # noqa: F401  (outbox_slack: the sender)
 
-    try:
-        return svc.notifier.post(channel, header.text, header.blocks, thread_ts=thread_ts,
-                                 metadata=session_metadata(str(session_id)))
-    except SlackError as exc:
-        if exc.code != "not_in_channel" or not svc.notifier.join(channel):
-            raise
-        return svc.notifier.post(channel, header.text, header.blocks, thread_ts=thread_ts,
-                                 metadata=session_metadata(str(session_id)))
+    payload = {"channel": channel, "thread_ts": thread_ts, "text": header.text,
+               "blocks": header.blocks, "session_id": str(session_id)}
+    with unit_of_work(svc.factory) as db:
+        message_id = outbox.enqueue(db, target="slack", kind="header",
+                                    dedupe_key=f"header:{session_id}", payload=payload,
+                                    now=svc.clock())
+    assert message_id is not None  # a new session id: never recorded before
+    joined, error = False, ""
+    for _ in range(HEADER_TRIES + 1):
+        ts = outbox.attempt(svc, message_id)
+        if ts:
+            return ts
+        status, error = outbox.hold(svc, message_id)
+        if status != "pending":
+            break
+        if error == "not_in_channel" and not joined:
+            joined = svc.notifier.join(channel)
+            if not joined:
+                break
+        elif error in outbox_slack.PERMANENT:
+            break
+    outbox.abandon(svc, message_id)
+    from bot.notify import explain
+
+    raise SlackError(explain("chat.postMessage", error) if error else
+                     "Slack could not be reached for chat.postMessage.", code=error or None)
 
 
 def _mark_header_duplicate(svc: Services, channel: str, ts: str) -> None:

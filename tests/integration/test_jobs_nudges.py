@@ -98,14 +98,18 @@ def test_after_max_nudges_the_session_is_parked(svc: Services, fake_slack: FakeS
 
 def test_slack_failure_is_retried_later_without_a_duplicate(
         svc: Services, fake_slack: FakeSlack) -> None:
+    from bot.jobs.outputs import deliver_outputs
+
     sid = seed(svc, fake_slack)
     fake_slack.fail("chat.postMessage", status=200, error="internal_error")
-    assert nudge_stale(svc, T0).failed == 1
+    assert nudge_stale(svc, T0).failed == 1  # recorded; the outbox retries the post
     s = load(svc, sid)
-    assert s is not None and s.nudge_count == 0 and s.job_lease_until is None
-    assert s.next_nudge_at == T0 + timedelta(minutes=5)
+    assert s is not None and s.nudge_count == 1 and s.job_lease_until is None
+    assert s.next_nudge_at == T0 + timedelta(minutes=30)
+    assert _nudges(fake_slack) == []
     assert nudge_stale(svc, T0 + timedelta(minutes=1)).claimed == 0
-    assert nudge_stale(svc, T0 + timedelta(minutes=5)).done == 1
+    assert deliver_outputs(svc, T0 + timedelta(minutes=1)).done == 1
+    assert deliver_outputs(svc, T0 + timedelta(minutes=10)).claimed == 0
     assert len(_nudges(fake_slack)) == 1
 
 

@@ -1,7 +1,7 @@
 """Every secret shape in tests/data/secret_shapes.py, typed into a session every way a
 technician can (slash command, thread replies, the escalation modal, a message shortcut),
 must be absent from every exit: the model's requests, Slack calls, every text column of
-every table, and the log (at DEBUG). The PSA exit is added by the PSA work (issue 13)."""
+every table, the log (at DEBUG) and the PSA's payloads (the ConnectWise stand-in)."""
 
 from __future__ import annotations
 
@@ -97,3 +97,43 @@ def test_each_shape_is_masked(shape: Shape) -> None:
 
     out = redact(shape.text).text
     assert shape.secret not in out and "[REDACTED:" in out
+
+
+def test_no_secret_shape_reaches_the_psa(make: Make, caplog: pytest.LogCaptureFixture) -> None:
+    """The fifth exit: a ConnectWise workspace, a session opened from ticket 1001; its
+    escalation reason (the package, an internal note) and its resolution note (the
+    resolution note, time entry notes) carry every shape; the stand-in receives none."""
+    from psa_support import KEY, connect, flowpilot_notes, on_latest, open_ticket, technician
+
+    from bot.clock import FakeClock
+    from bot.sandbox.fake_psa import FakePsa
+
+    caplog.set_level(logging.DEBUG)
+    with FakePsa() as psa:
+        h = make(anthropic_url=None, clock=FakeClock(), FLOWPILOT_SECRET_KEY=KEY,
+                 FLOWPILOT_ESCALATION_CHANNEL=ESC)
+        connect(h, psa)
+        technician(h)
+        escalated = open_ticket(h, "1001")
+        reason = "\n".join(s.text for s in ALL)
+        status, body = h.submit("fp_escalate_modal", {"fp_escalate_reason": reason,
+                                                      "fp_escalate_to": "UENG"},
+                                private_metadata=str(escalated.id))
+        assert status == 200 and "errors" not in body
+        h.settle()
+        psa.add_ticket(1003, summary="Printer on the second floor is offline")
+        resolved = open_ticket(h, "1003")
+        assert resolved.id != escalated.id
+        assert on_latest(h, "resolve " + "\n".join(s.text for s in ALL))[0] == 200
+        h.settle()
+
+        package = flowpilot_notes(psa, 1001)
+        note = flowpilot_notes(psa, 1003)
+        assert len(package) == 1 and package[0]["internalAnalysisFlag"]
+        assert len(note) == 1 and note[0]["resolutionFlag"]
+        sent = "\n".join(json.dumps(c.body, ensure_ascii=False) for c in psa.calls()
+                         if c.body is not None)
+        assert leaks("PSA payload", sent) == []
+        # Not vacuous: the texts did reach the PSA, masked.
+        assert "[REDACTED:" in package[0]["text"] and "[REDACTED:" in note[0]["text"]
+        assert leaks("log", caplog.text) == []
