@@ -8,6 +8,7 @@ import uuid
 from sqlalchemy import select
 from support import Harness
 
+from bot.domain.refs import session_ref
 from storage.models import AISession
 
 
@@ -63,7 +64,9 @@ def open_and_resolve(h: Harness, problem: str, *, note: str = "", team: str = "T
     h.click(worked["action_id"], worked["value"], message_ts=ts, thread_ts=thread, team=team,
             channel=channel, user=user)
     h.settle()
-    status, _ = h.command(f"resolve {note}".strip(), team=team, channel=channel, user=user)
+    # A slash command carries no thread, so it names its session (handlers/lifecycle.py).
+    status, _ = h.command(f"resolve {session_ref(str(s.id))} {note}".strip(), team=team,
+                          channel=channel, user=user)
     assert status == 200
     h.settle()
     done = latest(h, channel)
