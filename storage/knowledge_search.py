@@ -23,16 +23,21 @@ ORDER BY bm25(knowledge_fts, 8.0, 3.0, 4.0, 1.0)
 LIMIT :limit
 """).bindparams(bindparam("account", type_=Uuid), bindparam("exclude", type_=Uuid))
 
-# PostgreSQL, in two steps that stay index-driven at 100k+ rows per workspace:
-# 1. full text: rows whose problem, fix or facts share at least two of the problem's words
-#    (an OR of word pairs over ``match_vector``, see ``pairs_query``; its GIN index answers
-#    that exactly); the newest POOL of them ranked
-#    by ts_rank_cd over the plain OR of the words (cheaper per row than the pairs;
-#    normalisation 1: divided by 1 + log(length)), the best RERANK re-ranked with trigram
-#    similarity of the problem (https://www.postgresql.org/docs/15/textsearch-controls.html);
+# PostgreSQL, in two steps whose work is bounded whatever the workspace's size:
+# 1. full text: the newest POOL rows of the workspace sharing any of the words with the
+#    problem, fix or facts (``match_vector``, a plain OR tsquery), ranked by ts_rank_cd over
+#    the weighted ``search_vector`` (normalisation 1: divided by 1 + log(length)); the best
+#    RERANK re-ranked with trigram similarity of the problem
+#    (https://www.postgresql.org/docs/15/textsearch-controls.html). A plain OR keeps both of
+#    the planner's paths cheap: a GIN bitmap costs about as much as the rows it returns (so
+#    it is cheap exactly when matches are rare), and walking ``(account_id, id)`` backwards
+#    stops after POOL matches (cheap when they are dense). An OR of word *pairs* broke that:
+#    its GIN scan reads the posting lists of every word (~190 ms at 100k rows) to return a few
+#    thousand, and the backward walk crossed thousands of non-matching rows (see
+#    docs/knowledge.md). Sharing two words is enforced afterwards (``rules.relevant``).
 # 2. only when that finds nothing (misspellings): trigram similarity of the problem through
 #    the pg_trgm GIN index (https://www.postgresql.org/docs/15/pgtrgm.html).
-POOL = 200  # newest matches ranked (all of them below 200)
+POOL = 300  # newest matches ranked: bounds the ranking work whatever the workspace size
 RERANK = 12  # of which the best are re-ranked with trigram similarity
 _POSTGRES = text("""
 WITH c AS MATERIALIZED (
@@ -41,7 +46,7 @@ WITH c AS MATERIALIZED (
       AND (CAST(:exclude AS uuid) IS NULL OR e.session_id != :exclude)
     ORDER BY e.id DESC LIMIT :pool),
 r AS MATERIALIZED (
-    SELECT id, problem, ts_rank_cd(search_vector, to_tsquery('english', :rank_tsq), 1) AS rank
+    SELECT id, problem, ts_rank_cd(search_vector, to_tsquery('english', :tsq), 1) AS rank
     FROM c ORDER BY rank DESC, id DESC LIMIT :rerank)
 SELECT id FROM r ORDER BY rank + 0.5 * similarity(left(problem, 160), :raw) DESC, id DESC
 LIMIT :limit
@@ -53,19 +58,8 @@ WHERE e.account_id = :account AND e.problem % :raw
 ORDER BY similarity(e.problem, :raw) DESC, e.id DESC
 LIMIT :limit
 """).bindparams(bindparam("account", type_=Uuid), bindparam("exclude", type_=Uuid))
-PAIR_TERMS = 8
 # https://www.postgresql.org/docs/15/runtime-config-query.html#GUC-PLAN-CACHE-MODE
 _CUSTOM_PLAN = text("SET LOCAL plan_cache_mode = force_custom_plan")
-
-
-def pairs_query(words: list[str]) -> str:
-    """``(a & b) | (a & c) | …`` over the first PAIR_TERMS words, matched against
-    ``match_vector`` (problem, fix, facts; the note's boilerplate would match anything): at
-    least two must occur; one word alone when there is only one."""
-    head = words[:PAIR_TERMS]
-    if len(head) == 1:
-        return head[0]
-    return " | ".join(f"({a} & {b})" for i, a in enumerate(head) for b in head[i + 1:])
 
 
 def search_ids(db: Session, account_id: uuid.UUID, words: list[str], raw: str, *,
@@ -74,7 +68,7 @@ def search_ids(db: Session, account_id: uuid.UUID, words: list[str], raw: str, *
     if not words:
         return []
     if db.get_bind().dialect.name == "postgresql":
-        params = {"tsq": pairs_query(words), "rank_tsq": " | ".join(words), "raw": raw[:160], "account": account_id,
+        params = {"tsq": " | ".join(words), "raw": raw[:160], "account": account_id,
                   "exclude": exclude_session, "limit": limit, "pool": POOL,
                   "rerank": RERANK}
         # psycopg prepares a statement after 5 runs and PostgreSQL may then use a generic plan,

@@ -133,10 +133,13 @@ class KnowledgeEntry(Base):
     """
 
     __tablename__ = "knowledge_entries"
+    # (account_id, id): a workspace's newest entries first, so the PostgreSQL search walks
+    # only its own workspace's rows, newest first (storage/knowledge_search.py).
+    __table_args__ = (Index("ix_knowledge_entries_account_id", "account_id", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     account_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False, index=True
+        Uuid, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False
     )
     session_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("ai_sessions.id", ondelete="CASCADE"), nullable=False, unique=True

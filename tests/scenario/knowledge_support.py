@@ -64,7 +64,7 @@ def open_and_resolve(h: Harness, problem: str, *, note: str = "", team: str = "T
     h.click(worked["action_id"], worked["value"], message_ts=ts, thread_ts=thread, team=team,
             channel=channel, user=user)
     h.settle()
-    # A slash command carries no thread: the session is named by its reference.
+    # A slash command carries no thread, so it names its session (handlers/lifecycle.py).
     status, _ = h.command(f"resolve {session_ref(str(s.id))} {note}".strip(), team=team,
                           channel=channel, user=user)
     assert status == 200

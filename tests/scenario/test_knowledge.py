@@ -114,10 +114,9 @@ def test_claude_reads_the_past_fix_outside_the_cached_prefix(make: Any,
     ts, button = fix_button(h, "fp_fix_worked", "Remove the stale Office credentials")
     h.click(button["action_id"], button["value"], message_ts=ts, thread_ts=thread)
     h.settle()
-    from bot.domain.refs import session_ref
+    from psa_support import on_latest
 
-    first = latest(h)
-    assert h.command(f"resolve {session_ref(str(first.id))} Cleared the cached credentials")[0] == 200
+    assert on_latest(h, "resolve Cleared the cached credentials", user="U1")[0] == 200
     h.settle()
 
     open_session(h, fake_anthropic, user="UBOB")

@@ -86,7 +86,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("knowledge_entries", schema=None) as batch_op:
         batch_op.create_index(
-            batch_op.f("ix_knowledge_entries_account_id"), ["account_id"], unique=False
+            batch_op.f("ix_knowledge_entries_account_id"), ["account_id", "id"], unique=False
         )
     op.create_table(
         "seen_before_offers",
