@@ -110,8 +110,9 @@ SCOPE_USES = {
     "chat:write.public": {"chat.postMessage"},  # packages/digests to public channels not joined
     "channels:join": {"conversations.join"},
     "channels:read": {"conversations.info"},  # doctor: the escalation channel is visible
-    "channels:history": {"conversations.replies", "message.channels"},
-    "groups:history": {"conversations.replies", "message.groups"},
+    # conversations.history: the outbox looks for a top-level post's marker before a repost.
+    "channels:history": {"conversations.replies", "conversations.history", "message.channels"},
+    "groups:history": {"conversations.replies", "conversations.history", "message.groups"},
     "reactions:write": {"reactions.add"},
     "users:read": {"users.info"},
     # users.info returns profile.email only with this scope: the PSA time entry's member is
