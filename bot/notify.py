@@ -156,29 +156,24 @@ class Notifier:
         """The ts of our message in the thread whose metadata is ``event_type`` with
         ``event_payload[key] == value`` (conversations.replies returns metadata only with
         ``include_all_metadata``). Raises SlackError when Slack can't say."""
-        cursor = None
-        for _ in range(10):
-            data = self._call("conversations.replies", channel=channel, ts=thread_ts,
-                              include_all_metadata=True, limit=200, cursor=cursor)
-            for msg in data.get("messages") or []:
-                meta = msg.get("metadata") or {}
-                if meta.get("event_type") == event_type and \
-                        str((meta.get("event_payload") or {}).get(key)) == value:
-                    return str(msg.get("ts"))
-            cursor = (data.get("response_metadata") or {}).get("next_cursor")
-            if not cursor:
-                return None
-        return None
+        return self._find_in("conversations.replies", {"channel": channel, "ts": thread_ts},
+                             event_type, key, value)
 
     def find_channel_marker(self, channel: str, event_type: str, key: str, value: str,
                             oldest: str | None = None) -> str | None:
         """As ``find_marker`` for a top-level post: the channel's history since ``oldest``
         (conversations.history, ``include_all_metadata``). Raises SlackError when Slack
         can't say."""
+        return self._find_in("conversations.history", {"channel": channel, "oldest": oldest},
+                             event_type, key, value)
+
+    def _find_in(self, method: str, where: dict[str, Any], event_type: str, key: str,
+                 value: str) -> str | None:
+        """Page through ``method`` (at most 10 pages of 200) for our metadata marker."""
         cursor = None
         for _ in range(10):
-            data = self._call("conversations.history", channel=channel, oldest=oldest,
-                              include_all_metadata=True, limit=200, cursor=cursor)
+            data = self._call(method, **where, include_all_metadata=True, limit=200,
+                              cursor=cursor)
             for msg in data.get("messages") or []:
                 meta = msg.get("metadata") or {}
                 if meta.get("event_type") == event_type and \

@@ -127,7 +127,7 @@ SCOPE_USES = {
 
 def _used_methods() -> set[str]:
     source = (ROOT / "bot" / "notify.py").read_text() + (ROOT / "bot" / "doctor.py").read_text()
-    called = set(re.findall(r'_call\(\s*"([a-z]+\.[a-zA-Z.]+)"', source))
+    called = set(re.findall(r'(?:_call|_find_in)\(\s*"([a-z]+\.[a-zA-Z.]+)"', source))
     called |= {m.replace("_", ".", 1) for m in re.findall(r"client\.(conversations_info)\(", source)}
     return called
 
