@@ -186,15 +186,21 @@ def choose_flow(svc: Services, *, team_id: str, user_id: str, value: str,
                   event_id=event_id, mutate=mutate)
 
 
+def _taking_turns(svc: Services, db: Session, session_id: str, team_id: str,
+                  user_id: str) -> AISession:
+    """The session, if this person may act on it and it still takes turns."""
+    session = load_for_team(db, session_id, team_id)
+    require_may_act(session, ensure_user(db, session.account, user_id, svc.notifier))
+    if not st.accepts_turns(session.status):
+        raise DomainError(st.explain_no_turns(session.status))
+    return session
+
+
 def use_flows(svc: Services, *, team_id: str, user_id: str, session_id: str) -> uuid.UUID:
     """"Continue with built-in flows" after the model could not be used: the session moves to
     the offline engine for good, and its failed inputs are taken again there."""
     with unit_of_work(svc.factory) as db, domain_errors():
-        session = load_for_team(db, session_id, team_id)
-        user = ensure_user(db, session.account, user_id, svc.notifier)
-        require_may_act(session, user)
-        if not st.accepts_turns(session.status):
-            raise DomainError(st.explain_no_turns(session.status))
+        session = _taking_turns(svc, db, session_id, team_id, user_id)
         if session.engine == "offline":
             return session.id  # a double click: already moved
         session.engine = "offline"
@@ -208,12 +214,7 @@ def retry(svc: Services, *, team_id: str, user_id: str, session_id: str) -> uuid
     from bot.services.turns import requeue_failed
 
     with unit_of_work(svc.factory) as db, domain_errors():
-        session = load_for_team(db, session_id, team_id)
-        user = ensure_user(db, session.account, user_id, svc.notifier)
-        require_may_act(session, user)
-        if not st.accepts_turns(session.status):
-            raise DomainError(st.explain_no_turns(session.status))
-        sid = session.id
+        sid = _taking_turns(svc, db, session_id, team_id, user_id).id
     if requeue_failed(svc, sid, svc.clock()) == 0:
         with unit_of_work(svc.factory) as db:
             again = db.get(AISession, sid)
