@@ -23,7 +23,7 @@ def test_admins_define_teams_members_and_routing_others_are_refused(harness: Har
                  "team members tier2 bob", "team routing tier2 round-robin",
                  "team routing tier2 sometimes", "team add tier1", "team members tier1 <@U1>"):
         assert h.command(text, user="UADMIN")[0] == 200
-    h.settle()
+        h.settle()  # one after the other, as a person types them (work runs after the ack)
     told = h.ephemerals_text("UADMIN")
     assert "Team *tier2* added" in told and "Team `Tier2` already exists" in told
     assert told.count("A team name is one word") == 2
