@@ -9,6 +9,7 @@ from slack_bolt import Ack, App
 from bot import ids
 from bot.errors import DomainError
 from bot.services import tickets
+from bot.services.attachments import refs_from_event
 from bot.services.container import Services
 from bot.services.sessions import Intake, open_session
 from handlers.common import readable, team_of, tell, user_of
@@ -49,19 +50,21 @@ def register(app: App, svc: Services) -> None:
         message = body.get("message") or {}
         text = (message.get("text") or "").strip()
         channel = str((body.get("channel") or {}).get("id") or "")
-        if not text:
+        files = refs_from_event(message)  # a screenshot or log shared with it (issue 18)
+        if not text and not files:
             tell(svc, body, "That message has no text to troubleshoot.")
             return
         svc.later("open_session", _open_payload(
             body, channel, str(message.get("thread_ts") or message.get("ts")),
-            Intake(text=text, source="shortcut")))
+            Intake(text=text, source="shortcut", files=files)))
 
 
 def _open_payload(body: dict[str, Any], channel: str, thread_ts: str | None,
                   intake: Intake) -> dict[str, Any]:
     return {"team_id": team_of(body), "user_id": user_of(body), "channel": channel,
             "thread_ts": thread_ts, "intake": {"text": intake.text, "log": intake.log,
-                                               "ticket": intake.ticket, "source": intake.source}}
+                                               "ticket": intake.ticket, "source": intake.source,
+                                               "files": intake.files}}
 
 
 def open_work(svc: Services, p: dict[str, Any]) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.domain import confidence as conf
+from bot.domain.attachments import intake_type_for, kind_of
 from bot.errors import NotAllowedError, NotFoundError, SlackError
 from bot.redact import redact
 from bot.render.session import render_header
@@ -41,18 +42,19 @@ class Intake:
     thread_messages: list[str] = field(default_factory=list)
     ticket_data: dict[str, Any] | None = None  # a PSA ticket, redacted (bot.services.tickets)
     psa_connection_id: uuid.UUID | None = None
+    # Files shared with the intake message (bot.services.attachments.refs_from_event).
+    files: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def intake_type(self) -> str:
-        if self.ticket_data is not None:
-            return "psa_ticket"
-        if self.log and self.text:
-            return "combined"
-        if self.log:
-            return "log_paste"
-        if self.ticket and not self.text:
-            return "psa_ticket"
-        return "free_text"
+        return self.intake_type_with(log=bool(self.log), image=False)
+
+    def intake_type_with(self, *, log: bool, image: bool) -> str:
+        """The vocabulary's intake type (bot.domain.attachments.intake_type_for), given what
+        the shared files turned out to hold."""
+        ticket = self.ticket_data is not None or bool(self.ticket and not self.text)
+        return intake_type_for(text=bool(self.text.strip()), log=log or bool(self.log),
+                               image=image, ticket=ticket)
 
 
 def clean_input(text: str, limit: int) -> tuple[str, int]:
@@ -83,6 +85,17 @@ def open_session(
     log_text, _ = clean_input(intake.log.strip(), MAX_LOG_CHARS)
     extra = workspace_patterns(svc, team_id)
     red_text, red_log = redact(text, extra), redact(log_text, extra)
+    # Files shared with the intake (issue 18): text files now, as the intake's log (redacted
+    # like a paste); images are left to the first turn, which may show them to Claude.
+    from bot.services import attachments
+
+    files = attachments.take(svc, intake.files, extra, images="skip") if intake.files else None
+    if files is not None and files.text:
+        joined = "\n\n".join(x for x in (red_log.text, files.text) if x)
+        red_log = dataclasses.replace(red_log, text=joined, count=red_log.count + files.redacted)
+    images = [f for f in intake.files
+              if kind_of(str(f.get("name") or ""), str(f.get("mimetype") or ""),
+                         str(f.get("filetype") or "")) == "image"]
     thread_text = "\n".join(redact(m, extra).text for m in intake.thread_messages)
     match_text = " ".join(x for x in (red_text.text, thread_text, red_log.text[:5000]) if x)
 
@@ -127,11 +140,14 @@ def open_session(
             session = AISession(
                 id=session_id, user_id=owner.id, account_id=account.id,
                 team_id=owner.team_id,  # a session belongs to its owner's team (issue 18)
-                intake_type=intake.intake_type,
+                intake_type=intake.intake_type_with(log=bool(red_log.text), image=bool(images)),
                 intake_content={
                     "text": red_text.text, "log_content": red_log.text, "ticket": intake.ticket,
                     "source": intake.source, "thread": thread_text,
                     "redacted": red_text.count + red_log.count,
+                    **({"files": [{"name": f.get("name"), "mimetype": f.get("mimetype"),
+                                   "size": f.get("size")} for f in intake.files]}
+                       if intake.files else {}),
                 },
                 problem_summary=summary, psa_ticket_id=intake.ticket,
                 ticket_data=intake.ticket_data, psa_connection_id=intake.psa_connection_id,
@@ -156,7 +172,8 @@ def open_session(
                                                    "redacted": red_text.count + red_log.count}, now)
             deliveries.add_turn_input(
                 db, session, kind="intake", now=now, key=f"intake:{session_id}",
-                payload={"author": user_id, "text": red_text.text, "team_id": team_id},
+                payload={"author": user_id, "text": red_text.text, "team_id": team_id,
+                         **({"files": images} if images else {})},
             )
     except IntegrityError:
         # Another delivery opened a session on this thread at the same moment: use that one.
@@ -167,6 +184,11 @@ def open_session(
         _mark_header_duplicate(svc, channel, header_ts)
         return Opened(existing.id, channel, thread, created=False)
     svc.metrics.sessions.labels("opened").inc()
+    for line in files.lines if files is not None else []:
+        try:
+            svc.notifier.post(channel, line, thread_ts=thread)
+        except SlackError:
+            log.warning("could not tell the thread about a file of session %s", session_id)
     masked = red_text.count + red_log.count
     if masked:
         try:
