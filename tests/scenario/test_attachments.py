@@ -10,10 +10,10 @@ import zlib
 from typing import Any
 
 from sqlalchemy import select, text
+from support import Harness
 
 from storage.db import Base
 from storage.models import AISession, InboundEvent
-from support import Harness
 
 SECRET = "Hunter2-Correct-Horse-Battery"
 LOG = (f"2026-12-01 09:14:02 ERROR Outlook sync failed 0x800CCC0E\n"
@@ -251,3 +251,19 @@ def test_a_file_in_a_thread_without_a_session_is_ignored(harness: Harness) -> No
     share(h, str(parent), "menu.txt", b"pizza", "text/plain")
     assert not h.slack.calls("files.download") and not h.slack.calls("files.info")
     assert not h.bot_messages("C1")
+
+
+def test_allow_images_is_off_by_default_and_takes_on_or_off(harness: Harness) -> None:
+    h = harness
+    h.command("settings", user="U1")
+    h.settle()
+    assert "`allow_images`: `off` (screenshots are not sent" in h.ephemerals_text("U1")
+    h.slack.set_user("UADMIN", is_admin=True)
+    h.command("settings set allow_images maybe", user="UADMIN")
+    h.settle()
+    assert "`allow_images` is `on` or `off`." in h.ephemerals_text("UADMIN")
+    with h.svc.factory() as db:
+        from storage.models import Account
+        from storage.settings_store import get_all_settings
+        account = db.execute(select(Account)).scalar_one()
+        assert "allow_images" not in get_all_settings(db, account.id)
