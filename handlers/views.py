@@ -26,6 +26,14 @@ def field(view: dict[str, Any], action_id: str) -> Any:
     return element.get("value")
 
 
+def uploaded(view: dict[str, Any], action_id: str) -> list[dict[str, Any]]:
+    """The files of a file_input, as refs (``state.values[block][action].files``, each read
+    again through files.info: the modal's file objects may be partial)."""
+    state = ((view.get("state") or {}).get("values") or {}).get(action_id) or {}
+    files = (state.get(action_id) or {}).get("files") or []
+    return [{**ref, "check": True} for ref in refs_from_event({"files": files})]
+
+
 def register(app: App, svc: Services) -> None:
     assert svc.dispatch is not None
     svc.dispatch.register("open_session", open_work)
@@ -35,6 +43,7 @@ def register(app: App, svc: Services) -> None:
         problem = (field(view, ids.INTAKE_PROBLEM) or "").strip()
         log_text = (field(view, ids.INTAKE_LOG) or "").strip()
         ticket = (field(view, ids.INTAKE_TICKET) or "").strip() or None
+        files = uploaded(view, ids.INTAKE_FILES)
         if not problem:
             ack(response_action="errors",
                 errors={ids.INTAKE_PROBLEM: "Describe the problem in a sentence or two."})
@@ -42,7 +51,7 @@ def register(app: App, svc: Services) -> None:
         ack()
         channel = str(view.get("private_metadata") or "") or user_of(body)
         svc.later("open_session", _open_payload(body, channel, None, Intake(
-            text=problem, log=log_text, ticket=ticket, source="modal")))
+            text=problem, log=log_text, ticket=ticket, source="modal", files=files)))
 
     @app.shortcut(ids.SHORTCUT_TROUBLESHOOT)
     def on_shortcut(ack: Ack, body: dict[str, Any]) -> None:

@@ -131,6 +131,7 @@ class TurnInput:
     text: str = ""  # reply text (already redacted by the caller for the model)
     item_id: str | None = None  # question / action / fix id
     choice: str | None = None  # chosen option, or fix decision (worked|failed|rejected)
+    files: int = 0  # files shared with it, still to read (bot/services/attachments.py)
 
 
 @dataclass(frozen=True)

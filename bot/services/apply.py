@@ -110,6 +110,7 @@ def _turn_input(event: InboundEvent) -> TurnInput:
         kind=kind,  # type: ignore[arg-type]
         author=str(p.get("author_name") or p.get("author") or "technician"),
         text=str(p.get("text") or ""), item_id=p.get("item_id"), choice=p.get("choice"),
+        files=len(p.get("files") or []),
     )
 
 

@@ -234,6 +234,8 @@ def for_turn(svc: Services, session_id: uuid.UUID, event_ids: list[uuid.UUID],
     in the thread per file not taken (once). Returns the context the engine gets."""
     from bot.services.sessions import workspace_patterns
 
+    if not any(i.files for i in ctx.inputs):
+        return ctx  # the common turn: no file, no query
     with unit_of_work(svc.factory) as db:
         events = [db.get(InboundEvent, i) for i in event_ids]
         pending = [(n, e.id, dict(e.payload or {})) for n, e in enumerate(events)

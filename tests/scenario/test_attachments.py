@@ -267,3 +267,57 @@ def test_allow_images_is_off_by_default_and_takes_on_or_off(harness: Harness) ->
         from storage.settings_store import get_all_settings
         account = db.execute(select(Account)).scalar_one()
         assert "allow_images" not in get_all_settings(db, account.id)
+
+
+def test_the_intake_form_takes_a_log_file_and_a_screenshot(
+        claude_harness: Harness, fake_anthropic: Any) -> None:
+    from bot import ids
+    from bot.render.modals import intake_modal
+
+    element = next(b["element"] for b in intake_modal("C1")["blocks"]
+                   if b["block_id"] == ids.INTAKE_FILES)
+    assert element == {"type": "file_input", "action_id": ids.INTAKE_FILES, "max_files": 5}
+    h = claude_harness
+    allow_images(h)
+    log = h.slack.files.add("outlook.log", LOG, "text/plain")
+    shot = h.slack.files.add("prompt.png", png(), "image/png")
+    # What Slack sends for a file_input: the uploaded files' objects (read again via files.info).
+    uploaded = {"type": "file_input", "files": [{"id": log["id"], "name": "outlook.log"},
+                                                {"id": shot["id"], "name": "prompt.png"}]}
+    status, _ = h.submit(ids.INTAKE_MODAL, {ids.INTAKE_PROBLEM: "Outlook sync fails",
+                                            ids.INTAKE_FILES: uploaded}, private_metadata="C1")
+    assert status == 200
+    h.settle()
+    s = session(h)
+    assert s.intake_type == "combined"
+    assert "0x800CCC0E" in s.intake_content["log_content"]
+    first = fake_anthropic.message_requests[0].body
+    assert len(images_in(first)) == 1 and "0x800CCC0E" in json.dumps(first)
+    assert SECRET not in json.dumps(first) and SECRET not in database_dump(h)
+    assert len(h.slack.calls("files.info")) == 2
+
+
+def test_troubleshoot_this_on_a_screenshot_without_text(harness: Harness) -> None:
+    h = harness
+    f = h.slack.files.add("error.png", png(), "image/png")
+    msg = h.slack.add_message("C1", "", user="U2", files=[f])
+    status, _ = h.shortcut(msg)
+    assert status == 200
+    h.settle()
+    s = session(h)
+    assert s.intake_type == "screenshot"
+    assert "the built-in flows can't read images" in thread_text(h, s.slack_thread_ts)
+    assert not h.slack.calls("files.download")
+
+
+def test_a_mention_with_a_log_in_the_session_thread_is_a_reply(
+        claude_harness: Harness, fake_anthropic: Any) -> None:
+    h = claude_harness
+    thread = open_session(h)
+    f = h.slack.files.add("outlook.log", LOG, "text/plain")
+    ts = h.slack.add_message("C1", "<@UFPBOT> here is the log", thread_ts=thread, files=[f])["ts"]
+    h.event({"type": "app_mention", "channel": "C1", "user": "U1", "thread_ts": thread,
+             "text": "<@UFPBOT> here is the log", "ts": ts, "files": [f]})
+    h.settle()
+    sent = json.dumps(fake_anthropic.message_requests[-1].body["messages"][-1])
+    assert "here is the log" in sent and "0x800CCC0E" in sent and SECRET not in sent
