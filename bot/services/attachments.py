@@ -127,6 +127,10 @@ def take(svc: Services, refs: list[dict[str, Any]], patterns: list[str], *, imag
             _take_image(svc, ref, name, out, quiet=not texts)
         else:
             _take_text(svc, ref, name, patterns, out)
+    if out.text:  # several files together keep no more than one pasted log would
+        from bot.services.sessions import MAX_LOG_CHARS, clean_input
+
+        out.text, _ = clean_input(out.text, MAX_LOG_CHARS)
     return out
 
 

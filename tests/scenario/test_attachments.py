@@ -234,10 +234,11 @@ def test_without_files_read_one_line_and_the_message_is_still_taken(
 def test_a_binary_file_named_log_and_an_empty_file_each_get_one_line(harness: Harness) -> None:
     h = harness
     thread = open_session(h)
-    share(h, thread, "crash.log", b"MZ\x90\x00\x03\x00\x00\x00\x04\x00" * 50, "text/plain")
+    share(h, thread, "<!channel> crash.log", b"MZ\x90\x00\x03\x00\x00\x00\x04\x00" * 50,
+          "text/plain")
     share(h, thread, "empty.txt", b"", "text/plain")
     said = thread_text(h, thread)
-    assert "*crash.log* is not text" in said
+    assert "crash.log* is not text" in said and "<!channel>" not in said
     assert "*empty.txt* is empty" in said
     with h.svc.factory() as db:
         payloads = [e.payload for e in db.execute(select(InboundEvent)
@@ -321,3 +322,22 @@ def test_a_mention_with_a_log_in_the_session_thread_is_a_reply(
     h.settle()
     sent = json.dumps(fake_anthropic.message_requests[-1].body["messages"][-1])
     assert "here is the log" in sent and "0x800CCC0E" in sent and SECRET not in sent
+
+
+def test_many_big_text_files_keep_no_more_than_one_pasted_log(harness: Harness) -> None:
+    from bot.services.sessions import MAX_LOG_CHARS
+
+    h = harness
+    thread = open_session(h)
+    files = [h.slack.files.add(f"part{n}.log", (f"line {n} " * 20 + "\n").encode() * 2000,
+                               "text/plain") for n in range(7)]
+    ts = h.slack.add_message("C1", "", thread_ts=thread, files=files)["ts"]
+    h.event({"type": "message", "subtype": "file_share", "channel": "C1", "user": "U1",
+             "text": "", "ts": ts, "thread_ts": thread, "files": files})
+    h.settle()
+    assert len(h.slack.calls("files.download")) == 5
+    assert "Only the first 5 files of a message are read" in thread_text(h, thread)
+    with h.svc.factory() as db:
+        reply = db.execute(select(InboundEvent).where(InboundEvent.kind == "reply")).scalar_one()
+    assert len(reply.payload["text"]) < MAX_LOG_CHARS + 200
+    assert "more characters not kept" in reply.payload["text"]
