@@ -321,7 +321,7 @@ def request_escalation(
         markdown = render_escalation_package_markdown(data)
         session.escalation_package_markdown = markdown
         _output(db, session, "escalation_package", markdown, outputs.to_json(data), now)
-        output_delivery.queue_escalation(db, session, markdown, now)
+        output_delivery.queue_escalation(db, session, now)
         add_participant(session, user_id)
         add_step(db, session, "status", user,
                  {"event": "request_escalation", "author": user_id, "reason": reason[:MAX_NOTE],

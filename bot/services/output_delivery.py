@@ -77,8 +77,25 @@ def _row(db: Session, session: AISession, kind: str, target: str, markdown: str,
 
 def _targets(db: Session, session: AISession) -> tuple[PsaConnection | None,
                                                        PsaConnection | None]:
-    cw = connections.connectwise(db, session.account_id) if session.psa_ticket_id else None
-    return cw, connections.webhook(db, session.account_id)
+    return _ticket_connection(db, session), connections.webhook(db, session.account_id)
+
+
+def _ticket_connection(db: Session, session: AISession) -> PsaConnection | None:
+    """The ConnectWise connection a session's ticket belongs to: the one it was fetched
+    through (``psa_connection_id``) while that connection is active. A ticket number means
+    nothing on another PSA, so when that connection was switched off nothing is posted to
+    whichever one is active now. Sessions whose ticket came with no connection recorded use
+    the workspace's active one."""
+    if not session.psa_ticket_id:
+        return None
+    if session.psa_connection_id is None:
+        return connections.connectwise(db, session.account_id)
+    row = db.get(PsaConnection, session.psa_connection_id)
+    if row is None or not row.is_active or row.kind != "connectwise":
+        log.warning("session %s: its ticket's PSA connection is no longer active; "
+                    "nothing posted to the PSA", session.id)
+        return None
+    return row
 
 
 def round_minutes(seconds: float, step: int) -> int:
@@ -121,7 +138,10 @@ def queue_resolution(db: Session, session: AISession, markdown: str, now: dateti
              now)
 
 
-def queue_escalation(db: Session, session: AISession, markdown: str, now: datetime) -> None:
+def queue_escalation(db: Session, session: AISession, now: datetime) -> None:
+    """The package as stored with the session (``escalation_package_markdown``) goes to the
+    PSA and the webhook: what the engineer reads there is what Slack showed."""
+    markdown = session.escalation_package_markdown or ""
     cw, hook = _targets(db, session)
     for row, target in ((cw, "psa"), (hook, "webhook")):
         if row is not None:
