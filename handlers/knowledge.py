@@ -128,5 +128,5 @@ def register(app: App, svc: Services) -> None:
 
 @subcommand("scripts")
 def _scripts(svc: Services, body: dict[str, Any], rest: str, respond: Callable[..., Any]) -> None:
-    scripts, total = drafts.list_scripts(svc, team_of(body))
-    respond(text=scripts_text(scripts, total), response_type="ephemeral")
+    scripts, total, rejected = drafts.list_scripts(svc, team_of(body), user_of(body))
+    respond(text=scripts_text(scripts, total, rejected), response_type="ephemeral")
