@@ -54,9 +54,9 @@ def _stamp(at: datetime | None, tz: str) -> str:
 def session_details(svc: Services, team_id: str, user_id: str, session_id: str) -> SessionDetails:
     with unit_of_work(svc.factory) as db:
         session = db.get(AISession, uuid.UUID(session_id))
-        account = session.account if session is not None else None
-        if account is None or account.slack_team_id != team_id:
+        if session is None or session.account.slack_team_id != team_id:
             raise NotFoundError("No such session in this workspace.")
+        account = session.account
         viewer = find_user(db, account, user_id)
         tz = viewer.tz if viewer is not None and viewer.tz else "UTC"
         tree = session.matched_flow
