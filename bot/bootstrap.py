@@ -30,6 +30,7 @@ from bot.services.container import Services
 from bot.services.dispatch import InlineDispatch, QueueDispatch
 from bot.services.tenancy import refused
 from bot.services.turns import TurnRunner
+from bot.services.work import register_work
 from storage.db import make_engine, make_session_factory
 from storage.migrate import is_current
 
@@ -107,6 +108,7 @@ def build(
     # Only processes that ack Slack hand work to the queue; workers (scheduler) run it.
     queue = settings.work_mode == "queue" and mode == "serve"
     svc.dispatch = QueueDispatch(svc) if queue else InlineDispatch(svc)
+    register_work(svc.dispatch)  # what the dispatch runs by name after the ack
     listeners = TrackingExecutor(listener_workers, thread_name_prefix="fp-listener")
     per_workspace: dict[str, Any] = {}
     if store is not None:  # many workspaces: Bolt asks the token source per request

@@ -11,7 +11,7 @@ from slack_bolt import Ack, App
 
 from bot import ids
 from bot.render.knowledge import draft_edit_modal, draft_reject_modal, scripts_text
-from bot.services import drafts, knowledge
+from bot.services import drafts
 from bot.services.container import Services
 from handlers.commands import subcommand
 from handlers.common import readable, team_of, tell, user_of
@@ -29,24 +29,6 @@ def _where(body: dict[str, Any]) -> dict[str, Any]:
             "thread_ts": container.get("thread_ts")}
 
 
-def _tell(svc: Services, p: dict[str, Any], text: str) -> None:
-    tell(svc, {"user": {"id": p["user_id"]}, "channel": {"id": p.get("channel")},
-               "container": {"thread_ts": p.get("thread_ts")}}, text)
-
-
-def seen_before_work(svc: Services, p: dict[str, Any]) -> None:
-    """After the ack: add the past fix to the session and post it (with its script)."""
-    try:
-        done = knowledge.adopt(svc, team_id=p["team_id"], user_id=p["user_id"], value=p["value"])
-    except Exception as exc:
-        _tell(svc, p, f"⚠️ {readable(exc)}")
-        return
-    if done.step_id is None:
-        _tell(svc, p, "That fix is already among this session's fixes.")
-        return
-    knowledge.announce_adopted(svc, done, p["user_id"])
-
-
 def _refresh_home(svc: Services, body: dict[str, Any]) -> None:
     from handlers.home import publish_home
 
@@ -60,9 +42,6 @@ def _reviewed_text(r: drafts.Reviewed, verb: str) -> str:
 
 
 def register(app: App, svc: Services) -> None:
-    assert svc.dispatch is not None
-    svc.dispatch.register("seen_before", seen_before_work)
-
     @app.action(ids.prefixed(ids.SEEN_BEFORE))
     def on_seen_before(ack: Ack, body: dict[str, Any]) -> None:
         ack()
