@@ -50,7 +50,7 @@ def handle_reply(svc: Services, event: dict[str, Any], context: BoltContext) -> 
         return
     # The turn creates unseen users, notes who spoke and reacts 👀 (in a worker process in
     # queue mode, where the delivery's own transaction already woke it): nothing else here.
-    if svc.dispatch is not None and not svc.dispatch.queued:
+    if not svc.dispatch.queued:
         svc.kick(session_id)
 
 

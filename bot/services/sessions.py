@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import threading
-import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -248,29 +246,16 @@ def tree_for(db: Session, flow: Any) -> Tree:
     return tree
 
 
-PATTERNS_TTL = 60.0
-
-
 def workspace_patterns(svc: Services, team_id: str) -> list[str]:
     """The workspace's extra redaction patterns, cached a minute per workspace (read on every
-    reply, before the ack). When the minute is up, one thread re-reads them while the others
-    keep using the old list instead of all querying at once. Call it outside a transaction
-    (on SQLite a second one would wait on the first)."""
-    cache: dict[str, tuple[float, list[str]]] = svc.extras.setdefault("redaction_patterns", {})
-    hit = cache.get(team_id)
-    if hit is not None and time.monotonic() - hit[0] < PATTERNS_TTL:
-        return hit[1]
-    refreshing: threading.Lock = svc.extras.setdefault("redaction_patterns_lock", threading.Lock())
-    if hit is not None and not refreshing.acquire(blocking=False):
-        return hit[1]  # another thread is re-reading them
-    try:
-        with unit_of_work(svc.factory) as own:
-            patterns = _patterns(own, team_id)
-        cache[team_id] = (time.monotonic(), patterns)
-    finally:
-        if hit is not None:
-            refreshing.release()
-    return patterns
+    reply, before the ack; see ``Caches``). Call it outside a transaction (on SQLite a second
+    one would wait on the first)."""
+    return svc.caches.redaction_patterns.get(team_id, lambda: _read_patterns(svc, team_id))
+
+
+def _read_patterns(svc: Services, team_id: str) -> list[str]:
+    with unit_of_work(svc.factory) as own:
+        return _patterns(own, team_id)
 
 
 def _patterns(db: Session, team_id: str) -> list[str]:

@@ -44,7 +44,6 @@ from storage.models import Account, AISession, InboundEvent
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 LEASE = timedelta(minutes=5)
-NUDGE_TTL = 60.0  # seconds a workspace's nudge_after setting is cached for turns
 
 # (context, input ids, channel, thread ts, ts of the replies taken)
 Begun = tuple[TurnContext, list[uuid.UUID], str, str, list[str]]
@@ -56,13 +55,24 @@ STORE_LOAD = (joinedload(AISession.user), selectinload(AISession.fixes),
 
 
 class TurnRunner:
-    def __init__(self, svc: Services, workers: int, *, slow_after: float = 20.0) -> None:
-        self.svc = svc
+    def __init__(self, workers: int, *, slow_after: float = 20.0) -> None:
+        self._svc: Services | None = None
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fp-turn")
         self.slow_after = slow_after
         self._closed = False
         self._inflight = 0
         self._idle = threading.Condition()
+
+    def bind(self, svc: Services) -> TurnRunner:
+        """The services turns run with (``Services`` binds itself when built)."""
+        self._svc = svc
+        return self
+
+    @property
+    def svc(self) -> Services:
+        if self._svc is None:
+            raise RuntimeError("the turn runner is not bound to services yet")
+        return self._svc
 
     def kick(self, session_id: uuid.UUID) -> Future[int | None] | None:
         """Drive the session soon, on the pool (returns at once)."""
@@ -311,13 +321,8 @@ def _crashed(stage: str, session_id: uuid.UUID) -> str:
 
 def _nudge_after(svc: Services, db: Session, account: Account) -> timedelta:
     """The workspace's nudge delay, cached a minute per workspace (read on every turn)."""
-    cache: dict[uuid.UUID, tuple[float, timedelta]] = svc.extras.setdefault("nudge_after", {})
-    hit = cache.get(account.id)
-    if hit is not None and time.monotonic() - hit[0] < NUDGE_TTL:
-        return hit[1]
-    delay = workspace.nudge_after(svc, db, account)
-    cache[account.id] = (time.monotonic(), delay)
-    return delay
+    return svc.caches.nudge_after.get(account.id,
+                                      lambda: workspace.nudge_after(svc, db, account))
 
 
 def requeue_failed(svc: Services, session_id: uuid.UUID, now: datetime) -> int:
