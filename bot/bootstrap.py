@@ -14,6 +14,7 @@ from sqlalchemy import Engine, text
 from bot import logsafe
 from bot.clock import Clock, utcnow
 from bot.config import Settings
+from bot.engines.base import Drafter
 from bot.engines.base import Engine as TurnEngine
 from bot.errors import ConfigError, FlowPilotError, SlackError, StorageError
 from bot.executor import TrackingExecutor
@@ -95,8 +96,10 @@ def build(
     catalog = FlowCatalog(factory, settings.flows_dir)
     for problem in catalog.problems:
         log.warning("flow skipped: %s", problem)
+    drafter: Drafter | None = None
     if settings.ai_enabled:
         engine = build_engine(settings)
+        drafter = engine if isinstance(engine, Drafter) else None
     else:
         from bot.engines.offline import OfflineEngine
 
@@ -109,7 +112,7 @@ def build(
     svc = Services(
         settings=settings, factory=factory, clock=clock, notifier=Notifier(client, tokens),
         engine=engine, flows=catalog, metrics=Metrics(), runner=runner, dispatch=dispatch,
-        caches=Caches.build(ticker),
+        caches=Caches.build(ticker), drafter=drafter,
     )
     listeners = TrackingExecutor(listener_workers, thread_name_prefix="fp-listener")
     per_workspace: dict[str, Any] = {}

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.engines.base import Engine
+from bot.engines.base import Drafter, Engine
 from bot.notify import Notifier
 from bot.ttlcache import Ticker, TtlCache
 
@@ -55,6 +55,8 @@ class Services:
     dispatch: Dispatch
     caches: Caches
     bot_user_id: str = ""
+    # Writes draft templates from resolved sessions (the Claude engine); None without a model.
+    drafter: Drafter | None = None
     # Built in bootstrap when FlowPilot serves many workspaces (OAuth), else None.
     installation_store: EncryptedInstallationStore | None = None
     oauth_flow: OAuthFlow | None = None
