@@ -18,11 +18,11 @@ from sqlalchemy import select, update
 from bot import liveness
 from bot.bootstrap import FlowPilot
 from bot.jobs.recovery import reclaim_work
-from bot.services import deliveries
 from bot.services.dispatch import CHANNEL
 from bot.services.tenancy import for_team
 from storage.db import unit_of_work
 from storage.models import InboundEvent
+from storage.queries import deliveries
 
 log = logging.getLogger(__name__)
 BATCH = 50

@@ -11,11 +11,11 @@ from sqlalchemy import and_, or_, select, update
 
 from bot import liveness
 from bot.jobs.common import BATCH, DONE, FAILED, LEASE, SKIPPED, JobResult
-from bot.services import deliveries
 from bot.services.container import Services
 from bot.services.dispatch import notify_on_commit, run_recorded
 from storage.db import is_postgres, unit_of_work
 from storage.models import AISession, InboundEvent
+from storage.queries import deliveries
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from bot.engines.base import (
     TurnOutput,
     Usage,
 )
-from bot.services import deliveries, knowledge, present, workspace
+from bot.services import knowledge, present, workspace
 from bot.services.container import Services
 from bot.services.sessions import add_step
 from storage.models import (
@@ -35,6 +35,7 @@ from storage.models import (
     SessionFact,
     SessionSuggestedFix,
 )
+from storage.queries import deliveries
 
 MAX_OPTIONS = 8
 MAX_TEXT = 2_000

@@ -19,12 +19,13 @@ from bot.domain import fixes as fixrules
 from bot.domain import lane as lanerules
 from bot.domain import status as st
 from bot.errors import DomainError, NotFoundError
-from bot.services import deliveries, workspace
+from bot.services import workspace
 from bot.services.container import Services
 from bot.services.identity import ensure_user
 from bot.services.sessions import add_participant, add_step, load_for_team, require_may_act, touch
 from storage.db import in_transaction, unit_of_work
 from storage.models import AISession, User
+from storage.queries import deliveries
 
 
 @contextmanager

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 
-from bot.services import deliveries
 from storage.db import unit_of_work
+from storage.queries import deliveries
 
 if TYPE_CHECKING:
     from bot.services.container import Services

@@ -14,7 +14,6 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -39,6 +38,7 @@ from bot.services.sessions import (
 )
 from storage.db import unit_of_work
 from storage.models import AISession, SessionHandoff, SessionResolutionOutput, User
+from storage.queries.outputs import output_row
 
 log = logging.getLogger(__name__)
 URGENCIES = ("low", "normal", "high", "critical")
@@ -193,19 +193,9 @@ def _quiet(session: AISession) -> None:
     session.escalation_deadline_at = None
 
 
-def _output_row(db: Session, session_id: uuid.UUID, kind: str) -> SessionResolutionOutput | None:
-    return db.execute(
-        select(SessionResolutionOutput).where(
-            SessionResolutionOutput.session_id == session_id,
-            SessionResolutionOutput.output_type == kind,
-            SessionResolutionOutput.target == "slack",
-        )
-    ).scalar_one_or_none()
-
-
 def _output(db: Session, session: AISession, kind: str, markdown: str, content: dict[str, object],
             now: datetime) -> SessionResolutionOutput:
-    row = _output_row(db, session.id, kind)
+    row = output_row(db, session.id, kind)
     if row is None:
         row = SessionResolutionOutput(session_id=session.id, output_type=kind, target="slack",
                                       attempts=0, created_at=now)

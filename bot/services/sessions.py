@@ -17,12 +17,13 @@ from bot.domain import confidence as conf
 from bot.errors import NotAllowedError, NotFoundError, SlackError
 from bot.redact import redact
 from bot.render.session import render_header
-from bot.services import deliveries, present, session_meta, workspace
+from bot.services import present, session_meta, workspace
 from bot.services.container import Services
 from bot.services.identity import ensure_account, ensure_user
 from storage.db import unit_of_work
 from storage.models import Account, AISession, AISessionStep, Tree, User
-from storage.models.session import OPEN_STATUSES
+from storage.queries import deliveries
+from storage.queries.threads import open_session_in_thread
 
 log = logging.getLogger(__name__)
 
@@ -276,24 +277,6 @@ def add_step(
     db.add(step)
     session.step_count = order + 1
     return step
-
-
-def open_session_in_thread(db: Session, channel: str, thread_ts: str) -> AISession | None:
-    return db.execute(
-        select(AISession).where(
-            AISession.slack_channel_id == channel, AISession.slack_thread_ts == thread_ts,
-            AISession.status.in_(OPEN_STATUSES),
-        )
-    ).scalar_one_or_none()
-
-
-def latest_session_in_thread(db: Session, channel: str, thread_ts: str) -> AISession | None:
-    """One indexed lookup (``ix_ai_sessions_thread``): the newest session of a thread."""
-    return db.execute(
-        select(AISession)
-        .where(AISession.slack_channel_id == channel, AISession.slack_thread_ts == thread_ts)
-        .order_by(AISession.created_at.desc()).limit(1)
-    ).scalar_one_or_none()
 
 
 LOCK_ROW: dict[str, bool] = {"key_share": True}  # Session.get(..., with_for_update=LOCK_ROW)

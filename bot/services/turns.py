@@ -25,7 +25,7 @@ from bot.engines.base import Engine, TurnContext, Usage
 from bot.errors import EngineError, SlackError, new_reference, unexpected_message
 from bot.render.session import render_engine_failure
 from bot.render.views import TurnView
-from bot.services import deliveries, knowledge, workspace
+from bot.services import knowledge, workspace
 from bot.services.apply import (
     Applied,
     add_account_usage,
@@ -40,6 +40,7 @@ from bot.services.sessions import add_participant, touch
 from bot.tokens import carry
 from storage.db import in_transaction, unit_of_work
 from storage.models import Account, AISession, InboundEvent
+from storage.queries import deliveries
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
