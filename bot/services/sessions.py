@@ -19,7 +19,7 @@ from bot.redact import redact
 from bot.render.session import render_header
 from bot.services import present, session_meta, workspace
 from bot.services.container import Services
-from bot.services.identity import ensure_account, ensure_user
+from bot.services.identity import ensure_account, ensure_user, meet
 from storage.db import unit_of_work
 from storage.models import Account, AISession, AISessionStep, Tree, User
 from storage.queries import deliveries
@@ -85,9 +85,10 @@ def open_session(
     thread_text = "\n".join(redact(m, extra).text for m in intake.thread_messages)
     match_text = " ".join(x for x in (red_text.text, thread_text, red_log.text[:5000]) if x)
 
+    meet(svc, team_id, user_id, create_account=True)  # Slack's profile, outside transactions
     with unit_of_work(svc.factory) as db:
         account = ensure_account(db, team_id)
-        owner = ensure_user(db, account, user_id, svc.notifier)
+        owner = ensure_user(db, account, user_id)
         if thread_ts:
             existing = open_session_in_thread(db, channel, thread_ts)
             if existing is not None:
@@ -121,7 +122,7 @@ def open_session(
     try:
         with unit_of_work(svc.factory) as db:
             account = ensure_account(db, team_id)
-            owner = ensure_user(db, account, user_id, svc.notifier)
+            owner = ensure_user(db, account, user_id)
             tree = tree_for(db, match.flow) if match else None
             session = AISession(
                 id=session_id, user_id=owner.id, account_id=account.id,
