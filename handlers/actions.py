@@ -7,8 +7,7 @@ and the next turn happen after it.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from slack_bolt import Ack, App
 from slack_bolt.context import BoltContext
@@ -16,27 +15,19 @@ from slack_bolt.context import BoltContext
 from bot import ids
 from bot.services import decisions, outbox
 from bot.services.container import Services
-from handlers.common import action_value, channel_of, refuse, team_of, thread_of, user_of
-
-T = TypeVar("T")
+from handlers.common import (
+    action_value,
+    channel_of,
+    run_click,
+    team_of,
+    thread_of,
+    user_of,
+)
 
 
 def _event_id(context: BoltContext) -> uuid.UUID | None:
     value = context.get("fp_event_id")
     return value if isinstance(value, uuid.UUID) else None
-
-
-def run_click(svc: Services, ack: Ack, body: dict[str, Any], change: Callable[[], T]) -> T | None:
-    """A button's state change, then the ack; a refusal is acked and told to the clicker
-    ephemerally (``None``). Shared with the nudge's buttons."""
-    try:
-        done = change()
-    except Exception as exc:
-        ack()
-        refuse(svc, body, exc)
-        return None
-    ack()
-    return done
 
 
 def _queue_click(svc: Services, ack: Ack, body: dict[str, Any], context: BoltContext,
@@ -73,11 +64,8 @@ def register(app: App, svc: Services) -> None:
 
     @app.action(ids.prefixed(ids.RESEND))
     def on_resend(ack: Ack, body: dict[str, Any]) -> None:
-        ack()
-        try:
-            outbox.resend(svc, team_id=team_of(body), outbox_id=action_value(body))
-        except Exception as exc:
-            refuse(svc, body, exc)
+        run_click(svc, ack, body, lambda: outbox.resend(
+            svc, team_id=team_of(body), outbox_id=action_value(body)), ack_first=True)
 
     @app.action(ids.prefixed(ids.RETRY))
     def on_retry(ack: Ack, body: dict[str, Any]) -> None:

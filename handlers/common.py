@@ -63,6 +63,25 @@ def action_value(body: dict[str, Any]) -> str:
     return str(((body.get("actions") or [{}])[0]).get("value") or "")
 
 
+def run_click(svc: Services, ack: Callable[..., Any], body: dict[str, Any],
+              change: Callable[[], T], *, ack_first: bool = False) -> T | None:
+    """The one error path of a button: the change, then the ack (``ack_first``: the ack,
+    then the change, for work that may outlast Slack's 3 seconds). A refusal is acked, its
+    delivery freed and told to the clicker ephemerally (``None``)."""
+    if ack_first:
+        ack()
+    try:
+        done = change()
+    except Exception as exc:
+        if not ack_first:
+            ack()
+        refuse(svc, body, exc)
+        return None
+    if not ack_first:
+        ack()
+    return done
+
+
 def run_submit(ack: Callable[..., Any], block_id: str, change: Callable[[], T]) -> T | None:
     """A modal's change, then the ack; a refusal is shown under the modal's ``block_id``
     input (None) so the person can fix it without losing what they typed."""

@@ -19,9 +19,8 @@ from bot.errors import DomainError, SlackError
 from bot.render.modals import escalate_modal, feedback_modal, note_digest, resolve_modal
 from bot.services import command_target, escalation, lifecycle, output_delivery
 from bot.services.container import Services
-from handlers.actions import run_click
 from handlers.commands import subcommand
-from handlers.common import action_value, run_submit, team_of, tell, user_of
+from handlers.common import action_value, run_click, run_submit, team_of, tell, user_of
 from handlers.views import field
 
 USER_REF = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>|^([UW][A-Z0-9]{2,})$")
