@@ -88,6 +88,6 @@ def change(svc: Services, team_id: str, user_id: str, key: str, raw: str | None)
             raise NotAllowedError("Only workspace admins can change FlowPilot's settings.")
         set_setting(db, account.id, key, value)
         account_id = account.id
-    svc.extras.get("redaction_patterns", {}).pop(team_id, None)
-    svc.extras.get("nudge_after", {}).pop(account_id, None)
+    svc.caches.redaction_patterns.drop(team_id)
+    svc.caches.nudge_after.drop(account_id)
     return value

@@ -39,6 +39,7 @@ from bot.render.safe import neutralize
 from bot.services.container import Services
 from storage.db import unit_of_work
 from storage.models import AISession, PsaConnection, SessionResolutionOutput, User
+from storage.queries.outputs import output_row
 from storage.settings_store import get_setting
 
 log = logging.getLogger(__name__)
@@ -61,8 +62,7 @@ LABEL = {"resolution_note": "resolution note", "escalation_package": "escalation
 
 def _row(db: Session, session: AISession, kind: str, target: str, markdown: str,
          content: dict[str, Any], now: datetime) -> SRO:
-    row = db.execute(select(SRO).where(SRO.session_id == session.id, SRO.output_type == kind,
-                                       SRO.target == target)).scalar_one_or_none()
+    row = output_row(db, session.id, kind, target)
     if row is None:
         row = SRO(session_id=session.id, output_type=kind, target=target, attempts=0,
                   created_at=now)
@@ -117,9 +117,7 @@ def _time_content(session: AISession, opts: dict[str, Any], now: datetime) -> di
 
 
 def queue_resolution(db: Session, session: AISession, markdown: str, now: datetime) -> None:
-    slack = db.execute(select(SRO).where(SRO.session_id == session.id,
-                                         SRO.output_type == "resolution_note",
-                                         SRO.target == "slack")).scalar_one_or_none()
+    slack = output_row(db, session.id, "resolution_note")
     if slack is not None:
         slack.next_attempt_at = now  # the thread post goes through the outbox too
     cw, hook = _targets(db, session)
