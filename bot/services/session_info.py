@@ -16,7 +16,7 @@ from bot.render.details import DeliveryLine, SessionDetails
 from bot.services.container import Services
 from bot.services.identity import find_user
 from bot.services.outputs import local_stamp
-from bot.services.sessions import latest_session_in_thread
+from storage.queries.threads import latest_session_in_thread
 from storage.db import unit_of_work
 from storage.models import Account, AISession, SessionResolutionOutput
 
