@@ -16,9 +16,9 @@ from bot.render.details import DeliveryLine, SessionDetails
 from bot.services.container import Services
 from bot.services.identity import find_user
 from bot.services.outputs import local_stamp
-from storage.queries.threads import latest_session_in_thread
 from storage.db import unit_of_work
 from storage.models import Account, AISession, SessionResolutionOutput
+from storage.queries.threads import latest_session_in_thread
 
 MAX_DELIVERIES = 20
 
