@@ -23,6 +23,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import select, update
+
 from bot.domain import attachments as rules
 from bot.engines.base import ImageInput, TurnContext
 from bot.errors import SlackError
@@ -277,10 +279,17 @@ def for_turn(svc: Services, session_id: uuid.UUID, event_ids: list[uuid.UUID],
                 event = db.get(InboundEvent, event_id)
                 if event is not None:
                     event.payload = payload
-            session = db.get(AISession, session_id)
-            if session is not None:
-                session.intake_type = rules.with_later_input(
-                    session.intake_type, log=kinds["log"], image=kinds["image"])
+            current = db.execute(select(AISession.intake_type)
+                                 .where(AISession.id == session_id)).scalar_one_or_none()
+            later = rules.with_later_input(current or "free_text", log=kinds["log"],
+                                           image=kinds["image"])
+            if current is not None and later != current:
+                # One column, compared on its old value: no row lock or version needed, and a
+                # click writing other columns meanwhile neither loses this nor fails on it.
+                db.execute(update(AISession)
+                           .where(AISession.id == session_id, AISession.intake_type == current)
+                           .values(intake_type=later)
+                           .execution_options(synchronize_session=False))
     for line in lines:
         try:
             svc.notifier.post(channel, line, thread_ts=thread)
