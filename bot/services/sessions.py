@@ -23,7 +23,7 @@ from bot.services import deliveries, present, session_meta, workspace
 from bot.services.container import Services
 from bot.services.identity import ensure_account, ensure_user
 from storage.db import unit_of_work
-from storage.models import Account, AISession, AISessionStep, Tree, User
+from storage.models import Account, AISession, AISessionStep, Team, Tree, User
 from storage.models.session import OPEN_STATUSES
 
 log = logging.getLogger(__name__)
@@ -95,6 +95,8 @@ def open_session(
                 return Opened(existing.id, channel, thread_ts, created=False)
         nudge_after = workspace.nudge_after(svc, db, account)
         account_id = account.id
+        team = db.get(Team, owner.team_id) if owner.team_id else None
+        team_name = team.name if team is not None else None  # the header shows it (issue 18)
     match = svc.flows.match(match_text, account_id) if match_text.strip() else None
 
     session_id = uuid.uuid4()
@@ -113,7 +115,7 @@ def open_session(
         domain=match.flow.domain if match else "other",
         flow_title=match.flow.title if match else None,
         match_score=round(float(match.score), 4) if match else None,
-        session_type=session_meta.session_type_for(match is not None),
+        session_type=session_meta.session_type_for(match is not None), team=team_name,
     )
     header = render_header(view)
     header_ts = _post_header(svc, channel, thread_ts, header, session_id)
