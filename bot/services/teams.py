@@ -279,14 +279,3 @@ def members_of(svc: Services, db: Session, team: Team) -> list[str]:
     except SlackError:
         log.warning("could not read the user group of team %s", team.name)
         return []
-
-
-def escalation_targets(db: Session, team: Team) -> list[str]:
-    """Whom an escalation to ``team`` tags, from the stored members (no Slack call): every
-    member, or the next one in turn (the cursor advances with the caller's transaction)."""
-    people = [u.slack_user_id for u in members(db, team)]
-    if not people or team.routing != "round_robin":
-        return people
-    chosen = people[team.next_member % len(people)]
-    team.next_member = (team.next_member + 1) % len(people)
-    return [chosen]
