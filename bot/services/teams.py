@@ -178,7 +178,7 @@ def find_for_escalation(db: Session, account: Account, word: str) -> Team:
             return team
         word = sub.group(2) or sub.group(1)
     m = TEAM_WORD.match(word)
-    return find(db, account, m.group(1) if m else word.strip())
+    return find(db, account, _name(m.group(1) if m else word[:100]))
 
 
 def name_of(svc: Services, team_id: str, word: str) -> str:

@@ -208,6 +208,13 @@ def test_refusals_unknown_team_no_members_resolved_session(make: Make) -> None:
     _escalate(h, s, "team:nope Needs help")
     _escalate(h, s, "@nope")  # no reason: refused before any modal opens
     _escalate(h, s, "team:empty Needs help")
+    # A forged modal value (not one of the picker's options) is refused the same way.
+    status, answer = h.submit("fp_escalate_modal", {
+        "fp_escalate_reason": "x", "fp_escalate_team": {
+            "type": "static_select", "selected_option": {"value": "<!channel> " + "y" * 5000}}},
+        private_metadata=str(s.id))
+    h.settle()
+    assert status == 200 and "A team name is one word" in answer and "<!channel>" not in answer
     told = h.ephemerals_text("U1")
     assert told.count("There is no team `nope`") == 2
     assert "Team `empty` has no members yet" in told
