@@ -270,12 +270,10 @@ def take_turn(db: Session, chosen: Pick) -> None:
         raise TurnTaken()
 
 
-def members_of(svc: Services, db: Session, team: Team) -> list[str]:
-    """Everyone in the team (user group members when it has one); [] when Slack can't say."""
+def members_of(db: Session, team: Team, group_members: frozenset[str] | None) -> list[str]:
+    """Everyone in the team: its stored members, or, for a team backed by a user group, the
+    group's members the caller read from Slack before any row lock (``group_members``; None
+    when Slack couldn't say → nobody)."""
     if not team.slack_usergroup_id:
         return [u.slack_user_id for u in members(db, team)]
-    try:
-        return svc.notifier.group_members(team.slack_usergroup_id)
-    except SlackError:
-        log.warning("could not read the user group of team %s", team.name)
-        return []
+    return sorted(group_members or ())
