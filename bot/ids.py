@@ -56,6 +56,7 @@ ESCALATE_MODAL = "fp_escalate_modal"
 ESCALATE_REASON = "fp_escalate_reason"
 ESCALATE_TO = "fp_escalate_to"
 ESCALATE_URGENCY = "fp_escalate_urgency"
+ESCALATE_TEAM = "fp_escalate_team"  # the team picker (shown when the workspace has teams)
 RESOLVE_MODAL = "fp_resolve_modal"
 RESOLVE_NOTE = "fp_resolve_note"
 INTAKE_MODAL = "fp_intake_modal"

@@ -22,7 +22,7 @@ from bot.services import present, session_meta, workspace
 from bot.services.container import Services
 from bot.services.identity import ensure_account, ensure_user, meet
 from storage.db import unit_of_work
-from storage.models import Account, AISession, AISessionStep, Tree, User
+from storage.models import Account, AISession, AISessionStep, Team, Tree, User
 from storage.queries import deliveries
 from storage.queries.threads import open_session_in_thread
 
@@ -110,19 +110,21 @@ def open_session(
     meet(svc, team_id, user_id, create_account=True)  # Slack's profile, outside transactions
     with unit_of_work(svc.factory) as db:
         account = ensure_account(db, team_id)
-        ensure_user(db, account, user_id)
+        owner = ensure_user(db, account, user_id)
         if thread_ts:
             existing = open_session_in_thread(db, channel, thread_ts)
             if existing is not None:
                 return Opened(existing.id, channel, thread_ts, created=False)
         nudge_after = workspace.nudge_after(svc, db, account)
         account_id = account.id
+        team = db.get(Team, owner.team_id) if owner.team_id else None
+        team_name = team.name if team is not None else None  # the header shows it (issue 18)
     match = svc.flows.match(cleaned.match_text, account_id) if cleaned.match_text.strip() else None
 
     session_id = uuid.uuid4()
     draft = _draft(session_id, user_id, intake, cleaned, match, now)
-    header_ts = _post_header(svc, channel, thread_ts, _header(draft, user_id, match, now),
-                             session_id)
+    header_ts = _post_header(svc, channel, thread_ts,
+                             _header(draft, user_id, match, now, team_name), session_id)
     thread = thread_ts or header_ts
     try:
         with unit_of_work(svc.factory) as db:
@@ -186,13 +188,14 @@ def _draft(session_id: uuid.UUID, user_id: str, intake: Intake, cleaned: _Cleane
     )
 
 
-def _header(draft: AISession, user_id: str, match: Any, now: datetime) -> Any:
+def _header(draft: AISession, user_id: str, match: Any, now: datetime,
+            team: str | None = None) -> Any:
     view = dataclasses.replace(
         present.header_view(draft, now), owner_id=user_id,
         domain=match.flow.domain if match else "other",
         flow_title=match.flow.title if match else None,
         match_score=round(float(match.score), 4) if match else None,
-        session_type=session_meta.session_type_for(match is not None),
+        session_type=session_meta.session_type_for(match is not None), team=team,
     )
     return render_header(view)
 
