@@ -7,6 +7,7 @@ from slack_bolt import App
 from bot.services.container import Services
 from handlers import (
     actions,
+    branching,
     commands,
     errors,
     events,
@@ -36,6 +37,7 @@ def register_all(app: App, svc: Services) -> None:
     psa.register(app, svc)
     knowledge.register(app, svc)
     session_edit.register(app, svc)  # issue 18: Rename
+    branching.register(app, svc)  # issue 18: Try another path from here, Paths
     errors.register(app, svc)
     tenancy.register(app, svc)
     _ = (home, settings, teams)  # register their subcommands on import

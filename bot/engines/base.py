@@ -163,6 +163,9 @@ class TurnContext:
     # Facts the technician marked wrong ("That's wrong…"): the model is told to disregard them
     # (it may have seen them in an earlier turn of the conversation).
     retracted_fact_ids: list[str] = field(default_factory=list)
+    # Issue 18: one line per path the technician tried and left (forked away from), so the
+    # model does not propose it again. Per-turn context, never kept in the history.
+    paths_tried: list[str] = field(default_factory=list)
 
 
 class Engine(Protocol):

@@ -25,6 +25,7 @@ from bot.engines.base import (
     Usage,
 )
 from bot.services import deliveries, knowledge, present, workspace
+from bot.services.branching import snapshot
 from bot.services.container import Services
 from bot.services.sessions import add_step
 from storage.models import (
@@ -86,6 +87,7 @@ def build_context(
         effort=_setting(svc, db, session, "ai_effort"),
         engine=session.engine,
         seen_before=knowledge.context_for(db, session.id) if svc.engine_name == "claude" else [],
+        paths_tried=present.paths_tried(session),
     )
 
 
@@ -214,6 +216,8 @@ def apply_output(
     if out.other_flows:
         content["other_flows"] = [[str(fid)[:100], str(title)[:150]]
                                   for fid, title in out.other_flows[:4]]
+    # The working state right after this turn: "Try another path from here" puts it back.
+    content["state"] = snapshot(db, session)
     step = add_step(db, session, "ai_turn", None, content, now,
                     input_tokens=usage.input_tokens, output_tokens=usage.output_tokens)
     db.flush()

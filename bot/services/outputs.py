@@ -138,6 +138,7 @@ def resolution_data(session: AISession, now: datetime, *, note: str = "") -> Res
         technician=owner.display_name if owner is not None else "",
         resolved_at_text=local_stamp(now, owner.tz if owner is not None else "UTC"),
         technician_note=note.strip(),
+        paths=present.path_lines(session),
     )
 
 
@@ -214,6 +215,7 @@ def escalation_data(
         ticket_ref=session.psa_ticket_id,
         technician=technician,
         owner_id=session.user.slack_user_id if session.user is not None else None,
+        paths=present.path_lines(session),
     )
 
 

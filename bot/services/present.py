@@ -57,6 +57,8 @@ def header_view(session: AISession, now: datetime) -> HeaderView:
         title=session.title, session_type=session.session_type or "guided",
         match_score=session.match_score, handoff_count=session.handoff_count or 0,
         rating=session.session_rating, feedback=session.session_feedback,
+        paths=[(str(b.id), b.name, b.summary, b.is_active) for b in session.branches]
+        if session.is_branching else [],
     )
 
 
@@ -114,6 +116,8 @@ def turn_view(
         allowed_user_ids=allowed,
         other_flows=_other_flows(content),
         escalated=session.escalated_to_id is not None or session.status == "escalated",
+        branch_value=(f"{session.id}|{step.id}" if step.step_type == "ai_turn"
+                      and "state" in content and session.status == "active" else None),
     )
 
 
@@ -168,3 +172,23 @@ def fact_item(fact: SessionFact) -> FactItem:
 
 def tier(confidence: float) -> str:
     return conf.tier_for(confidence)
+
+
+def paths_tried(session: AISession) -> list[str]:
+    """The summaries of the paths left behind (for the model), oldest first."""
+    if not session.is_branching:
+        return []
+    return [b.summary for b in session.branches if not b.is_active and b.summary]
+
+
+def path_lines(session: AISession) -> list[str]:
+    """Every path of the session for the resolution note and the escalation package."""
+    if not session.is_branching:
+        return []
+    lines = []
+    for b in session.branches:
+        if b.is_active:
+            lines.append(f"{b.name}: the path this note describes.")
+        else:
+            lines.append(b.summary or f"{b.name}: left without a summary.")
+    return lines
