@@ -55,7 +55,7 @@ def tried_since(base: Mapping[str, Any] | None, lane: Mapping[str, Any] | None,
         if old is not None and str(old.get("status") or "open") == status:
             continue  # already so at the fork
         if item.get("kind") == "question":
-            done.append(f"“{_short(item.get('text'))}” → {_short(item.get('answer'), 40)}")
+            done.append(f"“{_short(item.get('text'))}” → {_short(item.get('answer'))}")
         else:
             verb = "did" if status == "done" else "skipped"
             done.append(f"{verb} “{_short(item.get('text'))}”")
@@ -68,11 +68,20 @@ def tried_since(base: Mapping[str, Any] | None, lane: Mapping[str, Any] | None,
     return done, fix_lines
 
 
-def summarise(name: str, start: str, done: list[str], fixes: list[str]) -> str:
-    """One line: which path, where it started, what it tried and how that ended."""
-    head = f"{name}{f' (from {start})' if start else ''}"
+def summarise(name: str, start: str, done: list[str], fixes: list[str], *,
+              turns: int = 0, last: str = "") -> str:
+    """One line: which path, where it started, what it tried and how that ended. ``turns``:
+    the path's own model turns; ``last``: the latest of them (its first sentence is kept)."""
+    head = f"{name}{f' ({start})' if start else ''}"
+    ended = ""
+    if turns and last.strip():
+        sentence = " ".join(last.split()).split(". ")[0].rstrip(".")
+        ended = f"; last said: “{_short(sentence, 100)}”"
     if not done and not fixes:
-        return f"{head}: nothing tried yet."
+        if not turns:
+            return f"{head}: nothing tried yet."
+        line = f"{head}: {turns} turn{'s' if turns != 1 else ''}, nothing answered or decided{ended}."
+        return line if len(line) <= SUMMARY_MAX else line[: SUMMARY_MAX - 1].rstrip() + "…"
     worked = any(line.endswith(" worked") for line in fixes)
     parts = []
     if done:
@@ -80,7 +89,7 @@ def summarise(name: str, start: str, done: list[str], fixes: list[str]) -> str:
     if fixes:
         parts.append("; ".join(fixes))
     outcome = "" if worked or fixes else " — left open"
-    line = f"{head}: {'; '.join(parts)}{outcome}."
+    line = f"{head}: {'; '.join(parts)}{outcome}{ended}."
     if len(line) > SUMMARY_MAX:
         line = line[: SUMMARY_MAX - 1].rstrip() + "…"
     return line

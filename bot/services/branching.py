@@ -109,12 +109,11 @@ def _unrow(model: Any, data: dict[str, Any]) -> Any:
         if column.key not in data:
             continue
         value = data[column.key]
-        python = getattr(column.type, "python_type", None) if column.key != "steps" else None
-        with suppress(NotImplementedError):
-            if value is not None and python is uuid.UUID:
-                value = uuid.UUID(str(value))
-            elif value is not None and python is datetime:
-                value = datetime.fromisoformat(str(value))
+        # The two tables saved (facts, fixes) name their ids *_id and their times *_at.
+        if value is not None and (column.key == "id" or column.key.endswith("_id")):
+            value = uuid.UUID(str(value))
+        elif value is not None and column.key.endswith("_at"):
+            value = datetime.fromisoformat(str(value))
         values[column.key] = value
     return model(**values)
 
@@ -175,11 +174,25 @@ def _apply_snapshot(session: AISession, snap: dict[str, Any]) -> None:
                 fix.decided_at, fix.decided_by_id = None, None
             if decision != "superseded":
                 fix.superseded_by_id = None
-    session.pending_task_lane = snap.get("lane") or {"questions": [], "actions": []}
+    session.pending_task_lane = _with_message_ts(snap.get("lane"), session.pending_task_lane)
     session.engine_state = snap.get("engine_state")
     session.conversation_messages = list(session.conversation_messages or [])[
         : int(snap.get("messages") or 0)]
     _put_headline(session, snap)
+
+
+def _with_message_ts(lane: dict[str, Any] | None,
+                     live: dict[str, Any] | None) -> dict[str, Any]:
+    """A snapshot is taken before its turn is posted: its items learn their message from the
+    live lane (so a click on them still re-renders the message they are in)."""
+    lane = lane or {"questions": [], "actions": []}
+    posted = {str(i.get("id")): i.get("message_ts") for key in ("questions", "actions")
+              for i in (live or {}).get(key) or [] if isinstance(i, dict) and i.get("message_ts")}
+    return {**lane, **{key: [
+        {**item, "message_ts": posted[str(item.get("id"))]}
+        if isinstance(item, dict) and not item.get("message_ts") and str(item.get("id")) in posted
+        else item
+        for item in lane.get(key) or []] for key in ("questions", "actions")}}
 
 
 def _apply_saved(db: Session, session: AISession, saved: dict[str, Any]) -> None:
@@ -215,7 +228,7 @@ class Paths:
 
 def _paths(db: Session, session: AISession) -> Paths:
     branches = list(db.execute(select(SessionBranch).where(SessionBranch.session_id == session.id)
-                               .order_by(SessionBranch.branch_order)).scalars())
+                               .order_by(SessionBranch.branch_order, SessionBranch.created_at)).scalars())
     rows = db.execute(select(ForkPoint, AISessionStep.step_order)
                       .join(AISessionStep, AISessionStep.id == ForkPoint.step_id, isouter=True)
                       .where(ForkPoint.session_id == session.id)).all()
@@ -253,12 +266,24 @@ def _base_snapshot(db: Session, branch: SessionBranch, paths: Paths,
 
 
 def _summary(db: Session, session: AISession, branch: SessionBranch, paths: Paths,
-             first_fork: dict[str, Any] | None = None) -> str:
+             first_fork: dict[str, Any] | None = None, first_turn: str = "",
+             first_order: int = -1) -> str:
+    """One line for the path being left (the active one): what it did since it started."""
     base = _base_snapshot(db, branch, paths, first_fork)
     fork = paths.forks.get(branch.fork_point_id) if branch.fork_point_id else None
+    if fork is not None:
+        start = f"from {fork.label.split(':', 1)[0]}"
+        since = paths.fork_orders.get(fork.id, -1)
+    else:  # the original path: what it did after the session's first fork turn
+        earliest = min(paths.forks.values(), key=lambda f: f.created_at, default=None)
+        turn = earliest.label.split(":", 1)[0] if earliest is not None else first_turn
+        start = f"after {turn}" if turn else ""
+        since = paths.fork_orders.get(earliest.id, -1) if earliest is not None else first_order
+    own = [t for t in _turns_on_path(db, session, paths) if t.step_order > since]
+    last = str((own[-1].content or {}).get("message") or "") if own else ""
     done, fixes = br.tried_since(base, session.pending_task_lane,
                                  [(str(f.id), f.title, f.user_decision) for f in session.fixes])
-    return br.summarise(branch.name, fork.label.split(":", 1)[0] if fork else "", done, fixes)
+    return br.summarise(branch.name, start, done, fixes, turns=len(own), last=last)
 
 
 # --- fork and switch ------------------------------------------------------------------------------
@@ -308,8 +333,9 @@ def _ensure_root(db: Session, session: AISession, now: datetime) -> SessionBranc
 
 
 def _leave(db: Session, session: AISession, branch: SessionBranch, paths: Paths,
-           first_fork: dict[str, Any] | None = None) -> None:
-    branch.summary = _summary(db, session, branch, paths, first_fork)
+           first_fork: dict[str, Any] | None = None, first_turn: str = "",
+           first_order: int = -1) -> None:
+    branch.summary = _summary(db, session, branch, paths, first_fork, first_turn, first_order)
     branch.state = _saved_state(session)
     branch.is_active = False
 
@@ -348,7 +374,8 @@ def fork(svc: Services, *, team_id: str, user_id: str, value: str) -> Moved:
         if active is None:
             active = _ensure_root(db, session, now)
             paths = _paths(db, session)
-            _leave(db, session, active, paths, first_fork=snap)
+            _leave(db, session, active, paths, first_fork=snap, first_turn=f"turn {number}",
+                   first_order=step.step_order)
         else:
             _leave(db, session, active, paths)
         message = " ".join(str((step.content or {}).get("message") or "").split())

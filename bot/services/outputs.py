@@ -215,7 +215,7 @@ def escalation_data(
         ticket_ref=session.psa_ticket_id,
         technician=technician,
         owner_id=session.user.slack_user_id if session.user is not None else None,
-        paths=present.path_lines(session),
+        paths=present.path_lines(session, "the path the session is on now"),
     )
 
 

@@ -181,14 +181,14 @@ def paths_tried(session: AISession) -> list[str]:
     return [b.summary for b in session.branches if not b.is_active and b.summary]
 
 
-def path_lines(session: AISession) -> list[str]:
+def path_lines(session: AISession, current: str = "the path this note describes") -> list[str]:
     """Every path of the session for the resolution note and the escalation package."""
     if not session.is_branching:
         return []
     lines = []
     for b in session.branches:
         if b.is_active:
-            lines.append(f"{b.name}: the path this note describes.")
+            lines.append(f"{b.name}: {current}.")
         else:
             lines.append(b.summary or f"{b.name}: left without a summary.")
     return lines
