@@ -43,7 +43,7 @@ TURN_INSTRUCTION = TURN_INSTRUCTIONS["tool"]
 # of these names (any case, any spacing) is written as "&lt;" so a reply holding
 # "</new_inputs></session_state>" stays data inside the block it was put in.
 OWN_TAGS = ("session_state", "session_update", "new_inputs", "text", "workspace_context",
-            "resolved_session")
+            "resolved_session", "paths_tried")
 _TAG = re.compile(r"<(\s*/?\s*)(" + "|".join(OWN_TAGS) + r")\b", re.IGNORECASE)
 
 

@@ -29,7 +29,7 @@ from bot.domain import status as st
 from bot.errors import DomainError, NotFoundError, SlackError
 from bot.render.blocks import finish, section
 from bot.render.safe import neutralize
-from bot.services import deliveries
+from bot.services import deliveries, present
 from bot.services.container import Services
 from bot.services.lifecycle import _load, _txn
 from bot.services.refresh import post_turn, refresh_header, turn_message_view
@@ -216,15 +216,6 @@ class Paths:
     def by_id(self, branch_id: uuid.UUID | None) -> SessionBranch | None:
         return next((b for b in self.branches if b.id == branch_id), None)
 
-    def root(self) -> SessionBranch | None:
-        return next((b for b in self.branches if b.parent_branch_id is None), None)
-
-    def visible(self, active: uuid.UUID) -> dict[str, float]:
-        spec = {str(b.id): (str(b.parent_branch_id) if b.parent_branch_id else None,
-                            self.fork_orders.get(b.fork_point_id) if b.fork_point_id else None)
-                for b in self.branches}
-        return br.lineage(spec, str(active))
-
 
 def _paths(db: Session, session: AISession) -> Paths:
     branches = list(db.execute(select(SessionBranch).where(SessionBranch.session_id == session.id)
@@ -236,18 +227,10 @@ def _paths(db: Session, session: AISession) -> Paths:
                  {fp.id: int(order) for fp, order in rows if order is not None})
 
 
-def _turns_on_path(db: Session, session: AISession, paths: Paths) -> list[AISessionStep]:
+def _turns_on_path(db: Session, session: AISession) -> list[AISessionStep]:
     """The model turns of the active path, in order."""
-    steps = db.execute(select(AISessionStep).where(
-        AISessionStep.session_id == session.id, AISessionStep.step_type == "ai_turn")
-        .order_by(AISessionStep.step_order)).scalars().all()
-    if not session.is_branching or session.active_branch_id is None:
-        return list(steps)
-    visible = paths.visible(session.active_branch_id)
-    root = paths.root()
-    root_id = str(root.id) if root else None
-    return [s for s in steps if br.on_path(visible, str(s.branch_id) if s.branch_id else None,
-                                          s.step_order, root_id)]
+    db.flush()
+    return [s for s in present.path_steps(session) if s.step_type == "ai_turn"]
 
 
 def _base_snapshot(db: Session, branch: SessionBranch, paths: Paths,
@@ -279,7 +262,7 @@ def _summary(db: Session, session: AISession, branch: SessionBranch, paths: Path
         turn = earliest.label.split(":", 1)[0] if earliest is not None else first_turn
         start = f"after {turn}" if turn else ""
         since = paths.fork_orders.get(earliest.id, -1) if earliest is not None else first_order
-    own = [t for t in _turns_on_path(db, session, paths) if t.step_order > since]
+    own = [t for t in _turns_on_path(db, session) if t.step_order > since]
     last = str((own[-1].content or {}).get("message") or "") if own else ""
     done, fixes = br.tried_since(base, session.pending_task_lane,
                                  [(str(f.id), f.title, f.user_decision) for f in session.fixes])
@@ -357,7 +340,7 @@ def fork(svc: Services, *, team_id: str, user_id: str, value: str) -> Moved:
             raise DomainError("This turn was taken before paths could be tried (or is not a "
                               "turn of FlowPilot's). Try another path from a later turn.")
         paths = _paths(db, session)
-        turns = _turns_on_path(db, session, paths)
+        turns = _turns_on_path(db, session)
         active = paths.by_id(session.active_branch_id)
         if step not in turns:
             raise DomainError("That turn is on another path. Switch to it first (the header's "
@@ -378,6 +361,7 @@ def fork(svc: Services, *, team_id: str, user_id: str, value: str) -> Moved:
                    first_order=step.step_order)
         else:
             _leave(db, session, active, paths)
+        deliveries.drop_failed(db, session.id, now, f"{active.name} was left at turn {number}")
         message = " ".join(str((step.content or {}).get("message") or "").split())
         point = ForkPoint(id=uuid.uuid4(), session_id=session.id, step_id=step.id,
                           label=f"turn {number}: {message}"[:255], created_at=now)
@@ -417,12 +401,13 @@ def switch(svc: Services, *, team_id: str, user_id: str, value: str) -> Moved:
         if not isinstance(target.state, dict):
             raise DomainError(f"{target.name} has no saved state to go back to.")
         _leave(db, session, active, paths)
+        deliveries.drop_failed(db, session.id, now, f"{active.name} was left for {target.name}")
         saved = target.state
         target.state, target.is_active, target.summary = None, True, ""
         session.active_branch_id = target.id
         _apply_saved(db, session, saved)
         session.last_activity_at = session.last_human_activity_at = now
-        turns = _turns_on_path(db, session, paths)
+        turns = _turns_on_path(db, session)
         last = turns[-1].id if turns else None
         line = (f"↩️ *Back on {target.name}* (<@{user.slack_user_id}>), as it was left. "
                 f"{active.name} is kept — {active.summary}")

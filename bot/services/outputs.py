@@ -110,7 +110,7 @@ def worked_fix(session: AISession) -> SessionSuggestedFix | None:
 
 
 def last_model_message(session: AISession) -> str:
-    for step in reversed(session.steps):
+    for step in reversed(present.path_steps(session)):  # a forked session: its current path
         if step.step_type == "ai_turn":
             return str((step.content or {}).get("message") or "").strip()
     return ""

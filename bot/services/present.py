@@ -6,10 +6,22 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
+from sqlalchemy.orm import object_session
+
+from bot.domain import branching as br
 from bot.domain import confidence as conf
 from bot.domain import timekeeping
 from bot.render.views import ActionItem, FactItem, FixItem, HeaderView, QuestionItem, TurnView
-from storage.models import AISession, AISessionStep, SessionFact, SessionSuggestedFix, User
+from storage.models import (
+    AISession,
+    AISessionStep,
+    ForkPoint,
+    SessionBranch,
+    SessionFact,
+    SessionSuggestedFix,
+    User,
+)
 
 
 def local_time_text(at: datetime | str | None, tz: str = "UTC") -> str:
@@ -192,3 +204,24 @@ def path_lines(session: AISession, current: str = "the path this note describes"
         else:
             lines.append(b.summary or f"{b.name}: left without a summary.")
     return lines
+
+
+def path_steps(session: AISession) -> list[AISessionStep]:
+    """The session's steps on its active path (issue 18): its parent paths' steps up to the
+    turn it forked at, then its own. All steps while the session never forked."""
+    steps = list(session.steps)
+    db = object_session(session)
+    if not session.is_branching or session.active_branch_id is None or db is None:
+        return steps
+    forks = {fid: step for fid, step in db.execute(
+        select(ForkPoint.id, ForkPoint.step_id).where(ForkPoint.session_id == session.id))}
+    branches = db.execute(select(SessionBranch).where(SessionBranch.session_id == session.id)
+                          ).scalars().all()
+    order_of: dict[object, int] = {s.id: s.step_order for s in steps}
+    spec = {str(b.id): (str(b.parent_branch_id) if b.parent_branch_id else None,
+                        order_of.get(forks.get(b.fork_point_id)) if b.fork_point_id else None)
+            for b in branches}
+    visible = br.lineage(spec, str(session.active_branch_id))
+    root = next((str(b.id) for b in branches if b.parent_branch_id is None), None)
+    return [s for s in steps
+            if br.on_path(visible, str(s.branch_id) if s.branch_id else None, s.step_order, root)]
