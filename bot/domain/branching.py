@@ -105,7 +105,8 @@ def lineage(branches: Mapping[str, tuple[str | None, int | None]], active: str) 
         parent, fork_order = branches.get(current, (None, None))
         if parent is None or parent in out:
             return out
-        out[parent] = float(fork_order if fork_order is not None else -1)
+        # A fork taken further up than the child's own fork point cuts the parent there too.
+        out[parent] = min(float(fork_order if fork_order is not None else -1), out[current])
         current = parent
 
 

@@ -339,3 +339,61 @@ def test_claude_continues_from_the_fork_without_the_abandoned_messages(
     assert _switch(h, thread, f"{sid}|{_branches(h, sid)[1].id}") == 200
     assert "escalated" in h.ephemerals_text("U1")
     assert load(h, sid).active_branch_id == b1.id
+
+
+def test_a_fork_from_an_inherited_turn_sees_only_the_steps_before_it(harness: Harness) -> None:
+    h = harness
+    sid, thread = _open_offline(h)
+    first_options = _first_options(h)
+    _answer(h, thread, first_options[0])
+    _answer(h, thread, _first_options(h)[0])
+    t1, t2, t3 = _turns(h, sid)
+    assert _fork(h, thread, t2, sid) == 200  # Path 2 from turn 2
+    assert _fork(h, thread, t1, sid) == 200  # Path 3 from turn 1, inherited from Path 1
+    b1, b2, b3 = _branches(h, sid)
+    assert (b3.name, b3.parent_branch_id, b3.is_active) == ("Path 3", b2.id, True)
+    s = load(h, sid)
+    assert s.engine_state == (t1.content or {})["state"]["engine_state"]
+    assert _first_options(h) == first_options  # turn 1's question, open again
+    # Turn 2 lies after Path 3's fork: it is not on this path, so no fork from it.
+    ts, _ = h.find_button("fp_branch")
+    h.click("fp_branch", f"{sid}|{t2.id}", message_ts=ts, thread_ts=thread)
+    h.settle()
+    assert "on another path" in h.ephemerals_text("U1")
+    assert len(_branches(h, sid)) == 3
+    _answer(h, thread, first_options[1])
+    assert _turns(h, sid)[-1].branch_id == b3.id
+    # Back to Path 2 (turn 2's state, nothing done on it): its node returns.
+    assert _switch(h, thread, f"{sid}|{b2.id}") == 200
+    assert load(h, sid).engine_state == (t2.content or {})["state"]["engine_state"]
+    assert "Path 3 (from turn 1)" in _branches(h, sid)[2].summary
+    assert first_options[1] in _branches(h, sid)[2].summary
+
+
+def test_a_failed_turn_of_the_path_left_does_not_ride_along(
+    make: Make, fake_anthropic: Any
+) -> None:
+    from storage.models import InboundEvent
+
+    h = make()
+    thread, sid = open_session(h, fake_anthropic)
+    fake_anthropic.reply_turn(summary="Outlook prompts", domain="email", message="SECOND")
+    h.reply("web works fine", thread)
+    h.settle()
+    first = _turns(h, sid)[0]
+    fake_anthropic.fail(500, times=3)
+    h.reply("FAILED-REPLY on path one", thread)
+    h.settle()
+    with h.svc.factory() as db:
+        assert db.execute(select(InboundEvent).where(InboundEvent.status == "failed")).first()
+    assert _fork(h, thread, first, sid) == 200
+    assert load(h, sid).is_branching
+    with h.svc.factory() as db:
+        left = db.execute(select(InboundEvent).where(
+            InboundEvent.session_id == sid, InboundEvent.error.like("Path 1 was left%"))).scalars().all()
+    assert [e.status for e in left] == ["ignored"]
+    fake_anthropic.reply_turn(summary="Outlook prompts", domain="email", message="PATH-TWO")
+    h.reply("a new idea", thread)
+    h.settle()
+    last = fake_anthropic.message_requests[-1].body["messages"]
+    assert "FAILED-REPLY" not in json.dumps(last) and "a new idea" in json.dumps(last[-1])

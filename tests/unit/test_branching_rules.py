@@ -73,6 +73,12 @@ def test_lineage_sees_parents_up_to_the_fork_only() -> None:
     assert br.on_path(visible, None, 2, "p1")  # steps from before the first fork
     assert br.on_path(visible, "p3", 99, "p1") and not br.on_path(visible, "p4", 1, "p1")
     assert br.lineage(spec, "p1") == {"p1": float("inf")}
+    # Path 4 forked from Path 3 at step 2 (a turn Path 3 inherited from Path 1): Path 1's
+    # later turns (3 and 4) are not on Path 4.
+    spec["p4"] = ("p3", 2)
+    visible = br.lineage(spec, "p4")
+    assert visible == {"p4": float("inf"), "p3": 2.0, "p2": 2.0, "p1": 2.0}
+    assert br.on_path(visible, "p1", 2, "p1") and not br.on_path(visible, "p1", 3, "p1")
     assert br.path_name(0) == "Path 1" and br.path_name(4) == "Path 5"
 
 
