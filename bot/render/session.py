@@ -46,7 +46,8 @@ def paths_menu(h: HeaderView) -> Block | None:
     options = []
     initial = None
     for branch_id, name, summary, active in h.paths[:100]:  # Slack: at most 100 options
-        label = f"{name} (current)" if active else f"{name}: {one_line(summary)}" if summary else name
+        # A summary starts with the path's name ("Path 1 (after turn 2): …").
+        label = f"{name} (current)" if active else one_line(summary) if summary else name
         option = {"text": bk.plain_text(plain(label, max_len=limits.OPTION_TEXT),
                                         limits.OPTION_TEXT),
                   "value": f"{h.session_id}|{branch_id}"}

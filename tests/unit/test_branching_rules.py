@@ -113,6 +113,8 @@ def test_the_paths_menu_shows_every_path_once_forked() -> None:
     assert menu["initial_option"]["value"] == f"{SID}|b2"
     assert all(len(o["text"]["text"]) <= 75 for o in menu["options"])
     assert menu["options"][1]["text"]["text"] == "Path 2 (current)"
+    first = menu["options"][0]["text"]["text"]
+    assert first.startswith("Path 1 (after turn 2): ") and "<!channel>" not in first
     # No menu before a fork, or once the session no longer takes turns.
     for header in (_header(), _header(paths=paths[:1]), _header("resolved", paths=paths),
                    _header("escalated", paths=paths)):
