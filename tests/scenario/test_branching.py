@@ -397,3 +397,23 @@ def test_a_failed_turn_of_the_path_left_does_not_ride_along(
     h.settle()
     last = fake_anthropic.message_requests[-1].body["messages"]
     assert "FAILED-REPLY" not in json.dumps(last) and "a new idea" in json.dumps(last[-1])
+
+
+def test_a_parked_session_asks_to_be_resumed_first(harness: Harness) -> None:
+    h = harness
+    sid, thread = _open_offline(h)
+    _answer(h, thread, _first_options(h)[0])
+    first = _turns(h, sid)[0]
+    h.command(f"park {session_ref(str(sid))}")
+    h.settle()
+    assert load(h, sid).status == "paused"
+    ts, _ = h.find_button("fp_branch")
+    h.click("fp_branch", f"{sid}|{first.id}", message_ts=ts, thread_ts=thread)
+    h.settle()
+    assert "Resume it first" in h.ephemerals_text("U1") and not load(h, sid).is_branching
+    h.command(f"resume {session_ref(str(sid))}")
+    h.settle()
+    # The refused click freed its delivery: the same click now forks.
+    h.click("fp_branch", f"{sid}|{first.id}", message_ts=ts, thread_ts=thread)
+    h.settle()
+    assert load(h, sid).is_branching and len(_branches(h, sid)) == 2
