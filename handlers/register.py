@@ -9,6 +9,7 @@ from handlers import (
     actions,
     branching,
     commands,
+    details,
     errors,
     events,
     home,
@@ -40,4 +41,4 @@ def register_all(app: App, svc: Services) -> None:
     branching.register(app, svc)  # issue 18: Try another path from here, Paths
     errors.register(app, svc)
     tenancy.register(app, svc)
-    _ = (home, settings, teams)  # register their subcommands on import
+    _ = (details, home, settings, teams)  # register their subcommands on import

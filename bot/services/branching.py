@@ -29,7 +29,7 @@ from bot.domain import status as st
 from bot.errors import DomainError, NotFoundError, SlackError
 from bot.render.blocks import finish, section
 from bot.render.safe import neutralize
-from bot.services import deliveries, present
+from bot.services import present
 from bot.services.container import Services
 from bot.services.lifecycle import _load, _txn
 from bot.services.refresh import post_turn, refresh_header, turn_message_view
@@ -42,6 +42,7 @@ from storage.models import (
     SessionFact,
     SessionSuggestedFix,
 )
+from storage.queries import deliveries
 
 _NOT_NOW = {
     st.RESOLVED: "This session is resolved, so its paths are final (the resolution note lists "
@@ -326,7 +327,7 @@ def _leave(db: Session, session: AISession, branch: SessionBranch, paths: Paths,
 def fork(svc: Services, *, team_id: str, user_id: str, value: str) -> Moved:
     """"Try another path from here" on a turn's message."""
     sid, step_id = _parse(value, "button")
-    with _txn(svc) as db:
+    with _txn(svc, team_id, user_id) as db:
         now = svc.clock()
         session, user = _load(db, svc, team_id, user_id, sid)
         require_may_act(session, user)
@@ -386,7 +387,7 @@ def fork(svc: Services, *, team_id: str, user_id: str, value: str) -> Moved:
 def switch(svc: Services, *, team_id: str, user_id: str, value: str) -> Moved:
     """The header's Paths menu: go back to a path tried before, as it was left."""
     sid, branch_id = _parse(value, "menu")
-    with _txn(svc) as db:
+    with _txn(svc, team_id, user_id) as db:
         now = svc.clock()
         session, user = _load(db, svc, team_id, user_id, sid)
         require_may_act(session, user)
