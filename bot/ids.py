@@ -41,12 +41,14 @@ DRAFT_REJECT = "fp_draft_reject"
 DRAFT_EDIT = "fp_draft_edit"  # opens the edit modal; its submission approves
 RENAME = "fp_rename"  # header: give the session a title (issue 18)
 FACT_WRONG = "fp_fact_wrong"  # "That's wrong" menu on What we know: retract a fact (issue 18)
+BRANCH = "fp_branch"  # "Try another path from here" on a turn's message (issue 18)
+BRANCH_SWITCH = "fp_branch_switch"  # the header's Paths menu: back to another path (issue 18)
 
 BUTTON_PREFIXES = (
     ANSWER, ACTION_DONE, ACTION_SKIP, FIX_WORKED, FIX_FAILED, FIX_REJECT, RESOLVE, ESCALATE,
     PARK, RESUME, TAKE_OVER, RATE, RETRY, NUDGE_STILL_WORKING, NUDGE_SNOOZE, FEEDBACK,
     OPEN_SESSION, WRONG_FLOW, USE_FLOWS, RESEND, SEEN_BEFORE, DRAFT_APPROVE, DRAFT_REJECT,
-    DRAFT_EDIT, RENAME, FACT_WRONG, FIX_TRYING,
+    DRAFT_EDIT, RENAME, FACT_WRONG, FIX_TRYING, BRANCH, BRANCH_SWITCH,
 )
 
 # Shortcut and modals.

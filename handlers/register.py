@@ -7,6 +7,7 @@ from slack_bolt import App
 from bot.services.container import Services
 from handlers import (
     actions,
+    branching,
     commands,
     details,
     errors,
@@ -37,6 +38,7 @@ def register_all(app: App, svc: Services) -> None:
     psa.register(app, svc)
     knowledge.register(app, svc)
     session_edit.register(app, svc)  # issue 18: Rename
+    branching.register(app, svc)  # issue 18: Try another path from here, Paths
     errors.register(app, svc)
     tenancy.register(app, svc)
     _ = (details, home, settings, teams)  # register their subcommands on import

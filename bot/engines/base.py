@@ -176,6 +176,9 @@ class TurnContext:
     retracted_fact_ids: list[str] = field(default_factory=list)
     # Screenshots shared with this turn's inputs (Claude only; bot/services/attachments.py).
     images: list[ImageInput] = field(default_factory=list)
+    # Issue 18: one line per path the technician tried and left (forked away from), so the
+    # model does not propose it again. Per-turn context, never kept in the history.
+    paths_tried: list[str] = field(default_factory=list)
 
 
 @runtime_checkable

@@ -107,6 +107,9 @@ def resolution_sections(d: ResolutionData) -> list[Section]:
         ("verification", "Verification", _block(d.verification, 1500) or NONE),
         ("time", "Time spent", _line(d.time_spent_text, 100) or NONE),
     ]
+    if d.paths:  # issue 18: the session forked; every path, what it tried and how it ended
+        sections.insert(sections.index(next(s for s in sections if s[0] == "failed")) + 1,
+                        ("paths", "Paths tried", bullets(d.paths)))
     return sections
 
 
@@ -122,6 +125,14 @@ def render_resolution_note_markdown(data: ResolutionData) -> str:
 
 
 def escalation_sections(d: EscalationData) -> list[Section]:
+    sections = _escalation_sections(d)
+    if d.paths:  # issue 18: the session forked; every path, what it tried and how it ended
+        at = next(i for i, s in enumerate(sections) if s[0] == "fixes") + 1
+        sections.insert(at, ("paths", "Paths tried", bullets(d.paths)))
+    return sections
+
+
+def _escalation_sections(d: EscalationData) -> list[Section]:
     ranked = []
     for h in d.hypotheses:
         text = _line(h.text, 500)

@@ -8,10 +8,11 @@ from bot import ids
 from bot.domain.refs import session_ref
 
 from . import blocks as bk
+from . import limits
 from .blocks import Message
 from .labels import domain_label, status_label, tier_text, who
 from .limits import Block
-from .safe import neutralize, one_line
+from .safe import neutralize, one_line, plain
 from .views import HeaderView
 
 _RESOLVE = ("✅ Resolve", ids.RESOLVE)
@@ -36,6 +37,28 @@ def control_buttons(session_id: str, status: str) -> list[Block]:
         bk.button(label, action_id, session_id, style="primary" if i == 0 else None)
         for i, (label, action_id) in enumerate(controls)
     ]
+
+
+def paths_menu(h: HeaderView) -> Block | None:
+    """Issue 18: once a session has forked, a Paths menu to go back to another path."""
+    if h.status != "active" or len(h.paths) < 2:
+        return None
+    options = []
+    initial = None
+    for branch_id, name, summary, active in h.paths[:100]:  # Slack: at most 100 options
+        # A summary starts with the path's name ("Path 1 (after turn 2): …").
+        label = f"{name} (current)" if active else one_line(summary) if summary else name
+        option = {"text": bk.plain_text(plain(label, max_len=limits.OPTION_TEXT),
+                                        limits.OPTION_TEXT),
+                  "value": f"{h.session_id}|{branch_id}"}
+        options.append(option)
+        if active:
+            initial = option
+    menu: Block = {"type": "static_select", "action_id": ids.BRANCH_SWITCH,
+                   "placeholder": bk.plain_text("🔀 Paths"), "options": options}
+    if initial is not None:
+        menu["initial_option"] = initial
+    return menu
 
 
 def render_header(h: HeaderView) -> Message:
@@ -81,6 +104,9 @@ def render_header(h: HeaderView) -> Message:
         said = f" — “{neutralize(one_line(h.feedback), max_len=500)}”" if h.feedback else ""
         out.append(bk.context([f"{stars}{said}"]))
     buttons = control_buttons(h.session_id, h.status)
+    menu = paths_menu(h)
+    if menu is not None:
+        buttons.append(menu)
     if buttons:
         out.append(bk.actions(buttons, block_id=f"fp_controls:{h.session_id}"))
     status_word = status_label(h.status).split(" ", 1)[-1]

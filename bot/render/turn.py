@@ -122,6 +122,14 @@ def _wrong_flow_blocks(t: TurnView) -> list[Block]:
             bk.actions(buttons)]
 
 
+def _branch_blocks(t: TurnView) -> list[Block]:
+    """Issue 18: fork the session at this turn (its state comes back; this path is kept)."""
+    if not t.branch_value:
+        return []
+    button = bk.button("🔀 Try another path from here", ids.BRANCH, t.branch_value)
+    return [bk.actions([button], block_id="fp_branch")]
+
+
 def _kind(item: Item) -> str:
     return type(item).__name__.removesuffix("Item").lower()
 
@@ -190,7 +198,7 @@ def render_turn(t: TurnView) -> Message:
         head.append(bk.section(_seen_before_text(t.seen_before)))
     if t.facts:
         head.append(bk.section(facts_text(t.facts), accessory=fact_menu(t.session_id, t.facts)))
-    tail = _recommend_blocks(t) + _wrong_flow_blocks(t)
+    tail = _recommend_blocks(t) + _wrong_flow_blocks(t) + _branch_blocks(t)
     blocks_left = limits.MAX_BLOCKS - len(head) - len(tail) - 1
     chars_left = limits.TOTAL_BLOCK_TEXT - block_text_size(head) - block_text_size(tail) - _NOTE_CHARS
     groups, hidden = _fit_items(t.session_id, items, t.allowed_user_ids, blocks_left, chars_left)

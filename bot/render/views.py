@@ -38,6 +38,8 @@ class HeaderView:
     feedback: str | None = None
     team: str | None = None  # the owner's team (issue 18)
     escalation_team: str | None = None  # the team it was escalated to
+    # Issue 18: the session's paths once it has forked: (branch id, name, summary, active).
+    paths: list[tuple[str, str, str, bool]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,8 @@ class TurnView:
     other_flows: list[tuple[str, str]] = field(default_factory=list)
     # Escalated already (an engineer owns it): no "may need an escalation engineer" hint.
     escalated: bool = False
+    # Issue 18: "session|step" of the "Try another path from here" button (None: no button).
+    branch_value: str | None = None
 
 
 # --- Resolution note and escalation package ----------------------------------------------
@@ -161,6 +165,7 @@ class ResolutionData:
     technician: str = ""  # display name (the note is read outside Slack)
     resolved_at_text: str = ""
     technician_note: str = ""  # from the resolve modal
+    paths: list[str] = field(default_factory=list)  # issue 18: the paths tried, one line each
 
 
 @dataclass(frozen=True)
@@ -184,3 +189,4 @@ class EscalationData:
     technician: str = ""  # display name of who escalated
     owner_id: str | None = None  # Slack id, used only in the Slack message
     team: str = ""  # the team it was escalated to (issue 18)
+    paths: list[str] = field(default_factory=list)  # issue 18: the paths tried, one line each

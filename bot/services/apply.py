@@ -25,6 +25,7 @@ from bot.engines.base import (
     Usage,
 )
 from bot.services import knowledge, present, workspace
+from bot.services.branching import snapshot
 from bot.services.container import Services
 from bot.services.sessions import add_step
 from storage.models import (
@@ -96,6 +97,7 @@ def build_context(
         effort=_setting(svc, db, session, "ai_effort"),
         engine=session.engine,
         seen_before=knowledge.context_for(db, session.id) if svc.engine_name == "claude" else [],
+        paths_tried=present.paths_tried(session),
     )
 
 
@@ -142,6 +144,8 @@ def apply_output(
     _apply_conversation(session, out, now)
     content = _step_content(svc, out, [str(f.id) for f in facts], question_ids, action_ids,
                             fix_ids, event_ids)
+    # The working state right after this turn: "Try another path from here" puts it back.
+    content["state"] = snapshot(db, session)
     step = add_step(db, session, "ai_turn", None, content, now,
                     input_tokens=out.usage.input_tokens, output_tokens=out.usage.output_tokens)
     db.flush()

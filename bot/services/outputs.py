@@ -110,7 +110,7 @@ def worked_fix(session: AISession) -> SessionSuggestedFix | None:
 
 
 def last_model_message(session: AISession) -> str:
-    for step in reversed(session.steps):
+    for step in reversed(present.path_steps(session)):  # a forked session: its current path
         if step.step_type == "ai_turn":
             return str((step.content or {}).get("message") or "").strip()
     return ""
@@ -138,6 +138,7 @@ def resolution_data(session: AISession, now: datetime, *, note: str = "") -> Res
         technician=owner.display_name if owner is not None else "",
         resolved_at_text=local_stamp(now, owner.tz if owner is not None else "UTC"),
         technician_note=note.strip(),
+        paths=present.path_lines(session),
     )
 
 
@@ -258,6 +259,7 @@ def escalation_data(
         technician=technician,
         owner_id=session.user.slack_user_id if session.user is not None else None,
         team=team,
+        paths=present.path_lines(session, "the path the session is on now"),
     )
 
 

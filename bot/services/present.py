@@ -6,11 +6,23 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
+from sqlalchemy.orm import object_session
+
+from bot.domain import branching as br
 from bot.domain import confidence as conf
 from bot.domain import status as st
 from bot.domain import timekeeping
 from bot.render.views import ActionItem, FactItem, FixItem, HeaderView, QuestionItem, TurnView
-from storage.models import AISession, AISessionStep, SessionFact, SessionSuggestedFix, User
+from storage.models import (
+    AISession,
+    AISessionStep,
+    ForkPoint,
+    SessionBranch,
+    SessionFact,
+    SessionSuggestedFix,
+    User,
+)
 
 
 def local_time_text(at: datetime | str | None, tz: str = "UTC") -> str:
@@ -62,6 +74,8 @@ def header_view(session: AISession, now: datetime) -> HeaderView:
         escalation_team=(session.escalation_team.name if session.escalation_team is not None
                          and session.status in (st.REQUESTING_ESCALATION, st.ESCALATED)
                          else None),
+        paths=[(str(b.id), b.name, b.summary, b.is_active) for b in session.branches]
+        if session.is_branching else [],
     )
 
 
@@ -119,6 +133,8 @@ def turn_view(
         allowed_user_ids=allowed,
         other_flows=_other_flows(content),
         escalated=session.escalated_to_id is not None or session.status == "escalated",
+        branch_value=(f"{session.id}|{step.id}" if step.step_type == "ai_turn"
+                      and "state" in content and session.status == "active" else None),
     )
 
 
@@ -173,3 +189,44 @@ def fact_item(fact: SessionFact) -> FactItem:
 
 def tier(confidence: float) -> str:
     return conf.tier_for(confidence)
+
+
+def paths_tried(session: AISession) -> list[str]:
+    """The summaries of the paths left behind (for the model), oldest first."""
+    if not session.is_branching:
+        return []
+    return [b.summary for b in session.branches if not b.is_active and b.summary]
+
+
+def path_lines(session: AISession, current: str = "the path this note describes") -> list[str]:
+    """Every path of the session for the resolution note and the escalation package."""
+    if not session.is_branching:
+        return []
+    lines = []
+    for b in session.branches:
+        if b.is_active:
+            lines.append(f"{b.name}: {current}.")
+        else:
+            lines.append(b.summary or f"{b.name}: left without a summary.")
+    return lines
+
+
+def path_steps(session: AISession) -> list[AISessionStep]:
+    """The session's steps on its active path (issue 18): its parent paths' steps up to the
+    turn it forked at, then its own. All steps while the session never forked."""
+    steps = list(session.steps)
+    db = object_session(session)
+    if not session.is_branching or session.active_branch_id is None or db is None:
+        return steps
+    forks = {fid: step for fid, step in db.execute(
+        select(ForkPoint.id, ForkPoint.step_id).where(ForkPoint.session_id == session.id))}
+    branches = db.execute(select(SessionBranch).where(SessionBranch.session_id == session.id)
+                          ).scalars().all()
+    order_of: dict[object, int] = {s.id: s.step_order for s in steps}
+    spec = {str(b.id): (str(b.parent_branch_id) if b.parent_branch_id else None,
+                        order_of.get(forks.get(b.fork_point_id)) if b.fork_point_id else None)
+            for b in branches}
+    visible = br.lineage(spec, str(session.active_branch_id))
+    root = next((str(b.id) for b in branches if b.parent_branch_id is None), None)
+    return [s for s in steps
+            if br.on_path(visible, str(s.branch_id) if s.branch_id else None, s.step_order, root)]

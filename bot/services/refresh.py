@@ -57,7 +57,8 @@ def turn_message_view(
 
 def post_turn(
     svc: Services, session_id: uuid.UUID, step_id: uuid.UUID, view: TurnView,
-    channel: str, thread: str, superseded_message_ts: list[str],
+    channel: str, thread: str, superseded_message_ts: list[str], *,
+    dedupe_key: str | None = None,
 ) -> str | None:
     """Post a turn's message in the thread through the outbox (recorded first, retried by
     ``deliver_outputs`` when Slack fails), remember its ts on the step and its items once
@@ -69,7 +70,7 @@ def post_turn(
     payload = {"channel": channel, "thread_ts": thread, "text": msg.text, "blocks": msg.blocks,
                "after": after}
     with unit_of_work(svc.factory) as db:
-        message_id = outbox.enqueue(db, target="slack", kind="turn", dedupe_key=f"turn:{step_id}",
+        message_id = outbox.enqueue(db, target="slack", kind="turn", dedupe_key=dedupe_key or f"turn:{step_id}",
                                     payload=payload, now=svc.clock(), session_id=session_id)
     ts = outbox.attempt(svc, message_id) if message_id is not None else None
     if superseded_message_ts:

@@ -352,6 +352,7 @@ def add_step(
         session_id=session.id, step_order=order, step_type=step_type,
         actor_user_id=actor.id if actor else None, content=content, slack_ts=slack_ts,
         input_tokens=input_tokens, output_tokens=output_tokens, created_at=now,
+        branch_id=session.active_branch_id,  # the path it was taken on (issue 18)
     )
     db.add(step)
     session.step_count = order + 1

@@ -63,6 +63,10 @@ class AISessionStep(Base):
     input_tokens: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     output_tokens: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     created_at: Mapped[datetime] = created_at()
+    # The path (session_branches row) this step was taken on; NULL before the session's first
+    # fork. A soft pointer like ai_sessions.active_branch_id: a foreign key would close a
+    # cycle (steps -> session_branches -> fork_points -> steps).
+    branch_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
 
     session: Mapped[AISession] = relationship("AISession", back_populates="steps")
 
@@ -195,6 +199,11 @@ class SessionBranch(Base):
     branch_order: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     created_at: Mapped[datetime] = created_at()
+    # Beyond the seed: one line of what was tried on this path and how it ended (written when
+    # the path is left), and the path's working state while another path is active (facts,
+    # fixes, task lane, engine state, conversation; NULL while it is the active path).
+    summary: Mapped[str] = mapped_column(Text, nullable=False, default="", server_default="")
+    state: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
 
     session: Mapped[AISession] = relationship(
         "AISession", back_populates="branches", foreign_keys=[session_id]

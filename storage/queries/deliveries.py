@@ -219,6 +219,19 @@ def has_pending(db: Session, session_id: uuid.UUID) -> bool:
     ).first() is not None
 
 
+def drop_failed(db: Session, session_id: uuid.UUID, now: datetime, why: str) -> int:
+    """Inputs of a failed turn stop waiting for Retry (their path was left: issue 18), so they
+    do not ride along with the next turn of another path. The rows stay, with the reason."""
+    result = db.execute(
+        update(InboundEvent)
+        .where(InboundEvent.session_id == session_id, InboundEvent.status == "failed",
+               InboundEvent.kind.in_(TURN_KINDS))
+        .values(status="ignored", error=why[:2000], processed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 def release(db: Session | Connection, *, event_id: uuid.UUID | None = None,
             key: str | None = None) -> None:
     """A refused click frees its delivery key, so the same click counts once the person is

@@ -178,6 +178,8 @@ def _world() -> list[tuple[type[Base], dict[str, Any]]]:
             "content": {"n": n, "text": UNICODE, "blocks": [{"type": "section"}]},
             "slack_ts": f"1700000000.00010{n}", "input_tokens": 100 * n, "output_tokens": n,
             "created_at": _at(40 + n),
+            # A soft pointer (no foreign key): any id round-trips.
+            "branch_id": ids["branch_child"] if n == 2 else None,
         }
         # Inserted out of order: the relationship must still come back ordered.
         for n in (2, 0, 1)
@@ -217,12 +219,13 @@ def _world() -> list[tuple[type[Base], dict[str, Any]]]:
     branch_root = {
         "id": ids["branch_root"], "session_id": ids["session"], "fork_point_id": ids["fork"],
         "parent_branch_id": None, "name": "DNS", "branch_order": 0, "is_active": False,
-        "created_at": _at(58),
+        "created_at": _at(58), "summary": "Path 1 (from turn 2): fix “Flush DNS” didn't work.",
+        "state": NESTED,
     }
     branch_child = {
         "id": ids["branch_child"], "session_id": ids["session"], "fork_point_id": ids["fork"],
         "parent_branch_id": ids["branch_root"], "name": "DHCP", "branch_order": 1,
-        "is_active": True, "created_at": _at(59),
+        "is_active": True, "created_at": _at(59), "summary": "", "state": None,
     }
     out_note = {
         "id": ids["out_note"], "session_id": ids["session"], "output_type": "resolution_note",

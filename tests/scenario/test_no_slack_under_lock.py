@@ -128,3 +128,19 @@ def test_the_probe_sees_a_row_lock(make: Make, fake_anthropic: Any) -> None:
         h.svc.notifier.user_info("UANY")
         db.rollback()
     assert seen == [("users.info", 1)]
+
+
+@pytest.mark.postgres_only
+def test_a_newcomers_fork_asks_slack_before_the_row_lock(make: Make,
+                                                         fake_anthropic: Any) -> None:
+    """"Try another path from here" (issue 18) locks the session row too: its clicker is met
+    before the lock."""
+    h = make()
+    _thread, sid = open_session(h, fake_anthropic)
+    ts, button = h.find_button("fp_branch")
+    seen = _watch(h)
+    h.click(button["action_id"], button["value"], message_ts=ts, user="UNEW")
+    h.settle()
+    assert "only" in h.ephemerals_text("UNEW").lower(), "a stranger is refused"
+    assert [m for m, _ in seen] == ["users.info"]
+    assert [m for m, locks in seen if locks] == [], "no Slack call while a row was locked"
