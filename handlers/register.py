@@ -18,6 +18,7 @@ from handlers import (
     psa,
     session_edit,
     settings,
+    stats,
     teams,
     tenancy,
     views,
@@ -38,4 +39,4 @@ def register_all(app: App, svc: Services) -> None:
     session_edit.register(app, svc)  # issue 18: Rename
     errors.register(app, svc)
     tenancy.register(app, svc)
-    _ = (home, settings, teams)  # register their subcommands on import
+    _ = (home, settings, stats, teams)  # register their subcommands on import
