@@ -85,7 +85,7 @@ def _sessions_panel(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int],
         draw.line([(plot_left, y), (right, y)], fill=GRID, width=1)
         _text(draw, (plot_left - 6, y), f"{axis_max * i / 4:g}", 11, anchor="rm")
     x = left
-    for key, label, colour in OUTCOMES:  # legend
+    for _key, label, colour in OUTCOMES:  # legend
         draw.rectangle([x, top + 26, x + 10, top + 36], fill=colour)
         _text(draw, (x + 14, top + 24), label, 12)
         x += 22 + int(draw.textlength(label, font=_font(12))) + 12

@@ -134,7 +134,7 @@ def fill(db: Session, v: StatsView, scope: Scope, *, cache_ttl: str = "1h",
     if not v.opened:
         return
     v.median_active_seconds = _median_active(db, where, v.resolved)
-    v.ratings = {int(r): int(c) for r, c in db.execute(
+    v.ratings = {int(r or 0): int(c) for r, c in db.execute(
         select(AISession.session_rating, func.count()).where(
             *where, AISession.session_rating.is_not(None))
         .group_by(AISession.session_rating)).all()}

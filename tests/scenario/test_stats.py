@@ -23,7 +23,6 @@ from bot.services.identity import ensure_account
 from bot.services.stats import cost_usd, model_of
 from storage.db import unit_of_work
 from storage.models import AISession, AISessionStep, SessionHandoff, Team, User
-from storage.settings_store import set_settings
 
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 TEAM = "T0001"
