@@ -105,6 +105,10 @@ def register(app: App, svc: Services) -> None:
             svc, **_who(body), session_id=action_value(body)))
         if done is not None:
             lifecycle.announce_take_over(svc, done)
+            if (body.get("view") or {}).get("type") == "home":  # clicked in App Home
+                from handlers.home import publish_home
+
+                publish_home(svc, team_of(body), user_of(body))
 
     for prefix, move in ((ids.PARK, lifecycle.park), (ids.RESUME, lifecycle.resume)):
         _register_move(app, svc, prefix, move)

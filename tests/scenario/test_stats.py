@@ -66,7 +66,8 @@ def _seed(app: Any, owner: str, **cols: Any) -> uuid.UUID:
     values: dict[str, Any] = dict(
         status="active", problem_summary="Outlook keeps asking for a password",
         problem_domain="m365", slack_channel_id="C1",
-        slack_thread_ts=f"{created.timestamp():.6f}", participants=[owner], engine="offline",
+        slack_thread_ts=f"{created.timestamp():.0f}.{uuid.uuid4().int % 10**6:06d}",
+        participants=[owner], engine="offline",
         created_at=created, status_changed_at=created, last_activity_at=created)
     values.update(cols)
     with unit_of_work(app.svc.factory) as db:
