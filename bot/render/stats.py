@@ -87,6 +87,8 @@ class StatsView:
     technicians: list[TechnicianLine] = field(default_factory=list)
     days: list[DayBar] = field(default_factory=list)
     quality: list[StatLine] = field(default_factory=list)  # e.g. turn feedback (issue 19)
+    # Admins: the workspace's all-time counters (input, output, cache reads, cache writes).
+    all_time_tokens: tuple[int, int, int, int] | None = None
 
     @property
     def csat(self) -> float | None:
@@ -173,6 +175,10 @@ def render_stats(v: StatsView, chart_note: str = "") -> Message:
                 f"{tokens(u.cache_write_tokens)} cache writes · "
                 + (money(u.cost_usd) if u.cost_usd is not None else "no price known")
                 for u in v.usage]
+        if v.all_time_tokens is not None:
+            i, o, r, w = v.all_time_tokens
+            rows.append(f"• all time, whole workspace: {tokens(i)} in · {tokens(o)} out · "
+                        f"{tokens(r)} cache reads · {tokens(w)} cache writes")
         out.append(bk.section(f"*Model use*: {v.model_turns} model turns · estimated cost "
                               f"{money(v.cost_usd)}\n" + "\n".join(rows)))
     if v.feedback:

@@ -107,6 +107,10 @@ def stats_for(svc: Services, team_id: str, user_id: str, window: str = DEFAULT_W
         view = StatsView(window=window, since=since.date().isoformat(),
                          until=until.date().isoformat(), own_only=mine, user=user_id)
         fill(db, view, scope, cache_ttl=svc.settings.ai_cache_ttl, per_person=not mine)
+        if not mine:
+            view.all_time_tokens = (account.total_input_tokens, account.total_output_tokens,
+                                    account.total_cache_read_tokens,
+                                    account.total_cache_write_tokens)
     return view
 
 

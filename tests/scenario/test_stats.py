@@ -201,11 +201,18 @@ def test_admin_sees_workspace_numbers_that_match_the_rows(app: Any) -> None:
     assert seconds_to_text(round(e["median"])) in text
 
 
-def test_30d_window_counts_more_days(app: Any) -> None:
+def test_30d_window_counts_more_days_and_admins_see_all_time_tokens(app: Any) -> None:
     _workload(app)
+    with unit_of_work(app.svc.factory) as db:
+        account = ensure_account(db, TEAM)
+        account.total_input_tokens, account.total_output_tokens = 1_500_000, 42_000
+        account.total_cache_read_tokens, account.total_cache_write_tokens = 7, 0
     text = _blocks_text(_stats(app, "stats 30d", ADMIN))
     assert f"{_expected(app, 30, None)['opened']} opened" in text
     assert "last 30d" in text
+    assert "all time, whole workspace: 1.5M in · 42.0k out · 7 cache reads · 0 cache writes" in text
+    mine = _blocks_text(_stats(app, "stats 30d", TECH_A))
+    assert "all time" not in mine
 
 
 def test_a_technician_gets_their_own_numbers_only(app: Any) -> None:
