@@ -38,7 +38,7 @@ class DayBar:
 
     @property
     def total(self) -> int:
-        return self.resolved + self.escalated + self.abandoned + self.open
+        return sum(max(0, int(getattr(self, key))) for key, _, _ in OUTCOMES)
 
 
 def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
@@ -69,7 +69,7 @@ def stats_chart_png(title: str, days: Sequence[DayBar], ratings: dict[int, int])
     _sessions_panel(draw, (24, 60, 650, HEIGHT - 60), days)
     _ratings_panel(draw, (700, 60, WIDTH - 24, HEIGHT - 60), ratings)
     out = io.BytesIO()
-    img.save(out, format="PNG", optimize=True)
+    img.save(out, format="PNG")
     return out.getvalue()
 
 
@@ -100,7 +100,7 @@ def _sessions_panel(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int],
         x0 = plot_left + n * slot + (slot - width) / 2
         y = float(bottom)
         for key, _, colour in OUTCOMES:
-            count = int(getattr(d, key))
+            count = max(0, int(getattr(d, key)))  # a negative count draws nothing
             if count:
                 h = (bottom - plot_top) * count / axis_max
                 draw.rectangle([x0, y - h, x0 + width, y], fill=colour)
@@ -112,6 +112,7 @@ def _sessions_panel(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int],
 def _ratings_panel(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int],
                    ratings: dict[int, int]) -> None:
     left, top, right, bottom = box
+    ratings = {k: max(0, int(v)) for k, v in ratings.items() if k in (1, 2, 3, 4, 5)}
     total = sum(ratings.values())
     heading = "CSAT (session ratings)" if not total else \
         f"CSAT {sum(k * v for k, v in ratings.items()) / total:.1f} of 5 ({total} ratings)"
@@ -121,7 +122,7 @@ def _ratings_panel(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int],
     for n, stars in enumerate((5, 4, 3, 2, 1)):
         y = top + 50 + n * row
         _text(draw, (left, y + row / 2), f"{stars} of 5", 13, anchor="lm")
-        count = ratings.get(stars, 0)
+        count = max(0, int(ratings.get(stars, 0)))
         length = (right - left - 110) * count / peak if peak else 0
         if count:
             draw.rectangle([left + 56, y + row * 0.2, left + 56 + length, y + row * 0.8],
