@@ -201,7 +201,7 @@ def _top(db: Session, column: Any, where: list[ColumnElement[bool]], *,
          default: str = "") -> list[tuple[str, int]]:
     return [(str(value or default), int(c)) for value, c in db.execute(
         select(column, func.count()).where(*where).group_by(column)
-        .order_by(func.count().desc(), column).limit(TOP)).all()]
+        .order_by(func.count().desc(), func.coalesce(column, default)).limit(TOP)).all()]
 
 
 def model_of(snapshot: str | None) -> str:

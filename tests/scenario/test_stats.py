@@ -22,7 +22,7 @@ from bot.sandbox.fake_slack import FakeSlack
 from bot.services.identity import ensure_account
 from bot.services.stats import cost_usd, model_of
 from storage.db import unit_of_work
-from storage.models import AISession, AISessionStep, SessionHandoff, Team, User
+from storage.models import AISession, AISessionStep, SessionHandoff, Team, Tree, User
 
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 TEAM = "T0001"
@@ -103,6 +103,11 @@ def _workload(app: Any) -> list[uuid.UUID]:
     """A random but reproducible mix of sessions for three people over ten days."""
     rng = random.Random(19)
     team = _team(app, "Service desk")
+    with unit_of_work(app.svc.factory) as db:
+        tree = Tree(flow_key="outlook", title="Outlook prompting for a password")
+        db.add(tree)
+        db.flush()
+        tree_id = tree.id
     _user(app, ADMIN, admin=True)
     _user(app, TECH_A, team=team)
     _user(app, TECH_B)
@@ -117,7 +122,8 @@ def _workload(app: Any) -> list[uuid.UUID]:
             problem_domain=rng.choice(["m365", "network", "printing", None]),
             total_active_seconds=rng.randint(60, 7200), total_parked_seconds=rng.randint(0, 9000),
             handoff_count=rng.choice([0, 0, 0, 1, 2]),
-            team_id=team if owner == TECH_A else None)
+            team_id=team if owner == TECH_A else None,
+            matched_flow_id=tree_id if n % 3 == 0 else None)
         if status == "escalated" or (status == "resolved" and rng.random() < 0.2):
             cols["escalation_package_posted_at"] = created + timedelta(hours=1)
         if status == "resolved":
@@ -176,6 +182,10 @@ def _expected(app: Any, days: int, owner: str | None) -> dict[str, Any]:
             "fsr": (len(first), len(outcome)),
             "ratings": {k: ratings.count(k) for k in set(ratings)},
             "handoffs": sum(s.handoff_count for s in ss),
+            "flow": sum(s.matched_flow_id is not None for s in ss),
+            "domains": sorted(((d or "other", sum((s.problem_domain or "other") == (d or "other")
+                                                  for s in ss)) for d in
+                               {s.problem_domain for s in ss}), key=lambda x: (-x[1], x[0])),
             "cost": cost, "users": {u for _, u in picked},
         }
 
@@ -197,6 +207,9 @@ def test_admin_sees_workspace_numbers_that_match_the_rows(app: Any) -> None:
     assert f"estimated cost ${e['cost']:,.2f}" in text
     assert "By technician" in text and all(f"<@{u}>" in text for u in e["users"])
     assert "Service desk" in text  # by team
+    assert f"Outlook prompting for a password ({e['flow']})" in text
+    top, count = e["domains"][0]
+    assert f"*Top domains*: {top} ({count})" in text
     from bot.domain.timekeeping import seconds_to_text
     assert seconds_to_text(round(e["median"])) in text
 
