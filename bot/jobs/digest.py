@@ -104,7 +104,10 @@ def _digest_one(svc: Services, account_id: uuid.UUID, now: datetime, result: Job
     if settings.get("digest_problem"):
         with unit_of_work(svc.factory) as db:
             set_setting(db, account_id, "digest_problem", None)
-    _post_chart(svc, account_id, channel, now)
+    try:
+        _post_chart(svc, account_id, channel, now)
+    except Exception:  # the digest is out; a chart that fails must not count it as failed
+        log.exception("digest chart for workspace %s not drawn", account_id)
     return DONE
 
 
