@@ -60,8 +60,6 @@ def queued_work(svc: Services, body: dict[str, Any]) -> tuple[str, dict[str, Any
     ack means the work is accepted: opening a session (both modes: it runs after the ack),
     and in queue mode a turn button too (inline, a click's change is made before its ack).
     None: handled by its listener as usual."""
-    if svc.dispatch is None:
-        return None
     from handlers.actions import click_decision, click_payload
     from handlers.commands import command_payload, opens_session
 
@@ -136,7 +134,7 @@ def make_delivery_middleware(svc: Services) -> Callable[..., Any]:
         work = queued_work(svc, body)
         event_id = acks.record_delivery(
             svc.factory, key=key, kind=kind, now=now, team_id=team_id, work=work,
-            wake=work is not None and svc.dispatch.queued,  # type: ignore[union-attr]
+            wake=work is not None and svc.dispatch.queued,
         )
         if event_id is None:
             svc.metrics.deliveries.labels(kind, "duplicate").inc()
@@ -146,7 +144,7 @@ def make_delivery_middleware(svc: Services) -> Callable[..., Any]:
             # Recorded work is acked here: its listener would only ack (after Bolt's listener
             # runner polls for that ack every 10 ms on another thread). Inline, this process
             # runs it now; if it dies first, ``recover_turns`` runs it (exactly once).
-            if not svc.dispatch.queued and event_id is not None:  # type: ignore[union-attr]
+            if not svc.dispatch.queued and event_id is not None:
                 svc.later_recorded(event_id, *work)
             return BoltResponse(status=200, body="")
         context["fp_event_id"] = event_id
@@ -160,7 +158,7 @@ def _record_reply(
     svc: Services, body: dict[str, Any], event: dict[str, Any], key: str, team_id: str | None,
     context: BoltContext, next: Callable[[], None],
 ) -> BoltResponse | None:
-    queued = svc.dispatch is not None and svc.dispatch.queued
+    queued = svc.dispatch.queued
     patterns = workspace_patterns(svc, team_id or "")  # cached a minute
     text = (event.get("text") or "")[:MAX_REPLY_CHARS]
     red = redact(text, patterns)

@@ -8,6 +8,7 @@ from bot.services.container import Services
 from handlers import (
     actions,
     commands,
+    details,
     errors,
     events,
     home,
@@ -39,4 +40,4 @@ def register_all(app: App, svc: Services) -> None:
     session_edit.register(app, svc)  # issue 18: Rename
     errors.register(app, svc)
     tenancy.register(app, svc)
-    _ = (home, settings, stats, teams)  # register their subcommands on import
+    _ = (details, home, settings, stats, teams)  # register their subcommands on import

@@ -15,7 +15,7 @@ from bot.render.safe import channel_link, group_mention, mention
 from bot.services import workspace
 from bot.services.admin import is_admin
 from bot.services.container import Services
-from bot.services.identity import ensure_account, ensure_user
+from bot.services.identity import ensure_account, ensure_user, meet
 from bot.services.jobconfig import config
 from bot.services.queries import my_open_sessions
 from bot.services.stats import stats_for
@@ -31,9 +31,10 @@ def home_view(svc: Services, team_id: str, user_id: str) -> HomeView:
     h.mine = [HomeSession(s.session_id, s.summary, s.status, s.link, user_id)
               for s in my_open_sessions(svc, team_id, user_id, limit=SHOWN)]
     rows: dict[str, list[Any]] = {}
+    meet(svc, team_id, user_id, create_account=True)  # users.info outside any transaction
     with unit_of_work(svc.factory) as db:
         account = ensure_account(db, team_id)
-        user = ensure_user(db, account, user_id, svc.notifier)
+        user = ensure_user(db, account, user_id)  # met above
         h.is_admin = is_admin(db, svc, user)
         mine = AISession.account_id == account.id
         waiting = [mine, AISession.status == st.ESCALATED]  # nobody has taken them over

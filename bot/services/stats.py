@@ -43,7 +43,7 @@ from bot.render.stats import (
 )
 from bot.services.admin import is_admin
 from bot.services.container import Services
-from bot.services.identity import ensure_account, ensure_user
+from bot.services.identity import ensure_account, ensure_user, meet
 from storage.db import is_postgres, unit_of_work
 from storage.models import AISession, AISessionStep, SessionHandoff, Team, Tree, User
 
@@ -98,9 +98,10 @@ def stats_for(svc: Services, team_id: str, user_id: str, window: str = DEFAULT_W
     days = WINDOWS[window]
     now = svc.clock()
     since, until = window_bounds(now, days)
+    meet(svc, team_id, user_id, create_account=True)  # users.info outside any transaction
     with unit_of_work(svc.factory) as db:
         account = ensure_account(db, team_id)
-        user = ensure_user(db, account, user_id, svc.notifier)
+        user = ensure_user(db, account, user_id)  # met above
         admin = is_admin(db, svc, user)
         mine = True if own_only else not admin
         scope = Scope(account.id, user.id if mine else None, since, until)
