@@ -134,6 +134,18 @@ class Notifier:
     def publish_home(self, user_id: str, view: dict[str, Any]) -> None:
         self._call("views.publish", user_id=user_id, view=view)
 
+    def upload_file(self, *, content: bytes, filename: str, title: str, alt_txt: str,
+                    channel: str | None = None, user: str | None = None,
+                    thread_ts: str | None = None, initial_comment: str | None = None) -> None:
+        """Share a file in ``channel`` (or the DM with ``user``) with slack_sdk's
+        ``files_upload_v2``: files.getUploadURLExternal, a POST of the bytes to the URL it
+        gives, then files.completeUploadExternal (needs ``files:write``). Raises SlackError
+        (``missing_scope`` when the app was installed without it; a failed upload is a
+        SlackError without a code)."""
+        self._call("files.upload_v2", content=content, filename=filename, title=title,
+                   alt_txt=alt_txt, channel=channel, channels=[user] if user else None,
+                   thread_ts=thread_ts, initial_comment=initial_comment)
+
     def permalink(self, channel: str, ts: str) -> str | None:
         try:
             return str(self._call("chat.getPermalink", channel=channel, message_ts=ts).get("permalink"))
@@ -291,6 +303,8 @@ _EXPLAIN = {
     "ratelimited": "Slack is rate-limiting FlowPilot right now; it will retry.",
     "msg_too_long": "The message was too long for Slack.",
     "invalid_blocks": "Slack refused the message layout.",
+    "missing_scope": "FlowPilot lacks a Slack permission for this (reinstall the app from "
+                     "its current manifest to grant it).",
 }
 
 

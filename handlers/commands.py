@@ -22,6 +22,7 @@ HELP = """*FlowPilot* — troubleshooting co-pilot in a thread.
 • `/flowpilot show fp-…` — a session's details: its flow, ticket and where its outputs went (any session, open or closed)
 • `/flowpilot list` — your open sessions, with their references (`fp-…`, also in each session's header) · `/flowpilot scripts` — approved scripts
 • `/flowpilot resolve fp-… [note]` · `park fp-…` · `resume fp-…` · `handoff fp-… @user` · `escalate fp-… [team:NAME] [reason]` — name the session by its reference or its thread's link (Slack does not tell FlowPilot which thread a command was typed in)
+• `/flowpilot stats [7d|30d|90d]` — sessions, resolution, CSAT, cost, with a chart (admins: the whole workspace)
 • `/flowpilot help` — this help"""
 
 Subcommand = Callable[[Services, dict[str, Any], str, Callable[..., Any]], None]

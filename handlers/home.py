@@ -1,4 +1,4 @@
-"""The App Home tab and ``/flowpilot list``: my open sessions, with links."""
+"""The App Home tab (``bot.services.home``, ``bot.render.home``) and ``/flowpilot list``."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ from typing import Any
 from bot.domain.refs import session_ref
 from bot.domain.status import STATUS_LABELS
 from bot.errors import SlackError
+from bot.render.home import render_home
 from bot.render.knowledge import drafts_blocks
 from bot.render.safe import neutralize, safe_link
 from bot.services.container import Services
 from bot.services.drafts import review_queue
+from bot.services.home import home_view
 from bot.services.queries import SessionLine, my_open_sessions
 from handlers.commands import subcommand
 from handlers.common import team_of, user_of
@@ -37,18 +39,9 @@ def _list(svc: Services, body: dict[str, Any], rest: str, respond: Callable[...,
 
 
 def publish_home(svc: Services, team_id: str, user_id: str) -> None:
-    text = lines_text(my_open_sessions(svc, team_id, user_id, limit=20))
+    h = home_view(svc, team_id, user_id)
     pending, total = review_queue(svc, team_id, user_id)  # admins only
-    view = {
-        "type": "home",
-        "blocks": [
-            {"type": "header", "text": {"type": "plain_text", "text": "FlowPilot"}},
-            {"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}},
-            {"type": "context", "elements": [{"type": "mrkdwn", "text":
-                "Start a session anywhere with `/flowpilot <problem>` or `@FlowPilot`."}]},
-            *drafts_blocks(pending, total),
-        ],
-    }
+    view = render_home(h, drafts_blocks(pending, total))
     try:
         svc.notifier.publish_home(user_id, view)
     except SlackError:

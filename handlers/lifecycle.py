@@ -118,6 +118,10 @@ def _register_take_over(app: App, svc: Services) -> None:
             svc, **_who(body), session_id=action_value(body)))
         if done is not None:
             lifecycle.announce_take_over(svc, done)
+            if (body.get("view") or {}).get("type") == "home":  # clicked in App Home
+                from handlers.home import publish_home
+
+                publish_home(svc, team_of(body), user_of(body))
 
 
 def _register_rating(app: App, svc: Services) -> None:

@@ -20,6 +20,7 @@ from handlers import (
     psa,
     session_edit,
     settings,
+    stats,
     teams,
     tenancy,
     views,
@@ -41,4 +42,4 @@ def register_all(app: App, svc: Services) -> None:
     branching.register(app, svc)  # issue 18: Try another path from here, Paths
     errors.register(app, svc)
     tenancy.register(app, svc)
-    _ = (details, home, settings, teams)  # register their subcommands on import
+    _ = (details, home, settings, stats, teams)  # register their subcommands on import

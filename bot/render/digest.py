@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bot import ids
+
 from . import blocks as bk
 from .blocks import Message
 from .knowledge import drafts_digest_line
@@ -20,6 +22,9 @@ class DigestData:
     domains: list[tuple[str, int]] = field(default_factory=list)
     stale: list[tuple[str, str | None, str, str]] = field(default_factory=list)  # title, link, idle, owner
     stale_total: int = 0
+    # Escalations nobody has taken over: session id, title, link, waiting for, owner.
+    waiting: list[tuple[str, str, str | None, str, str]] = field(default_factory=list)
+    waiting_total: int = 0
     drafts_pending: int = 0  # set on the week's first digest (Monday): the review queue
 
 
@@ -32,6 +37,15 @@ def render_digest(d: DigestData) -> Message:
     if d.drafts_pending:
         lines.append(drafts_digest_line(d.drafts_pending))
     out = [bk.header("📊 FlowPilot daily digest"), bk.section("\n".join(lines))]
+    if d.waiting:
+        out.append(bk.section(f"*🔺 Waiting for someone to take over ({d.waiting_total})*"))
+        for sid, title, link, waited, owner in d.waiting:
+            label = neutralize(one_line(title), max_len=80)
+            shown = safe_link(link, label) if link else label
+            out.append(bk.section(f"• {shown} — waiting {waited}, from {mention(owner)}",
+                                  accessory=bk.button("🙋 Take over", ids.TAKE_OVER, sid)))
+        if d.waiting_total > len(d.waiting):
+            out.append(bk.context([f"…and {d.waiting_total - len(d.waiting)} more."]))
     if d.stale:
         items = []
         for title, link, idle, owner in d.stale:
@@ -42,5 +56,6 @@ def render_digest(d: DigestData) -> Message:
         out.append(bk.section(f"*Stale now ({d.stale_total})*\n" + "\n".join(items) + more))
     else:
         out.append(bk.context(["No stale sessions right now. 🎉"]))
+    waiting = f", {d.waiting_total} waiting for someone to take over" if d.waiting_total else ""
     return bk.finish(out, f"FlowPilot daily digest for {d.day}: {d.opened} opened, "
-                          f"{d.resolved} resolved, {d.escalated} escalated")
+                          f"{d.resolved} resolved, {d.escalated} escalated{waiting}")

@@ -7,7 +7,8 @@ the workspace (bot messages per channel, ephemerals, views), and lets tests scri
 answers or inject failures (429 with Retry-After, 5xx, `ok:false` errors, slow replies).
 
 It also accepts `response_url` posts on `/hooks/...` (see `hook_url`), recorded as calls
-with method `"response_url"`.
+with method `"response_url"`, and the raw bytes of a file upload on `/upload/<file id>` (the
+URL `files.getUploadURLExternal` hands out; see `files()`).
 """
 
 from __future__ import annotations
@@ -44,9 +45,17 @@ TEAM_ID = "T0001"
 TEAM_NAME = "Fake Workspace"
 TEAM_URL = "https://fake-workspace.slack.com/"
 BOT_SCOPES = (
-    "app_mentions:read,channels:history,chat:write,commands,groups:history,"
+    "app_mentions:read,channels:history,chat:write,commands,files:read,files:write,groups:history,"
     "reactions:write,users:read"
 )
+# Methods that need a scope the fake checks (a token without it gets ``missing_scope`` with
+# ``needed`` and ``provided``, as Slack answers: docs.slack.dev/reference/methods/
+# files.getUploadURLExternal and files.completeUploadExternal list bot scope files:write;
+# the ``needed``/``provided`` fields are in the SDK's FilesGetUploadURLExternalResponse type).
+SCOPED_METHODS = {
+    "files.getUploadURLExternal": "files:write",
+    "files.completeUploadExternal": "files:write",
+}
 
 
 @dataclass(frozen=True)
@@ -194,19 +203,29 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self, http_method: str) -> None:
         length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length).decode("utf-8", "replace") if length else ""
+        body = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
+        if urlsplit(self.path).path.startswith("/upload/"):  # file bytes, not a form
+            status, text = self.server.fake._receive_upload(http_method, self.path, body)
+            self._send(status, {}, text.encode("utf-8"), "text/plain; charset=utf-8")
+            return
+        raw = body.decode("utf-8", "replace")
         try:
             status, extra, payload = self.server.fake._handle(http_method, self.path, headers, raw)
         except Exception as exc:  # a bug in the fake must not hang the client
             logger.exception("FakeSlack failed on %s", self.path)
             status, extra, payload = 500, {}, {"ok": False, "error": f"fake_slack_bug: {exc}"}
         if isinstance(payload, bytes):  # a file download (fake_slack_files)
-            data = payload
-        else:
-            data = json.dumps(payload).encode("utf-8")
-            extra = {"Content-Type": "application/json; charset=utf-8", **extra}
+            extra = dict(extra)
+            content_type = extra.pop("Content-Type", "application/octet-stream")
+            self._send(status, extra, payload, content_type)
+            return
+        self._send(status, extra, json.dumps(payload).encode("utf-8"),
+                   "application/json; charset=utf-8")
+
+    def _send(self, status: int, extra: dict[str, str], data: bytes, content_type: str) -> None:
         self.send_response(status)
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         for key, value in extra.items():
             self.send_header(key, value)
@@ -254,6 +273,11 @@ class FakeSlack:
         self._failed_channels: dict[str, tuple[str, frozenset[str]]] = {}
         self._subscribers: list[Subscriber] = []
         self._watchers: list[Callable[[Call], None]] = []
+        # The bot token's scopes (``auth.test``'s x-oauth-scopes); tests take some away.
+        self.scopes: set[str] = set(BOT_SCOPES.split(","))
+        # Files: id -> {"filename", "length", "alt_txt", "data", "shared", "title", ...}
+        self._files: dict[str, JSONDict] = {}
+        self._fail_uploads: int = 0
         # Apps, codes and the tokens issued by OAuth, each bound to one workspace.
         self.oauth = FakeOAuth()
         # Files people shared: files.info and the private download (fake_slack_files).
@@ -278,6 +302,8 @@ class FakeSlack:
             "conversations.replies": self._conversations_replies,
             "conversations.history": self._conversations_history,
             "assistant.threads.setStatus": self._set_status,
+            "files.getUploadURLExternal": self._files_get_upload_url,
+            "files.completeUploadExternal": self._files_complete_upload,
             "apps.connections.open": self._connections_open,
             "files.info": lambda call: (self.files.info(call.body), []),
         }
@@ -401,6 +427,9 @@ class FakeSlack:
             self._interceptors.clear()
             self._channels.clear()
             self._failed_channels.clear()
+            self._files.clear()
+            self._fail_uploads = 0
+            self.scopes = set(BOT_SCOPES.split(","))
         self.files.reset()
 
     # ------------------------------------------------------------------ scripting
@@ -543,6 +572,17 @@ class FakeSlack:
         with self._lock:
             return [copy.deepcopy(e) for e in self._ephemerals if user is None or e["user"] == user]
 
+    def uploads(self, channel: str | None = None) -> list[JSONDict]:
+        """Completed uploads (with their bytes under ``data``), shared in ``channel`` if given."""
+        with self._lock:
+            return [copy.deepcopy(f) for f in self._files.values() if f.get("completed")
+                    and (channel is None or _dm_channel(channel) in f.get("shared", []))]
+
+    def fail_uploads(self, times: int = 1) -> None:
+        """The next ``times`` POSTs of file bytes to an upload URL answer HTTP 500."""
+        with self._lock:
+            self._fail_uploads = times
+
     def views(self) -> list[JSONDict]:
         with self._lock:
             return [copy.deepcopy(v) for v in self._views.values()]
@@ -669,6 +709,11 @@ class FakeSlack:
         refusal = self.oauth.refusal(token)
         if refusal is not None:
             return 200, {}, {"ok": False, "error": refusal}
+        needed = SCOPED_METHODS.get(method)
+        granted = self._granted_scopes(token)
+        if needed is not None and needed not in granted:
+            return 200, {}, {"ok": False, "error": "missing_scope", "needed": needed,
+                             "provided": ",".join(sorted(granted))}
         route = self._routes.get(method)
         if route is None:
             return 200, {}, {"ok": True}
@@ -680,7 +725,8 @@ class FakeSlack:
         except SlackApiFailure as failure:
             answer = {"ok": False, "error": failure.error}
         self._emit(events)
-        extra = {"x-oauth-scopes": BOT_SCOPES} if method == "auth.test" else {}
+        extra = {"x-oauth-scopes": ",".join(sorted(self._granted_scopes(token)))} \
+            if method == "auth.test" else {}
         return 200, extra, answer
 
     def _authorize_page(self, path: str) -> tuple[int, dict[str, str], JSONDict]:
@@ -1009,6 +1055,88 @@ class FakeSlack:
         self._statuses[(channel, thread_ts)] = status
         event = {"channel": channel, "thread_ts": thread_ts, "status": status}
         return {"ok": True}, [("status.set", event)]
+
+    def _granted_scopes(self, token: str) -> set[str]:
+        issued = self.oauth.tokens.get(token)
+        if issued is not None and issued.scope:
+            return set(issued.scope.split(","))
+        return set(self.scopes)
+
+    # ── files: the upload flow of files_upload_v2 ──
+    # 1. files.getUploadURLExternal(filename, length) -> upload_url, file_id. ``length`` and
+    #    ``filename`` are required; "missing_argument: ... Typically only occurs when the
+    #    `length` provided is 0" (docs.slack.dev/reference/methods/files.getUploadURLExternal).
+    # 2. POST the bytes to upload_url (raw or multipart); "Slack will return HTTP 200 if the
+    #    upload is successful" (same page, Usage info).
+    # 3. files.completeUploadExternal(files=[{id, title}], channel_id | channels, thread_ts,
+    #    initial_comment) shares it; without a channel the file stays private (docs.slack.dev/
+    #    reference/methods/files.completeUploadExternal). A file id that was never uploaded, or
+    #    completed twice, is refused; the channel errors are those of posting there.
+    MAX_ALT_TXT = 1000  # alt_txt_too_large: "longer than the limit of 1000 character"
+
+    def _files_get_upload_url(self, call: Call) -> tuple[JSONDict, list[tuple[str, JSONDict]]]:
+        filename = str(call.body.get("filename") or "")
+        try:
+            length = int(call.body.get("length") or 0)
+        except (TypeError, ValueError):
+            raise SlackApiFailure("invalid_arguments") from None
+        if not filename or length <= 0:
+            raise SlackApiFailure("missing_argument")
+        if len(str(call.body.get("alt_txt") or "")) > self.MAX_ALT_TXT:
+            raise SlackApiFailure("alt_txt_too_large")
+        file_id = self._next_id("F")
+        self._files[file_id] = {"id": file_id, "filename": filename, "length": length,
+                                "alt_txt": call.body.get("alt_txt"), "data": None,
+                                "completed": False, "shared": []}
+        return {"ok": True, "upload_url": f"{self.root_url}upload/{file_id}",
+                "file_id": file_id}, []
+
+    def _receive_upload(self, http_method: str, path: str, data: bytes) -> tuple[int, str]:
+        file_id = urlsplit(path).path[len("/upload/"):].strip("/")
+        with self._lock:
+            self._calls.append(Call("upload", {"file_id": file_id, "bytes": len(data)}, {},
+                                    None, time.monotonic(), http_method, path, ""))
+            if self._fail_uploads > 0:
+                self._fail_uploads -= 1
+                return 500, "upload failed"
+            found = self._files.get(file_id)
+            if http_method != "POST" or found is None or found["completed"]:
+                return 404, "not found"
+            found["data"] = data
+        return 200, f"OK - {len(data)}"
+
+    def _files_complete_upload(self, call: Call) -> tuple[JSONDict, list[tuple[str, JSONDict]]]:
+        files = call.body.get("files")
+        if isinstance(files, str):
+            files = _maybe_json(files)
+        if not isinstance(files, list) or not files:
+            raise SlackApiFailure("invalid_arguments")
+        targets: list[str] = []
+        if call.body.get("channel_id"):
+            targets.append(self._channel_arg(call, "channel_id"))
+        for ch in str(call.body.get("channels") or "").split(","):
+            if ch.strip():
+                targets.append(_dm_channel(ch.strip()))
+        done: list[JSONDict] = []
+        for item in files:
+            found = self._files.get(str((item or {}).get("id") if isinstance(item, dict) else ""))
+            if found is None or found["data"] is None or found["completed"]:
+                raise SlackApiFailure("file_not_found")
+            if len(found["data"]) != found["length"]:
+                raise SlackApiFailure("file_upload_size_mismatch")
+            found.update(completed=True, title=item.get("title") or found["filename"],
+                         shared=targets)
+            done.append({k: v for k, v in found.items() if k != "data"})
+        events: list[tuple[str, JSONDict]] = []
+        thread_ts = str(call.body["thread_ts"]) if call.body.get("thread_ts") else None
+        for channel in targets:  # the share shows up as a message carrying the files
+            msg: JSONDict = {"type": "message", "user": self.bot_user_id, "bot_id": self.bot_id,
+                             "text": str(call.body.get("initial_comment") or ""),
+                             "ts": self._next_ts(), "subtype": "file_share",
+                             "files": copy.deepcopy(done)}
+            self._store_message(channel, msg, thread_ts)
+            events.append(("message.posted", copy.deepcopy(msg)))
+        return {"ok": True, "files": copy.deepcopy(done)}, events
 
     def _connections_open(self, call: Call) -> tuple[JSONDict, list[tuple[str, JSONDict]]]:
         return {"ok": True, "url": f"wss://{self._host}:1/link/?ticket=fake-ticket"}, []

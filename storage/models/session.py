@@ -100,6 +100,8 @@ class AISession(Base):
         Index("ix_ai_sessions_status_escalation_deadline", "status", "escalation_deadline_at"),
         Index("ix_ai_sessions_analysis", "analysis_status", "resolved_at"),
         Index("ix_ai_sessions_account_created", "account_id", "created_at"),
+        # A technician's own stats and App Home's "your week" (issue 19).
+        Index("ix_ai_sessions_user_created", "user_id", "created_at"),
     )
 
     # ── the seed ──

@@ -51,7 +51,7 @@ _MODULE = re.compile(r"`([\w/]+\.py)`")
 _DEAD = re.compile(r"dead \(#(\d+)\)")
 # "via `name`": the module uses the column through a relationship or a storage helper of that
 # name (``session.matched_flow``, ``set_setting(...)``) rather than by the column's own name.
-_VIA = re.compile(r"via `(\w+)`")
+_MODULE_VIA = re.compile(r"`([\w/]+\.py)`(?: via `(\w+)`)?")
 
 
 def _rows() -> dict[str, tuple[str, str]]:
@@ -127,16 +127,15 @@ def _check_cell(column: str, cell: str, role: str) -> list[str]:
         return [] if ok else [f"{column}: written by 'default' but has no default"]
     if not modules:
         return [f"{column}: no {role} and not marked dead (#N)"]
-    via = _VIA.search(cell)
     errors = []
-    for module in modules:
+    for module, via in _MODULE_VIA.findall(cell):  # "via `name`" applies to the module before it
         if module.startswith("storage/") or not (ROOT / module).is_file():
             errors.append(f"{column}: {module} is not a module outside storage/")
             continue
         written, read, used = _usage(module)
         if via:
-            if via.group(1) not in used:
-                errors.append(f"{column}: {module} does not use {via.group(1)}")
+            if via not in used:
+                errors.append(f"{column}: {module} does not use {via}")
             continue
         if name not in (written if role == "writer" else read):
             errors.append(f"{column}: {module} does not {'write' if role == 'writer' else 'read'} {name}")

@@ -114,6 +114,10 @@ SCOPE_USES = {
     "channels:history": {"conversations.replies", "conversations.history", "message.channels"},
     "groups:history": {"conversations.replies", "conversations.history", "message.groups"},
     "reactions:write": {"reactions.add"},
+    # The stats/digest chart: slack_sdk's files_upload_v2 calls files.getUploadURLExternal and
+    # files.completeUploadExternal, both "Bot token: files:write" (docs.slack.dev/reference/
+    # methods/files.getUploadURLExternal, …/files.completeUploadExternal).
+    "files:write": {"files.upload_v2"},
     "users:read": {"users.info"},
     # users.info returns profile.email only with this scope: the PSA time entry's member is
     # found by the technician's e-mail (docs.slack.dev/reference/scopes/users.read.email).
@@ -131,7 +135,7 @@ SCOPE_USES = {
 
 def _used_methods() -> set[str]:
     source = (ROOT / "bot" / "notify.py").read_text() + (ROOT / "bot" / "doctor.py").read_text()
-    called = set(re.findall(r'(?:_call|_find_in)\(\s*"([a-z]+\.[a-zA-Z.]+)"', source))
+    called = set(re.findall(r'(?:_call|_find_in)\(\s*"([a-z]+\.[a-zA-Z0-9_.]+)"', source))
     called |= {m.replace("_", ".", 1) for m in re.findall(r"client\.(conversations_info)\(", source)}
     return called
 
