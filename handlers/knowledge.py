@@ -126,7 +126,7 @@ def register(app: App, svc: Services) -> None:
         _refresh_home(svc, body)
 
 
-@subcommand("scripts")
+@subcommand("scripts", group="knowledge", summary="approved scripts")
 def _scripts(svc: Services, body: dict[str, Any], rest: str, respond: Callable[..., Any]) -> None:
     scripts, total = drafts.list_scripts(svc, team_of(body))
     respond(text=scripts_text(scripts, total), response_type="ephemeral")

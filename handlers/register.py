@@ -10,6 +10,8 @@ from handlers import (
     commands,
     errors,
     events,
+    feedback,
+    history,
     home,
     knowledge,
     lifecycle,
@@ -36,6 +38,8 @@ def register_all(app: App, svc: Services) -> None:
     psa.register(app, svc)
     knowledge.register(app, svc)
     session_edit.register(app, svc)  # issue 18: Rename
+    history.register(app, svc)  # issue 19: the header's History
+    feedback.register(app, svc)  # issue 19: 👍/👎 on turns
     errors.register(app, svc)
     tenancy.register(app, svc)
     _ = (home, settings, teams)  # register their subcommands on import

@@ -112,6 +112,8 @@ class TurnView:
     other_flows: list[tuple[str, str]] = field(default_factory=list)
     # Escalated already (an engineer owns it): no "may need an escalation engineer" hint.
     escalated: bool = False
+    # The model turn's step id: its 👍/👎 buttons name it (issue 19); "" shows none.
+    step_id: str = ""
 
 
 # --- Resolution note and escalation package ----------------------------------------------
@@ -181,3 +183,26 @@ class EscalationData:
     ticket_ref: str | None = None
     technician: str = ""  # display name of who escalated
     owner_id: str | None = None  # Slack id, used only in the Slack message
+
+
+# --- Session history (issue 19) ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HistoryEvent:
+    """One line of a session's history: when (epoch seconds), who (a Slack id we trust, or
+    None for FlowPilot itself), what kind (an icon key) and what happened (untrusted text)."""
+
+    at: int
+    who: str | None
+    kind: str
+    text: str
+    other: str | None = None  # a second person (hand-offs: the one it went to)
+
+
+@dataclass(frozen=True)
+class HistoryView:
+    session_id: str
+    title: str
+    events: list[HistoryEvent] = field(default_factory=list)  # oldest first
+    earlier: int = 0  # older events left out (long sessions)

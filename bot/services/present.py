@@ -114,6 +114,7 @@ def turn_view(
         allowed_user_ids=allowed,
         other_flows=_other_flows(content),
         escalated=session.escalated_to_id is not None or session.status == "escalated",
+        step_id=str(step.id) if step.step_type == "ai_turn" and step.id is not None else "",
     )
 
 

@@ -42,6 +42,12 @@ from storage.db import in_transaction, unit_of_work
 from storage.models import Account, AISession, InboundEvent
 
 log = logging.getLogger(__name__)
+
+# assistant.threads.setStatus: the status, and up to 10 loading messages Slack rotates through
+# (docs.slack.dev/reference/methods/assistant.threads.setStatus).
+WORKING = "is working on it…"
+LOADING_MESSAGES = ["Reading the thread…", "Checking what we know…",
+                    "Weighing the likely causes…", "Picking the next check…"]
 T = TypeVar("T")
 LEASE = timedelta(minutes=5)
 NUDGE_TTL = 60.0  # seconds a workspace's nudge_after setting is cached for turns
@@ -172,7 +178,9 @@ class TurnRunner:
         ctx, event_ids, channel, thread, seen = begun
         for ts in seen:  # the technician sees at once that their message was taken
             svc.notifier.react(channel, ts, "eyes")
-        svc.notifier.set_status(channel, thread, "is working on it…")
+        # Slack's AI status in the thread while the model works, cleared after; a thread
+        # Slack refuses it for (or a workspace without it) just goes without.
+        status_set = svc.notifier.set_status(channel, thread, WORKING, LOADING_MESSAGES)
         slow = threading.Timer(self.slow_after, self._say_slow, args=(channel, thread))
         slow.daemon = True
         slow.start()
@@ -189,6 +197,8 @@ class TurnRunner:
             return False
         finally:
             slow.cancel()
+            if status_set:
+                svc.notifier.set_status(channel, thread, "")
         svc.metrics.turn_seconds.labels(svc.engine_name).observe(time.monotonic() - started)
 
         def store(db: Session) -> tuple[Applied, TurnView, str, str] | None:
