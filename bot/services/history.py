@@ -40,8 +40,13 @@ def session_history(svc: Services, *, team_id: str, user_id: str,
                            earlier=earlier)
 
 
+def _key(at: datetime | None, order: int = 0) -> tuple[float, int]:
+    """Oldest first; events of the same instant in the order they were recorded."""
+    return (at.timestamp() if at is not None else 0.0, order)
+
+
 def _events(db: Session, sid: uuid.UUID) -> tuple[list[HistoryEvent], int]:
-    events: list[HistoryEvent] = []
+    keyed: list[tuple[tuple[float, int], HistoryEvent]] = []
     total = 0
     # Hand-offs and take-overs: from, to, when, why.
     src, dst = aliased(User), aliased(User)
@@ -59,23 +64,24 @@ def _events(db: Session, sid: uuid.UUID) -> tuple[list[HistoryEvent], int]:
         why = reason or ""
         if kind == "handoff" and why.startswith("handed off by "):
             why = ""  # the actor is already named
-        events.append(HistoryEvent(_epoch(at), from_id, "take_over" if kind == "take_over"
-                                   else "handoff", why, other=to_id))
+        keyed.append((_key(at), HistoryEvent(_epoch(at), from_id, "take_over"
+                                             if kind == "take_over" else "handoff", why,
+                                             other=to_id)))
     # Steps: parks, resumes, escalations, answers, actions, fixes marked, and who did each.
     step_filter = (AISessionStep.session_id == sid, AISessionStep.step_type.in_(STEP_TYPES))
     steps = db.execute(
         select(AISessionStep.step_type, AISessionStep.content, AISessionStep.created_at,
-               User.slack_user_id)
+               User.slack_user_id, AISessionStep.step_order)
         .outerjoin(User, User.id == AISessionStep.actor_user_id)
         .where(*step_filter)
         .order_by(AISessionStep.step_order.desc()).limit(MAX_EVENTS)
     ).all()
     total += int(db.execute(select(func.count()).select_from(AISessionStep)
                             .where(*step_filter)).scalar_one())
-    for step_type, content, at, actor in steps:
+    for step_type, content, at, actor, order in steps:
         event = _step_event(step_type, content or {}, _epoch(at), actor)
         if event is not None:
-            events.append(event)
+            keyed.append((_key(at, order), event))
     # Facts a person gave (the model's own inferences are the turns' business).
     fact_filter = (SessionFact.session_id == sid, SessionFact.created_by_id.is_not(None))
     facts = db.execute(
@@ -86,9 +92,9 @@ def _events(db: Session, sid: uuid.UUID) -> tuple[list[HistoryEvent], int]:
     total += int(db.execute(select(func.count()).select_from(SessionFact)
                             .where(*fact_filter)).scalar_one())
     for text, at, author in facts:
-        events.append(HistoryEvent(_epoch(at), author, "fact", text or ""))
-    events.sort(key=lambda e: e.at)
-    shown = events[-MAX_EVENTS:]
+        keyed.append((_key(at), HistoryEvent(_epoch(at), author, "fact", text or "")))
+    keyed.sort(key=lambda pair: pair[0])
+    shown = [event for _key_, event in keyed[-MAX_EVENTS:]]
     return shown, max(0, total - len(shown))
 
 
