@@ -258,13 +258,15 @@ def test_turn_feedback_one_vote_per_person_changeable(make: Make, fake_anthropic
     with h.svc.factory() as db:
         assert db.execute(select(func.count()).select_from(TurnFeedback)).scalar_one() == 1
     assert h.ephemerals_text("U1").count("this turn helped") == 1
-    h.click("fp_turn_feedback", down["value"], message_ts=ts, thread_ts=thread, user="U1")
+    h.click("fp_turn_feedback", down["value"], message_ts=ts, thread_ts=thread, user="U2")
     h.click("fp_turn_feedback", up["value"], message_ts=ts, thread_ts=thread, user="U2")
+    h.settle()  # U2: 👎 then 👍 on the same, unchanged message: changed, not swallowed
+    h.click("fp_turn_feedback", down["value"], message_ts=ts, thread_ts=thread, user="U1")
     h.settle()
     since = utcnow() - timedelta(days=1)
     with h.svc.factory() as db:
-        rows = db.execute(select(TurnFeedback.vote)).scalars().all()
-        assert sorted(rows) == ["down", "up"]
+        rows = dict(db.execute(select(TurnFeedback.user_id, TurnFeedback.vote)).all())
+        assert sorted(rows.values()) == ["down", "up"]
         counts = turn_feedback_counts(db, TEAM, since)
         assert (counts.up, counts.down, counts.total) == (1, 1, 2)
         mine = turn_feedback_counts(db, TEAM, since, user_id="U1")  # U1 owns the session
