@@ -4,6 +4,7 @@ how many earlier ones were left out."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from bot import ids
@@ -34,8 +35,6 @@ SAYS = {
 
 def _when(at: int) -> str:
     """Slack's date token: each viewer sees their own time zone (fallback: UTC)."""
-    from datetime import UTC, datetime
-
     fallback = datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M UTC")
     return f"<!date^{at}^{{date_short}} {{time}}|{fallback}>"
 
