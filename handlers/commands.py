@@ -123,7 +123,7 @@ def register(app: App, svc: Services) -> None:
     def on_command(ack: Ack, body: dict[str, Any], respond: Callable[..., Any], client: Any,
                    context: BoltContext) -> None:
         text = (body.get("text") or "").strip()
-        word, _, rest = text.partition(" ")
+        word, rest = (text.split(None, 1) + ["", ""])[:2]  # any whitespace, as classify
         kind = classify(text)
         if kind == "form":
             ack()

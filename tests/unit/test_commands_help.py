@@ -41,6 +41,7 @@ def test_classify_and_suggest() -> None:
     assert commands.classify("HELP") == "sub" and commands.classify("park fp-123") == "sub"
     assert commands.classify("staus") == "ask" and commands.classify("printer") == "ask"
     assert commands.classify("printer is offline") == "open"
+    assert commands.classify("park\nfp-123") == "sub" and commands.classify("pakr\tnow") == "open"
     assert commands.classify("x" * (commands.ASK_MAX + 1)) == "open"
     assert commands.suggestion("pakr") == "park" and commands.suggestion("lsit") == "list"
     assert commands.suggestion("printer") is None and commands.suggestion("x" * 500) is None
