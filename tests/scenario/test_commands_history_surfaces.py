@@ -121,6 +121,9 @@ def test_two_words_still_open_a_session_and_help_is_grouped(make: Make,
                     "*Workspace (admins)*"):
         assert heading in told
     assert "/flowpilot park fp-…" in told and "/flowpilot ticket <number>" in told
+    h.command("resolve\nfp-000000 done")  # a subcommand, then a newline: still the subcommand
+    h.settle()
+    assert any("No open session is fp-000000" in str(p.get("text")) for p in _hook_posts(h))
     assert len(_sessions(h)) == 1
 
 
