@@ -4,6 +4,7 @@ engines, worker pool and the Bolt app are built and wired. Importing it does not
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +14,7 @@ from sqlalchemy import Engine, text
 from bot import logsafe
 from bot.clock import Clock, utcnow
 from bot.config import Settings
+from bot.engines.base import Drafter
 from bot.engines.base import Engine as TurnEngine
 from bot.errors import ConfigError, FlowPilotError, SlackError, StorageError
 from bot.executor import TrackingExecutor
@@ -26,10 +28,12 @@ from bot.oauth import (
     token_source,
 )
 from bot.services.catalog import FlowCatalog
-from bot.services.container import Services
+from bot.services.container import Caches, Services
 from bot.services.dispatch import InlineDispatch, QueueDispatch
 from bot.services.tenancy import refused
 from bot.services.turns import TurnRunner
+from bot.services.work import register_work
+from bot.ttlcache import Ticker
 from storage.db import make_engine, make_session_factory
 from storage.migrate import is_current
 
@@ -47,8 +51,6 @@ class FlowPilot:
 
     def wait_idle(self, timeout: float = 15.0) -> bool:
         """True once listeners and turns are both idle (a turn may start from a listener)."""
-        import time
-
         deadline = time.monotonic() + timeout
         listeners = self.extras["listeners"]
         while time.monotonic() < deadline:
@@ -82,8 +84,10 @@ def build_engine(settings: Settings) -> TurnEngine:
 
 def build(
     settings: Settings, *, clock: Clock = utcnow, mode: str = "serve",
-    workers: int | None = None, listener_workers: int = 64,
+    workers: int | None = None, listener_workers: int = 64, ticker: Ticker = time.monotonic,
 ) -> FlowPilot:
+    """``clock``: what ``now`` is (tests move it); ``ticker``: the seconds the per-process
+    caches expire on (``time.monotonic``; tests pass a ``FakeTicker``)."""
     logsafe.install()
     db = make_engine(settings.database_url, pool_size=settings.pool_size, max_overflow=10)
     factory = make_session_factory(db)
@@ -92,21 +96,24 @@ def build(
     catalog = FlowCatalog(factory, settings.flows_dir)
     for problem in catalog.problems:
         log.warning("flow skipped: %s", problem)
+    drafter: Drafter | None = None
     if settings.ai_enabled:
         engine = build_engine(settings)
+        drafter = engine if isinstance(engine, Drafter) else None
     else:
         from bot.engines.offline import OfflineEngine
 
         engine = OfflineEngine(catalog.base)
-    svc = Services(
-        settings=settings, factory=factory, clock=clock, notifier=Notifier(client, tokens),
-        engine=engine, flows=catalog, metrics=Metrics(),
-    )
-    runner = TurnRunner(svc, workers or settings.workers)
-    svc.runner = runner
+    runner = TurnRunner(workers or settings.workers)
     # Only processes that ack Slack hand work to the queue; workers (scheduler) run it.
     queue = settings.work_mode == "queue" and mode == "serve"
-    svc.dispatch = QueueDispatch(svc) if queue else InlineDispatch(svc)
+    dispatch = QueueDispatch() if queue else InlineDispatch()
+    register_work(dispatch)  # what the dispatch runs by name after the ack
+    svc = Services(
+        settings=settings, factory=factory, clock=clock, notifier=Notifier(client, tokens),
+        engine=engine, flows=catalog, metrics=Metrics(), runner=runner, dispatch=dispatch,
+        caches=Caches.build(ticker), drafter=drafter,
+    )
     listeners = TrackingExecutor(listener_workers, thread_name_prefix="fp-listener")
     per_workspace: dict[str, Any] = {}
     if store is not None:  # many workspaces: Bolt asks the token source per request

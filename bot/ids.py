@@ -68,6 +68,7 @@ INTAKE_MODAL = "fp_intake_modal"
 INTAKE_PROBLEM = "fp_intake_problem"
 INTAKE_LOG = "fp_intake_log"
 INTAKE_TICKET = "fp_intake_ticket"
+INTAKE_FILES = "fp_intake_files"  # a screenshot or log file (file_input; issue 18)
 SETTINGS_MODAL = "fp_settings_modal"  # the PSA connection form (admins; issue 13)
 PSA_SITE = "fp_psa_site"
 PSA_COMPANY = "fp_psa_company"

@@ -10,14 +10,12 @@ from typing import Any
 
 from slack_bolt import Ack, App
 from slack_bolt.context import BoltContext
-from slack_sdk.webhook import WebhookClient
 
 from bot import ids
 from bot.render.commands import render_start_prompt, render_starting
 from bot.render.modals import intake_modal
 from bot.services import acks
 from bot.services.container import Services
-from bot.services.sessions import Intake, open_session
 from handlers.common import action_value, channel_of, readable, team_of, user_of
 
 # What ``help`` shows before the registered subcommands: the ways in that are not words.
@@ -116,9 +114,6 @@ def suggestion(word: str) -> str | None:
 
 
 def register(app: App, svc: Services) -> None:
-    assert svc.dispatch is not None
-    svc.dispatch.register("open_command", open_command)
-
     @app.command(ids.COMMAND)
     def on_command(ack: Ack, body: dict[str, Any], respond: Callable[..., Any], client: Any,
                    context: BoltContext) -> None:
@@ -158,7 +153,6 @@ def register(app: App, svc: Services) -> None:
         payload = {"team_id": team_of(body), "user_id": user_of(body),
                    "channel_id": channel_of(body), "text": text.strip(),
                    "response_url": body.get("response_url")}
-        assert svc.dispatch is not None
         event_id = acks.record_delivery(
             svc.factory, key=f"cmd_start:{nonce}"[:255], kind="command", now=svc.clock(),
             team_id=team_of(body) or None, work=("open_command", payload),
@@ -187,24 +181,3 @@ def command_payload(body: dict[str, Any]) -> dict[str, Any]:
     return {"team_id": body.get("team_id"), "user_id": body.get("user_id"),
             "channel_id": body.get("channel_id"), "text": (body.get("text") or "").strip(),
             "response_url": body.get("response_url")}
-
-
-def open_command(svc: Services, p: dict[str, Any]) -> None:
-    """Work after the ack: open the session a ``/flowpilot <problem>`` asked for."""
-    try:
-        open_session(
-            svc, team_id=str(p["team_id"]), user_id=str(p["user_id"]),
-            channel=str(p["channel_id"]), thread_ts=None,
-            intake=Intake(text=str(p["text"]), source="command"),
-        )
-    except Exception as exc:
-        reply_privately(p.get("response_url"), f"⚠️ Could not open the session: {readable(exc)}")
-
-
-def reply_privately(response_url: str | None, text: str) -> None:
-    if not response_url:
-        return
-    try:
-        WebhookClient(response_url).send(text=text, response_type="ephemeral")
-    except Exception:
-        pass

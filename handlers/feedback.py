@@ -10,8 +10,7 @@ from slack_bolt import Ack, App
 from bot import ids
 from bot.services import feedback
 from bot.services.container import Services
-from handlers.actions import run_click
-from handlers.common import action_value, team_of, tell, user_of
+from handlers.common import action_value, run_click, team_of, tell, user_of
 
 THANKS = {"up": "👍 Thanks — noted that this turn helped.",
           "down": "👎 Thanks — noted that this turn did not help."}

@@ -10,8 +10,7 @@ from bot import ids
 from bot.render.history import render_history_modal
 from bot.services import history
 from bot.services.container import Services
-from handlers.actions import run_click
-from handlers.common import action_value, team_of, user_of
+from handlers.common import action_value, run_click, team_of, user_of
 from handlers.lifecycle import _open
 
 

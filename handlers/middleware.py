@@ -20,6 +20,7 @@ from bot import ids
 from bot.domain import status as st
 from bot.redact import redact
 from bot.services import acks
+from bot.services.attachments import refs_from_event
 from bot.services.container import Services
 from bot.services.dispatch import CHANNEL
 from bot.services.sessions import workspace_patterns
@@ -61,8 +62,6 @@ def queued_work(svc: Services, body: dict[str, Any]) -> tuple[str, dict[str, Any
     ack means the work is accepted: opening a session (both modes: it runs after the ack),
     and in queue mode a turn button too (inline, a click's change is made before its ack).
     None: handled by its listener as usual."""
-    if svc.dispatch is None:
-        return None
     from handlers.actions import click_decision, click_payload
     from handlers.commands import command_payload, opens_session
 
@@ -141,7 +140,7 @@ def make_delivery_middleware(svc: Services) -> Callable[..., Any]:
         work = queued_work(svc, body)
         event_id = acks.record_delivery(
             svc.factory, key=key, kind=kind, now=now, team_id=team_id, work=work,
-            wake=work is not None and svc.dispatch.queued,  # type: ignore[union-attr]
+            wake=work is not None and svc.dispatch.queued,
         )
         if event_id is None:
             svc.metrics.deliveries.labels(kind, "duplicate").inc()
@@ -151,7 +150,7 @@ def make_delivery_middleware(svc: Services) -> Callable[..., Any]:
             # Recorded work is acked here: its listener would only ack (after Bolt's listener
             # runner polls for that ack every 10 ms on another thread). Inline, this process
             # runs it now; if it dies first, ``recover_turns`` runs it (exactly once).
-            if not svc.dispatch.queued and event_id is not None:  # type: ignore[union-attr]
+            if not svc.dispatch.queued and event_id is not None:
                 svc.later_recorded(event_id, *work)
             return BoltResponse(status=200, body="")
         context["fp_event_id"] = event_id
@@ -165,12 +164,15 @@ def _record_reply(
     svc: Services, body: dict[str, Any], event: dict[str, Any], key: str, team_id: str | None,
     context: BoltContext, next: Callable[[], None],
 ) -> BoltResponse | None:
-    queued = svc.dispatch is not None and svc.dispatch.queued
+    queued = svc.dispatch.queued
     patterns = workspace_patterns(svc, team_id or "")  # cached a minute
     text = (event.get("text") or "")[:MAX_REPLY_CHARS]
     red = redact(text, patterns)
     payload = {"author": event.get("user"), "text": red.text, "ts": event.get("ts"),
                "team_id": team_id, "redacted": red.count}
+    files = refs_from_event(event)  # descriptions only: downloaded after the ack (issue 18)
+    if files:
+        payload["files"] = files
     # In queue mode the commit wakes a worker; nothing is left for this process.
     found = acks.record_reply(
         svc.factory, channel=str(event.get("channel")), thread_ts=str(event.get("thread_ts")),

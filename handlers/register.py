@@ -8,6 +8,7 @@ from bot.services.container import Services
 from handlers import (
     actions,
     commands,
+    details,
     errors,
     events,
     feedback,
@@ -42,4 +43,4 @@ def register_all(app: App, svc: Services) -> None:
     feedback.register(app, svc)  # issue 19: 👍/👎 on turns
     errors.register(app, svc)
     tenancy.register(app, svc)
-    _ = (home, settings, teams)  # register their subcommands on import
+    _ = (details, home, settings, teams)  # register their subcommands on import

@@ -16,6 +16,9 @@ USAGE = ("`/flowpilot settings` shows them · `/flowpilot settings set <name> <v
 
 
 def _show(value: Any, key: str) -> str:
+    if key == "allow_images":  # off by default: screenshots can't be redacted (issue 18)
+        return "`on` (screenshots go to Claude)" if value is True else \
+            "`off` (screenshots are not sent: they can't be redacted)"
     if value in (None, "", []):
         return "—"
     if key.endswith("_channel"):
@@ -41,5 +44,8 @@ def _settings(svc: Services, body: dict[str, Any], rest: str, respond: Callable[
         return
     values = admin.effective(svc, team)
     lines = [f"• `{k}`: {_show(v, k)}" for k, v in values.items()]
-    respond(text="*FlowPilot settings for this workspace*\n" + "\n".join(lines) + f"\n{USAGE}",
+    changed = admin.last_changed(svc, team)
+    when = f"_Last changed {changed:%Y-%m-%d %H:%M} UTC_\n" if changed else "_All defaults._\n"
+    respond(text="*FlowPilot settings for this workspace*\n" + when + "\n".join(lines)
+            + f"\n{USAGE}",
             response_type="ephemeral")

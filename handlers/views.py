@@ -7,11 +7,10 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from bot import ids
-from bot.errors import DomainError
-from bot.services import tickets
+from bot.services.attachments import refs_from_event
 from bot.services.container import Services
-from bot.services.sessions import Intake, open_session
-from handlers.common import readable, team_of, tell, user_of
+from bot.services.sessions import Intake
+from handlers.common import team_of, tell, user_of
 
 
 def field(view: dict[str, Any], action_id: str) -> Any:
@@ -25,15 +24,21 @@ def field(view: dict[str, Any], action_id: str) -> Any:
     return element.get("value")
 
 
-def register(app: App, svc: Services) -> None:
-    assert svc.dispatch is not None
-    svc.dispatch.register("open_session", open_work)
+def uploaded(view: dict[str, Any], action_id: str) -> list[dict[str, Any]]:
+    """The files of a file_input, as refs (``state.values[block][action].files``, each read
+    again through files.info: the modal's file objects may be partial)."""
+    state = ((view.get("state") or {}).get("values") or {}).get(action_id) or {}
+    files = (state.get(action_id) or {}).get("files") or []
+    return [{**ref, "check": True} for ref in refs_from_event({"files": files})]
 
+
+def register(app: App, svc: Services) -> None:
     @app.view(ids.INTAKE_MODAL)
     def on_intake(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         problem = (field(view, ids.INTAKE_PROBLEM) or "").strip()
         log_text = (field(view, ids.INTAKE_LOG) or "").strip()
         ticket = (field(view, ids.INTAKE_TICKET) or "").strip() or None
+        files = uploaded(view, ids.INTAKE_FILES)
         if not problem:
             ack(response_action="errors",
                 errors={ids.INTAKE_PROBLEM: "Describe the problem in a sentence or two."})
@@ -41,7 +46,7 @@ def register(app: App, svc: Services) -> None:
         ack()
         channel = str(view.get("private_metadata") or "") or user_of(body)
         svc.later("open_session", _open_payload(body, channel, None, Intake(
-            text=problem, log=log_text, ticket=ticket, source="modal")))
+            text=problem, log=log_text, ticket=ticket, source="modal", files=files)))
 
     @app.shortcut(ids.SHORTCUT_TROUBLESHOOT)
     def on_shortcut(ack: Ack, body: dict[str, Any]) -> None:
@@ -49,35 +54,18 @@ def register(app: App, svc: Services) -> None:
         message = body.get("message") or {}
         text = (message.get("text") or "").strip()
         channel = str((body.get("channel") or {}).get("id") or "")
-        if not text:
+        files = refs_from_event(message)  # a screenshot or log shared with it (issue 18)
+        if not text and not files:
             tell(svc, body, "That message has no text to troubleshoot.")
             return
         svc.later("open_session", _open_payload(
             body, channel, str(message.get("thread_ts") or message.get("ts")),
-            Intake(text=text, source="shortcut")))
+            Intake(text=text, source="shortcut", files=files)))
 
 
 def _open_payload(body: dict[str, Any], channel: str, thread_ts: str | None,
                   intake: Intake) -> dict[str, Any]:
     return {"team_id": team_of(body), "user_id": user_of(body), "channel": channel,
             "thread_ts": thread_ts, "intake": {"text": intake.text, "log": intake.log,
-                                               "ticket": intake.ticket, "source": intake.source}}
-
-
-def open_work(svc: Services, p: dict[str, Any]) -> None:
-    """Work after the ack: open a session from the intake form or the message shortcut."""
-    try:
-        intake = Intake(**p["intake"])
-        if intake.ticket and tickets.has_psa(svc, p["team_id"]):  # the form's ticket field
-            number = tickets.ticket_number(intake.ticket, bare=True)
-            if number is None:
-                raise DomainError(f"{intake.ticket!r} is not a ticket number.")
-            tickets.open_from_ticket(svc, team_id=p["team_id"], user_id=p["user_id"],
-                                     channel=p["channel"], number=number, source="modal",
-                                     text=intake.text, log=intake.log)
-            return
-        open_session(svc, team_id=p["team_id"], user_id=p["user_id"], channel=p["channel"],
-                     thread_ts=p.get("thread_ts"), intake=intake)
-    except Exception as exc:
-        tell(svc, {"user": {"id": p["user_id"]}, "channel": {"id": p["channel"]}},
-             f"⚠️ Could not open the session: {readable(exc)}")
+                                               "ticket": intake.ticket, "source": intake.source,
+                                               "files": intake.files}}

@@ -7,7 +7,7 @@ A *turn* takes the session's current state plus the inputs that arrived since th
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 # Re-exported: the engine contract speaks the domain's vocabulary (one definition).
 from bot.domain.vocabulary import DOMAINS as DOMAINS
@@ -131,6 +131,17 @@ class TurnInput:
     text: str = ""  # reply text (already redacted by the caller for the model)
     item_id: str | None = None  # question / action / fix id
     choice: str | None = None  # chosen option, or fix decision (worked|failed|rejected)
+    files: int = 0  # files shared with it, still to read (bot/services/attachments.py)
+
+
+@dataclass(frozen=True)
+class ImageInput:
+    """A screenshot shared with this turn, for a model that reads images (base64, never
+    stored): the workspace allowed images and the file passed the size and type limits."""
+
+    name: str
+    media_type: str  # image/jpeg | image/png | image/gif | image/webp
+    data: str  # base64
 
 
 @dataclass(frozen=True)
@@ -163,6 +174,21 @@ class TurnContext:
     # Facts the technician marked wrong ("That's wrong…"): the model is told to disregard them
     # (it may have seen them in an earlier turn of the conversation).
     retracted_fact_ids: list[str] = field(default_factory=list)
+    # Screenshots shared with this turn's inputs (Claude only; bot/services/attachments.py).
+    images: list[ImageInput] = field(default_factory=list)
+
+
+@runtime_checkable
+class Drafter(Protocol):
+    """The drafting port of the analysis job (``analyze_resolved``): a resolved session's
+    markdown in, a reusable template out (``title``, ``description``, ``language``, ``body``,
+    ``parameters``). ClaudeEngine implements it; without a model there is no drafter."""
+
+    model: str  # the model used when the workspace names none
+
+    def draft_template(self, model: str, session_markdown: str) -> dict[str, Any]:
+        """Return the draft, or raise ``bot.errors.EngineError`` with a readable message."""
+        ...
 
 
 class Engine(Protocol):

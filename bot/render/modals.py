@@ -164,6 +164,13 @@ def intake_modal(channel_id: str) -> View:
             hint="Passwords and keys are masked before anything is sent to the AI.",
         ),
         _text_input(ids.INTAKE_TICKET, "Ticket number (optional)", optional=True, max_length=50),
+        # Block Kit's file_input (docs.slack.dev/reference/block-kit/block-elements/
+        # file-input-element: inside an input block, max_files 1-10, needs files:read).
+        {"type": "input", "block_id": ids.INTAKE_FILES, "optional": True,
+         "label": bk.plain_text("Screenshot or log file (optional)", limits.INPUT_LABEL),
+         "hint": bk.plain_text("Log files are masked like pasted text; screenshots reach the AI "
+                               "only if an admin allowed images.", 150),
+         "element": {"type": "file_input", "action_id": ids.INTAKE_FILES, "max_files": 5}},
     ]
     return _modal(ids.INTAKE_MODAL, "New FlowPilot session", "Start", blocks, channel_id)
 

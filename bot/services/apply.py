@@ -24,7 +24,7 @@ from bot.engines.base import (
     TurnOutput,
     Usage,
 )
-from bot.services import deliveries, knowledge, present, workspace
+from bot.services import knowledge, present, workspace
 from bot.services.container import Services
 from bot.services.sessions import add_step
 from storage.models import (
@@ -36,8 +36,16 @@ from storage.models import (
     SessionSuggestedFix,
     User,
 )
+from storage.queries import deliveries
 
 MAX_OPTIONS = 8
+# What the model is told of ``ai_sessions.intake_type`` (the vocabulary's words).
+INTAKE_SAYS = {
+    "screenshot": "Input so far includes a screenshot (shown to you only when the workspace "
+                  "allows images; otherwise the technician types what it shows).",
+    "log_paste": "Input so far includes a log (pasted or a shared text file).",
+    "combined": "Input so far combines typed text with a log file or a screenshot.",
+}
 MAX_TEXT = 2_000
 
 
@@ -52,6 +60,8 @@ def build_context(
         parts.append("Pasted log:\n" + str(intake["log_content"]))
     if intake.get("ticket"):
         parts.append(f"Ticket: {intake['ticket']}")
+    if session.intake_type in INTAKE_SAYS:  # what the technician gave (issue 18)
+        parts.append(INTAKE_SAYS[session.intake_type])
     items = present.lane_items(session)
     lane = [
         LaneItemView(
@@ -102,6 +112,7 @@ def _turn_input(event: InboundEvent) -> TurnInput:
         kind=kind,  # type: ignore[arg-type]
         author=str(p.get("author_name") or p.get("author") or "technician"),
         text=str(p.get("text") or ""), item_id=p.get("item_id"), choice=p.get("choice"),
+        files=len(p.get("files") or []),
     )
 
 
@@ -121,13 +132,36 @@ def apply_output(
     event_ids: list[uuid.UUID], now: datetime,
 ) -> Applied:
     """Store one turn: summary, confidence, facts, task lane, fixes, tokens, the step."""
+    _apply_summary(session, out)
+    facts = _add_facts(db, session, out, event_ids, now)
+    question_ids, action_ids = _extend_lane(session, out)
+    typed_answer_ts = _typed_answers(db, session, out, event_ids, now)
+    if out.flow_id is not None:
+        _follow_flow(svc, db, session, out.flow_id)
+    fix_ids, superseded = _add_fixes(session, out, now)
+    add_session_usage(svc, session, out.usage)
+    _apply_conversation(session, out, now)
+    content = _step_content(svc, out, [str(f.id) for f in facts], question_ids, action_ids,
+                            fix_ids, event_ids)
+    step = add_step(db, session, "ai_turn", None, content, now,
+                    input_tokens=out.usage.input_tokens, output_tokens=out.usage.output_tokens)
+    db.flush()
+    add_account_usage(db, session.account_id, out.usage)
+    deliveries.finish_all(db, event_ids, "done", now)
+    return Applied(step=step, facts=facts, superseded_message_ts=[*superseded, *typed_answer_ts])
+
+
+def _apply_summary(session: AISession, out: TurnOutput) -> None:
     if out.summary.strip():
         session.problem_summary = out.summary.strip()[:120]
     session.problem_domain = out.domain if out.domain in DOMAINS else "other"
     session.confidence_score = conf.clamp_confidence(out.confidence)
     session.confidence_tier = conf.tier_for(session.confidence_score)
 
-    fact_ids, facts = [], []
+
+def _add_facts(db: Session, session: AISession, out: TurnOutput,
+               event_ids: list[uuid.UUID], now: datetime) -> list[SessionFact]:
+    facts = []
     said_by = _sole_author(db, session, event_ids) if any(
         f.source in PERSON_SOURCES for f in out.facts) else None
     for fact in out.facts:
@@ -145,8 +179,32 @@ def apply_output(
         )
         db.add(fact_row)
         facts.append(fact_row)
-        fact_ids.append(str(fact_row.id))
+    return facts
 
+
+PERSON_SOURCES = ("technician", "action")  # facts a person gave (not intake, not inference)
+
+
+def _sole_author(db: Session, session: AISession,
+                 event_ids: list[uuid.UUID]) -> tuple[uuid.UUID, str] | None:
+    """(user id, inbound event id) of the one person whose inputs this turn took, if one."""
+    if not event_ids:
+        return None
+    events = db.execute(select(InboundEvent.id, InboundEvent.payload)
+                        .where(InboundEvent.id.in_(event_ids))).all()
+    authors = {str((p or {}).get("author") or ""): eid for eid, p in events}
+    authors.pop("", None)
+    authors.pop("flowpilot", None)
+    if len(authors) != 1:
+        return None
+    (slack_id, event_id), = authors.items()
+    user = db.execute(select(User.id).where(User.account_id == session.account_id,
+                                            User.slack_user_id == slack_id)).scalar_one_or_none()
+    return (user, str(event_id)) if user is not None else None
+
+
+def _extend_lane(session: AISession, out: TurnOutput) -> tuple[list[str], list[str]]:
+    """The turn's questions and actions join the task lane; returns their ids."""
     lane = dict(session.pending_task_lane or {"questions": [], "actions": []})
     questions, actions = list(lane.get("questions") or []), list(lane.get("actions") or [])
     question_ids, action_ids = [], []
@@ -166,11 +224,13 @@ def apply_output(
         actions.append(item)
         action_ids.append(item["id"])
     session.pending_task_lane = {**lane, "questions": questions, "actions": actions}
-    typed_answer_ts = _typed_answers(db, session, out, event_ids, now)
-    if out.flow_id is not None:
-        _follow_flow(svc, db, session, out.flow_id)
+    return question_ids, action_ids
 
-    applied_superseded: list[str] = []
+
+def _add_fixes(session: AISession, out: TurnOutput, now: datetime) -> tuple[list[str], list[str]]:
+    """The turn's fixes join the session (superseding older ones it names); returns their
+    ids and the ts of the superseded fixes' messages (to re-render)."""
+    superseded: list[str] = []
     fix_ids = []
     existing = {str(f.id): f for f in session.fixes}
     position = len(existing)
@@ -193,13 +253,13 @@ def apply_output(
             old.decided_at = now
             row.supersedes_id = old.id
             if old.slack_message_ts:
-                applied_superseded.append(old.slack_message_ts)
+                superseded.append(old.slack_message_ts)
         session.fixes.append(row)
         fix_ids.append(str(row.id))
+    return fix_ids, superseded
 
-    usage = out.usage
-    add_session_usage(svc, session, usage)
 
+def _apply_conversation(session: AISession, out: TurnOutput, now: datetime) -> None:
     if out.transcript:
         session.conversation_messages = [*(session.conversation_messages or []), *out.transcript]
     if out.engine_state is not None:
@@ -207,6 +267,12 @@ def apply_output(
     session.last_turn_error = None
     session.last_activity_at = now
 
+
+def _step_content(svc: Services, out: TurnOutput, fact_ids: list[str], question_ids: list[str],
+                  action_ids: list[str], fix_ids: list[str],
+                  event_ids: list[uuid.UUID]) -> dict[str, Any]:
+    """The ``ai_turn`` step's content: the message and the ids of what the turn added."""
+    usage = out.usage
     content: dict[str, Any] = {
         "message": out.message[:6000], "fact_ids": fact_ids, "question_ids": question_ids,
         "action_ids": action_ids, "fix_ids": fix_ids, "recommend": out.recommend,
@@ -221,34 +287,7 @@ def apply_output(
     if out.other_flows:
         content["other_flows"] = [[str(fid)[:100], str(title)[:150]]
                                   for fid, title in out.other_flows[:4]]
-    step = add_step(db, session, "ai_turn", None, content, now,
-                    input_tokens=usage.input_tokens, output_tokens=usage.output_tokens)
-    db.flush()
-    add_account_usage(db, session.account_id, usage)
-    deliveries.finish_all(db, event_ids, "done", now)
-    return Applied(step=step, facts=facts,
-                   superseded_message_ts=[*applied_superseded, *typed_answer_ts])
-
-
-PERSON_SOURCES = ("technician", "action")  # facts a person gave (not intake, not inference)
-
-
-def _sole_author(db: Session, session: AISession,
-                 event_ids: list[uuid.UUID]) -> tuple[uuid.UUID, str] | None:
-    """(user id, inbound event id) of the one person whose inputs this turn took, if one."""
-    if not event_ids:
-        return None
-    events = db.execute(select(InboundEvent.id, InboundEvent.payload)
-                        .where(InboundEvent.id.in_(event_ids))).all()
-    authors = {str((p or {}).get("author") or ""): eid for eid, p in events}
-    authors.pop("", None)
-    authors.pop("flowpilot", None)
-    if len(authors) != 1:
-        return None
-    (slack_id, event_id), = authors.items()
-    user = db.execute(select(User.id).where(User.account_id == session.account_id,
-                                            User.slack_user_id == slack_id)).scalar_one_or_none()
-    return (user, str(event_id)) if user is not None else None
+    return content
 
 
 def _typed_answers(db: Session, session: AISession, out: TurnOutput,
