@@ -43,12 +43,19 @@ RENAME = "fp_rename"  # header: give the session a title (issue 18)
 FACT_WRONG = "fp_fact_wrong"  # "That's wrong" menu on What we know: retract a fact (issue 18)
 BRANCH = "fp_branch"  # "Try another path from here" on a turn's message (issue 18)
 BRANCH_SWITCH = "fp_branch_switch"  # the header's Paths menu: back to another path (issue 18)
+# Issue 19: "Start a session about '…'?" after a single unknown word; the session's history
+# (header); a turn's 👍/👎 (Block Kit feedback_buttons).
+CMD_START = "fp_cmd_start"
+CMD_CANCEL = "fp_cmd_cancel"
+HISTORY = "fp_history"
+TURN_FEEDBACK = "fp_turn_feedback"
 
 BUTTON_PREFIXES = (
     ANSWER, ACTION_DONE, ACTION_SKIP, FIX_WORKED, FIX_FAILED, FIX_REJECT, RESOLVE, ESCALATE,
     PARK, RESUME, TAKE_OVER, RATE, RETRY, NUDGE_STILL_WORKING, NUDGE_SNOOZE, FEEDBACK,
     OPEN_SESSION, WRONG_FLOW, USE_FLOWS, RESEND, SEEN_BEFORE, DRAFT_APPROVE, DRAFT_REJECT,
-    DRAFT_EDIT, RENAME, FACT_WRONG, FIX_TRYING, BRANCH, BRANCH_SWITCH,
+    DRAFT_EDIT, RENAME, FACT_WRONG, FIX_TRYING, BRANCH, BRANCH_SWITCH, CMD_START, CMD_CANCEL,
+    HISTORY, TURN_FEEDBACK,
 )
 
 # Shortcut and modals.
@@ -83,6 +90,7 @@ DRAFT_REJECT_MODAL = "fp_draft_reject_modal"
 DRAFT_REASON = "fp_draft_reason"
 RENAME_MODAL = "fp_rename_modal"
 RENAME_TITLE = "fp_rename_title"
+HISTORY_MODAL = "fp_history_modal"  # read-only: no submit (issue 19)
 
 # Slack events the app subscribes to (manifest ``bot_events``); ``message`` stands for
 # ``message.channels`` and ``message.groups``.

@@ -61,20 +61,22 @@ class Notifier:
             self._clients[grant.token] = client
         return client, workspace
 
-    def _call(self, method: str, **kwargs: Any) -> dict[str, Any]:
+    def _call(self, method: str, *, quiet: bool = False, **kwargs: Any) -> dict[str, Any]:
+        """``quiet``: a cosmetic call, whose failure is a debug line, not a warning."""
         client, workspace = self._client_for()
         fn = getattr(client, method.replace(".", "_"))
+        level = logging.DEBUG if quiet else logging.WARNING
         try:
             resp = fn(**_drop_none(kwargs))
         except SlackApiError as exc:
             error = str(exc.response.get("error", "unknown_error"))
-            log.warning("slack %s failed: %s", method, error)
+            log.log(level, "slack %s failed: %s", method, error)
             if workspace is not None and error in REFUSALS and self.tokens is not None:
                 self.tokens.refused(*workspace, error)
             raise SlackError(_explain(method, error), code=error,
                              retry_after=_retry_after(exc)) from None
         except Exception as exc:  # connection failures after the retry handler gave up
-            log.warning("slack %s failed: %s", method, exc.__class__.__name__)
+            log.log(level, "slack %s failed: %s", method, exc.__class__.__name__)
             raise SlackError(f"Slack could not be reached for {method}.") from None
         return dict(resp.data) if isinstance(resp.data, dict) else {}
 
@@ -121,12 +123,20 @@ class Notifier:
         except SlackError:
             pass  # a missing reaction is cosmetic
 
-    def set_status(self, channel: str, thread_ts: str, status: str) -> None:
+    def set_status(self, channel: str, thread_ts: str, status: str,
+                   loading_messages: list[str] | None = None) -> bool:
+        """The thread's "is working on it…" status (``assistant.threads.setStatus``; bot
+        scope ``chat:write`` since 2026-03-05, channel threads included:
+        docs.slack.dev/changelog/2026/03/05/set-status-scope-update). ``""`` clears it.
+        Cosmetic: a refusal (not an assistant thread, an old workspace, a missing scope) is
+        one debug line and False, never an error."""
         try:
-            self._call("assistant.threads.setStatus", channel_id=channel, thread_ts=thread_ts,
-                       status=status)
+            self._call("assistant.threads.setStatus", quiet=True, channel_id=channel,
+                       thread_ts=thread_ts, status=status,
+                       loading_messages=loading_messages or None)
         except SlackError:
-            pass  # cosmetic; older workspaces lack the method
+            return False
+        return True
 
     def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
         self._call("views.open", trigger_id=trigger_id, view=view)

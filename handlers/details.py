@@ -13,7 +13,9 @@ from handlers.commands import subcommand
 from handlers.common import team_of, user_of
 
 
-@subcommand("show")
+@subcommand("show", group="sessions", usage="show fp-…",
+            summary="a session's details: its flow, ticket and where its outputs went (any "
+                    "session, open or closed)")
 def _show(svc: Services, body: dict[str, Any], rest: str, respond: Callable[..., Any]) -> None:
     team, user = team_of(body), user_of(body)
     ref, link, _ = take_session_word(rest)

@@ -32,7 +32,7 @@ def lines_text(sessions: list[SessionLine]) -> str:
     return "*Your open sessions*\n" + "\n".join(_line(s) for s in sessions)
 
 
-@subcommand("list")
+@subcommand("list", group="sessions", summary="your open sessions, with their references and links")
 def _list(svc: Services, body: dict[str, Any], rest: str, respond: Callable[..., Any]) -> None:
     respond(text=lines_text(my_open_sessions(svc, team_of(body), user_of(body))),
             response_type="ephemeral")

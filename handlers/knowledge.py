@@ -93,7 +93,7 @@ def register(app: App, svc: Services) -> None:
         _refresh_home(svc, body)
 
 
-@subcommand("scripts")
+@subcommand("scripts", group="knowledge", summary="approved scripts")
 def _scripts(svc: Services, body: dict[str, Any], rest: str, respond: Callable[..., Any]) -> None:
     scripts, total, rejected = drafts.list_scripts(svc, team_of(body), user_of(body))
     respond(text=scripts_text(scripts, total, rejected), response_type="ephemeral")

@@ -187,7 +187,8 @@ def _private(respond: Respond, text: str) -> None:
     respond(text=text, response_type="ephemeral")
 
 
-@subcommand("resolve")
+@subcommand("resolve", group="sessions", usage="resolve fp-… [note]",
+            summary="resolve it; the note goes in the thread")
 def _resolve_cmd(svc: Services, body: dict[str, Any], rest: str, respond: Respond) -> None:
     target, note = _target(svc, body, rest, "resolve")
     done = lifecycle.resolve(svc, **target, note=note)
@@ -195,19 +196,20 @@ def _resolve_cmd(svc: Services, body: dict[str, Any], rest: str, respond: Respon
     _private(respond, "✅ Resolved. The resolution note is in the session's thread.")
 
 
-@subcommand("park")
+@subcommand("park", group="sessions", usage="park fp-…", summary="park it")
 def _park_cmd(svc: Services, body: dict[str, Any], rest: str, respond: Respond) -> None:
     lifecycle.announce_moved(svc, lifecycle.park(svc, **_target(svc, body, rest, "park")[0]))
     _private(respond, "⏸️ Parked. `/flowpilot resume` (or the Resume button) picks it up again.")
 
 
-@subcommand("resume")
+@subcommand("resume", group="sessions", usage="resume fp-…", summary="pick it up again")
 def _resume_cmd(svc: Services, body: dict[str, Any], rest: str, respond: Respond) -> None:
     lifecycle.announce_moved(svc, lifecycle.resume(svc, **_target(svc, body, rest, "resume")[0]))
     _private(respond, "▶️ Resumed.")
 
 
-@subcommand("handoff")
+@subcommand("handoff", group="sessions", usage="handoff fp-… @user",
+            summary="hand it to a colleague")
 def _handoff_cmd(svc: Services, body: dict[str, Any], rest: str, respond: Respond) -> None:
     target, rest = _target(svc, body, rest, "handoff")
     match = USER_REF.search(rest.strip().split(" ")[0] if rest.strip() else "")
@@ -219,7 +221,8 @@ def _handoff_cmd(svc: Services, body: dict[str, Any], rest: str, respond: Respon
     _private(respond, f"🔁 Handed to <@{to_user}>.")
 
 
-@subcommand("escalate")
+@subcommand("escalate", group="sessions", usage="escalate fp-… [team:NAME] [reason]",
+            summary="escalate it, to a team if named (no reason: the form)")
 def _escalate_cmd(svc: Services, body: dict[str, Any], rest: str, respond: Respond) -> None:
     target, rest = _target(svc, body, rest, "escalate")
     first, _, after = rest.strip().partition(" ")

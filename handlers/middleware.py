@@ -16,6 +16,7 @@ from typing import Any
 from slack_bolt import BoltResponse
 from slack_bolt.context import BoltContext
 
+from bot import ids
 from bot.domain import status as st
 from bot.redact import redact
 from bot.services import acks
@@ -81,6 +82,10 @@ def _shown(body: dict[str, Any], action: dict[str, Any]) -> str:
     (park, resume, park again) is a new one. Without a message (ephemeral, modal), each
     click stands alone and the domain's rules refuse a repeat."""
     message = body.get("message")
+    if str(action.get("action_id") or "").startswith(ids.TURN_FEEDBACK):
+        # 👍/👎 leave the message as it was: 👍, 👎, 👍 again is a change, not a repeat (the
+        # service stores one vote per person per turn, so a real double click is harmless).
+        return str(action.get("action_ts") or "")
     if isinstance(message, dict) and message.get("blocks"):
         digest = hashlib.sha1(
             json.dumps(message["blocks"], sort_keys=True).encode(), usedforsecurity=False

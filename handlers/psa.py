@@ -18,7 +18,7 @@ from handlers.common import readable, team_of, tell, user_of
 from handlers.views import field
 
 
-@subcommand("ticket")
+@subcommand("ticket", group="psa", usage="ticket <number>", summary="open a session from a PSA ticket")
 def _ticket(svc: Services, body: dict[str, Any], rest: str, respond: Callable[..., Any]) -> None:
     number = tickets.ticket_number(rest, bare=True)
     if number is None:
@@ -29,7 +29,7 @@ def _ticket(svc: Services, body: dict[str, Any], rest: str, respond: Callable[..
                              channel=str(body.get("channel_id") or ""), number=number)
 
 
-@subcommand("psa")
+@subcommand("psa", group="psa", summary="connect your PSA (admins)")
 def _psa(svc: Services, body: dict[str, Any], rest: str, respond: Callable[..., Any]) -> None:
     team, user = team_of(body), user_of(body)
     psa_admin.require_admin(svc, team, user)

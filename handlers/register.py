@@ -12,6 +12,8 @@ from handlers import (
     details,
     errors,
     events,
+    feedback,
+    history,
     home,
     knowledge,
     lifecycle,
@@ -40,6 +42,8 @@ def register_all(app: App, svc: Services) -> None:
     knowledge.register(app, svc)
     session_edit.register(app, svc)  # issue 18: Rename
     branching.register(app, svc)  # issue 18: Try another path from here, Paths
+    history.register(app, svc)  # issue 19: the header's History
+    feedback.register(app, svc)  # issue 19: 👍/👎 on turns
     errors.register(app, svc)
     tenancy.register(app, svc)
     _ = (details, home, settings, stats, teams)  # register their subcommands on import

@@ -28,7 +28,8 @@ def _show(value: Any, key: str) -> str:
     return f"`{value}`"
 
 
-@subcommand("settings")
+@subcommand("settings", group="admin", usage="settings [set <name> <value> | unset <name>]",
+            summary="the workspace's settings; admins change them")
 def _settings(svc: Services, body: dict[str, Any], rest: str, respond: Callable[..., Any]) -> None:
     words = rest.split(None, 2)
     team, user = team_of(body), user_of(body)

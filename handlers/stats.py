@@ -12,7 +12,9 @@ from handlers.commands import subcommand
 from handlers.common import team_of, user_of
 
 
-@subcommand("stats")
+@subcommand("stats", group="sessions", usage="stats [7d|30d|90d]",
+            summary="sessions, resolution, CSAT, cost, with a chart (admins: the whole "
+                    "workspace, by team and technician)")
 def _stats(svc: Services, body: dict[str, Any], rest: str, respond: Callable[..., Any]) -> None:
     window = parse_window(rest)  # a bad window: one line naming the allowed ones
     view = stats_for(svc, team_of(body), user_of(body), window)

@@ -24,7 +24,10 @@ def _line(t: teams.TeamView) -> str:
     return f"• *{t.name}* ({_ROUTING_TEXT.get(t.routing, t.routing)}): {people}"
 
 
-@subcommand("team")
+@subcommand("team", group="teams",
+            usage="team list | add <name> | members <name> @user… | group <name> @group|none "
+                  "| routing <name> all|round-robin",
+            summary="teams own their members' sessions; escalations can go to a team")
 def _team(svc: Services, body: dict[str, Any], rest: str, respond: Callable[..., Any]) -> None:
     words = rest.split()
     team, user = team_of(body), user_of(body)

@@ -16,7 +16,8 @@ from .limits import Block, block_text_size, slack_len
 def iter_texts(node: Any) -> Iterator[str]:
     """Every string shown to a person in ``node`` (text objects, at any depth)."""
     if isinstance(node, dict):
-        if node.get("type") in ("mrkdwn", "plain_text") and isinstance(node.get("text"), str):
+        if node.get("type") in ("mrkdwn", "plain_text", "markdown") and isinstance(
+                node.get("text"), str):
             yield node["text"]
             return
         for value in node.values():
@@ -29,7 +30,7 @@ def iter_texts(node: Any) -> Iterator[str]:
 def iter_elements(blocks: list[Block]) -> Iterator[dict[str, Any]]:
     """Every interactive element (buttons, selects, inputs) of ``blocks``."""
     for b in blocks:
-        if b.get("type") == "actions":
+        if b.get("type") in ("actions", "context_actions"):
             yield from b.get("elements", [])
         if isinstance(b.get("accessory"), dict):
             yield b["accessory"]
@@ -71,6 +72,18 @@ def violations(
             _too_long(problems, where, (b.get("text") or {}).get("text"), limits.SECTION_TEXT)
         if b.get("type") == "header":
             _too_long(problems, where, b["text"]["text"], limits.HEADER_TEXT)
+        if b.get("type") == "markdown":
+            _too_long(problems, where, b.get("text"), limits.MARKDOWN_TEXT)
+        if b.get("type") == "context_actions":
+            if not 1 <= len(b.get("elements", [])) <= limits.CONTEXT_ACTIONS_ELEMENTS:
+                problems.append(f"{where}: {len(b.get('elements', []))} elements")
+            for el in b.get("elements", []):
+                for side in ("positive_button", "negative_button"):
+                    button = el.get(side) or {}
+                    _too_long(problems, f"{where} {side}",
+                              (button.get("text") or {}).get("text"), limits.BUTTON_TEXT)
+                    _too_long(problems, f"{where} {side} value", button.get("value"),
+                              limits.BUTTON_VALUE)
         if b.get("type") == "context" and len(b.get("elements", [])) > limits.CONTEXT_ELEMENTS:
             problems.append(f"{where}: {len(b['elements'])} elements")
         if b.get("type") == "actions":

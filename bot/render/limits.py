@@ -42,6 +42,14 @@ PLACEHOLDER = 150
 INPUT_MAX_LENGTH = 3000
 MESSAGE_TEXT = 3000
 TOTAL_BLOCK_TEXT = 12_000
+# Block Kit's markdown block: "Limit 12,000 characters max"
+# (docs.slack.dev/reference/block-kit/blocks/markdown-block); all of a message's markdown
+# text counts toward TOTAL_BLOCK_TEXT here as well.
+MARKDOWN_TEXT = 12_000
+# context_actions holds at most 5 elements; a feedback button's text at most 75 characters
+# (docs.slack.dev/reference/block-kit/blocks/context-actions-block,
+# docs.slack.dev/reference/block-kit/block-elements/feedback-buttons-element).
+CONTEXT_ACTIONS_ELEMENTS = 5
 MODAL_TITLE = 24
 PRIVATE_METADATA = 3000
 
@@ -49,7 +57,8 @@ PRIVATE_METADATA = 3000
 _SHRINK_FLOOR = 300
 
 
-_TEXT_TYPES = ("mrkdwn", "plain_text")
+# A markdown block is its own text object: {"type": "markdown", "text": …}.
+_TEXT_TYPES = ("mrkdwn", "plain_text", "markdown")
 
 
 def _walk_texts(node: Any, found: list[dict[str, Any]]) -> None:
@@ -128,6 +137,10 @@ def _fix_element(el: dict[str, Any]) -> None:
             _fix_option(option)
     if isinstance(el.get("initial_option"), dict):
         _fix_option(el["initial_option"])
+    for side in ("positive_button", "negative_button"):  # feedback_buttons
+        if isinstance(el.get(side), dict):
+            _cap_text(el[side].get("text"), BUTTON_TEXT, note=False)
+            _cap_str(el[side], "value", BUTTON_VALUE)
     confirm = el.get("confirm")
     if isinstance(confirm, dict):
         _cap_text(confirm.get("title"), CONFIRM_TITLE, note=False)
@@ -173,6 +186,12 @@ def _fix_block(block: Block) -> None:
             if isinstance(el.get("action_id"), str):
                 sep = "." if ":" in el["action_id"] else ":"
                 el["action_id"] = _unique(el["action_id"], seen, sep, ACTION_ID)
+    elif kind == "markdown":
+        _cap_text(block, MARKDOWN_TEXT)
+    elif kind == "context_actions":
+        block["elements"] = (block.get("elements") or [])[:CONTEXT_ACTIONS_ELEMENTS]
+        for el in block["elements"]:
+            _fix_element(el)
     elif kind == "input":
         _cap_text(block.get("label"), INPUT_LABEL, note=False)
         _cap_text(block.get("hint"), INPUT_HINT, note=False)
@@ -193,7 +212,9 @@ def _interactive(blocks: list[Block]) -> list[dict[str, Any]]:
 def _shrinkable(blocks: list[Block]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for b in blocks:
-        if b.get("type") == "section":
+        if b.get("type") == "markdown" and isinstance(b.get("text"), str):
+            out.append(b)
+        elif b.get("type") == "section":
             out.extend(t for t in [b.get("text"), *(b.get("fields") or [])] if isinstance(t, dict))
         elif b.get("type") == "context":
             out.extend(e for e in b.get("elements", []) if e.get("type") in ("mrkdwn", "plain_text"))

@@ -63,3 +63,32 @@ def markdown_to_mrkdwn(markdown: str) -> str:
         line = _CHECKBOX.sub(lambda m: f"{m.group(1)}{'☑️' if m.group(2) != ' ' else '☐'} ", line)
         lines.append(_inline(line))
     return "\n".join(lines)
+
+
+def links_shown(markdown: str) -> str:
+    """Markdown for a Block Kit ``markdown`` block, with every link written out: ``[label](url)``
+    becomes ``label (url)``, so a label never hides where a link goes (fenced code is left
+    as is). Safety otherwise is ``safe.neutralize``'s job, done first."""
+    lines: list[str] = []
+    in_fence = False
+    for line in (markdown or "").split("\n"):
+        if line.lstrip().startswith("```"):
+            in_fence = not in_fence if line.strip().count("```") % 2 == 1 else in_fence
+            lines.append(line)
+            continue
+        if in_fence:
+            lines.append(line)
+            continue
+        out: list[str] = []
+        pos = 0
+        for m in _CODE_SPAN.finditer(line):
+            out.append(_LINK.sub(_written_out, line[pos : m.start()]))
+            out.append(m.group(0))
+            pos = m.end()
+        out.append(_LINK.sub(_written_out, line[pos:]))
+        lines.append("".join(out))
+    return "\n".join(lines)
+
+
+def _written_out(m: re.Match[str]) -> str:
+    return f"{m.group(1)} ({m.group(2)})" if m.group(1) else m.group(2)

@@ -20,6 +20,7 @@ _ESCALATE = ("🔺 Escalate", ids.ESCALATE)
 _PARK = ("⏸️ Park", ids.PARK)
 _RESUME = ("▶️ Resume", ids.RESUME)
 _RENAME = ("✏️ Rename", ids.RENAME)
+_HISTORY = ("🕘 History", ids.HISTORY)  # every status, ended sessions too (issue 19)
 
 # Which controls each status shows, first one styled primary.
 _CONTROLS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -31,8 +32,9 @@ _CONTROLS: dict[str, tuple[tuple[str, str], ...]] = {
 
 
 def control_buttons(session_id: str, status: str) -> list[Block]:
-    """Resolve / Escalate / Park / Resume buttons for ``status``; none when terminal."""
-    controls = _CONTROLS.get(status, ())
+    """Resolve / Escalate / Park / Resume buttons for ``status`` (none when terminal), then
+    History."""
+    controls = (*_CONTROLS.get(status, ()), _HISTORY)
     return [
         bk.button(label, action_id, session_id, style="primary" if i == 0 else None)
         for i, (label, action_id) in enumerate(controls)

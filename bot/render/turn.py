@@ -14,7 +14,7 @@ from . import limits
 from .blocks import Message
 from .items import Item, render_item
 from .limits import Block, block_text_size, truncate
-from .mrkdwn import markdown_to_mrkdwn
+from .mrkdwn import links_shown, markdown_to_mrkdwn
 from .safe import neutralize, one_line, plain, safe_link
 from .views import FactItem, SeenBeforeItem, TurnView
 
@@ -32,11 +32,33 @@ _NOTE_CHARS = 160
 
 
 def _message_blocks(t: TurnView, has_items: bool) -> list[Block]:
+    """The model's prose in Block Kit's ``markdown`` block (Slack renders the markdown the
+    model writes); our own flow text stays mrkdwn sections. Either way it is neutralized
+    first (no pings, no Slack control sequences) and links are written out."""
     if not t.message.strip():
         return []
     cap = MESSAGE_MAX_WITH_ITEMS if has_items else MESSAGE_MAX_ALONE
     text = neutralize(t.message.strip(), allowed_user_ids=t.allowed_user_ids, max_len=cap)
+    if t.engine == "claude":
+        return [{"type": "markdown", "text": links_shown(text)}]
     return bk.sections([markdown_to_mrkdwn(text)])
+
+
+def feedback_block(t: TurnView) -> list[Block]:
+    """👍/👎 on a model turn (Block Kit ``feedback_buttons`` in ``context_actions``,
+    docs.slack.dev/reference/block-kit/block-elements/feedback-buttons-element)."""
+    if t.engine != "claude" or not t.step_id:
+        return []
+    element = {
+        "type": "feedback_buttons",
+        "action_id": ids.TURN_FEEDBACK,
+        "positive_button": {"text": bk.plain_text("👍"), "accessibility_label": "This helped",
+                            "value": f"{t.session_id}|{t.step_id}|up"},
+        "negative_button": {"text": bk.plain_text("👎"),
+                            "accessibility_label": "This did not help",
+                            "value": f"{t.session_id}|{t.step_id}|down"},
+    }
+    return [{"type": "context_actions", "elements": [element]}]
 
 
 def facts_text(facts: list[FactItem], *, max_chars: int = FACTS_MAX_CHARS) -> str:
@@ -198,7 +220,7 @@ def render_turn(t: TurnView) -> Message:
         head.append(bk.section(_seen_before_text(t.seen_before)))
     if t.facts:
         head.append(bk.section(facts_text(t.facts), accessory=fact_menu(t.session_id, t.facts)))
-    tail = _recommend_blocks(t) + _wrong_flow_blocks(t) + _branch_blocks(t)
+    tail = _recommend_blocks(t) + _wrong_flow_blocks(t) + _branch_blocks(t) + feedback_block(t)
     blocks_left = limits.MAX_BLOCKS - len(head) - len(tail) - 1
     chars_left = limits.TOTAL_BLOCK_TEXT - block_text_size(head) - block_text_size(tail) - _NOTE_CHARS
     groups, hidden = _fit_items(t.session_id, items, t.allowed_user_ids, blocks_left, chars_left)

@@ -118,6 +118,8 @@ class TurnView:
     escalated: bool = False
     # Issue 18: "session|step" of the "Try another path from here" button (None: no button).
     branch_value: str | None = None
+    # The model turn's step id: its 👍/👎 buttons name it (issue 19); "" shows none.
+    step_id: str = ""
 
 
 # --- Resolution note and escalation package ----------------------------------------------
@@ -190,3 +192,26 @@ class EscalationData:
     owner_id: str | None = None  # Slack id, used only in the Slack message
     team: str = ""  # the team it was escalated to (issue 18)
     paths: list[str] = field(default_factory=list)  # issue 18: the paths tried, one line each
+
+
+# --- Session history (issue 19) ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HistoryEvent:
+    """One line of a session's history: when (epoch seconds), who (a Slack id we trust, or
+    None for FlowPilot itself), what kind (an icon key) and what happened (untrusted text)."""
+
+    at: int
+    who: str | None
+    kind: str
+    text: str
+    other: str | None = None  # a second person (hand-offs: the one it went to)
+
+
+@dataclass(frozen=True)
+class HistoryView:
+    session_id: str
+    title: str
+    events: list[HistoryEvent] = field(default_factory=list)  # oldest first
+    earlier: int = 0  # older events left out (long sessions)

@@ -161,14 +161,54 @@ def _check_blocks(blocks: Any) -> None:
         return
     if len(blocks) > 50:
         raise SlackApiFailure("invalid_blocks")
+    markdown = 0
     for block in blocks:
         if not isinstance(block, dict):
             raise SlackApiFailure("invalid_blocks_format")
+        if block.get("type") == "markdown":
+            # "The standard markdown-formatted text. Limit 12,000 characters max", and all of
+            # a payload's markdown blocks share those 12,000
+            # (docs.slack.dev/reference/block-kit/blocks/markdown-block).
+            text = block.get("text")
+            if not isinstance(text, str) or not text:
+                raise SlackApiFailure("invalid_blocks")
+            markdown += len(text)
+            if markdown > 12_000:
+                raise SlackApiFailure("invalid_blocks")
+        if block.get("type") == "context_actions":
+            _check_context_actions(block)
         ids = [el.get("action_id") for el in [*(block.get("elements") or []),
                                                  block.get("accessory"), block.get("element")]
                if isinstance(el, dict) and el.get("action_id")]
         if len(ids) != len(set(ids)):
             raise SlackApiFailure("invalid_blocks")
+
+
+def _check_context_actions(block: JSONDict) -> None:
+    """A ``context_actions`` block holds 1 to 5 ``feedback_buttons`` or ``icon_button``
+    elements (docs.slack.dev/reference/block-kit/blocks/context-actions-block); a feedback
+    buttons element needs a ``positive_button`` and a ``negative_button``, each with a
+    plain_text ``text`` of at most 75 characters and a ``value`` of at most 2,000
+    (docs.slack.dev/reference/block-kit/block-elements/feedback-buttons-element)."""
+    elements = block.get("elements")
+    if not isinstance(elements, list) or not 1 <= len(elements) <= 5:
+        raise SlackApiFailure("invalid_blocks")
+    for el in elements:
+        if not isinstance(el, dict) or el.get("type") not in ("feedback_buttons", "icon_button"):
+            raise SlackApiFailure("invalid_blocks")
+        if el["type"] != "feedback_buttons":
+            continue
+        for side in ("positive_button", "negative_button"):
+            button = el.get(side)
+            if not isinstance(button, dict):
+                raise SlackApiFailure("invalid_blocks")
+            text = button.get("text")
+            if (not isinstance(text, dict) or text.get("type") != "plain_text"
+                    or not str(text.get("text") or "") or len(str(text["text"])) > 75):
+                raise SlackApiFailure("invalid_blocks")
+            value = button.get("value")
+            if not isinstance(value, str) or not value or len(value) > 2000:
+                raise SlackApiFailure("invalid_blocks")
 
 
 def _dm_channel(channel: str) -> str:
@@ -811,6 +851,7 @@ class FakeSlack:
         body = call.body
         channel = self._channel_arg(call)
         msg = self._own_message(channel, str(body.get("ts") or ""))
+        _check_blocks(body.get("blocks"))  # chat.update validates blocks as postMessage does
         if "text" in body:
             msg["text"] = str(body.get("text") or "")
         if "blocks" in body:
@@ -851,6 +892,7 @@ class FakeSlack:
             raise SlackApiFailure("user_not_in_channel")
         if not any(body.get(k) for k in ("text", "blocks", "attachments")):
             raise SlackApiFailure("no_text")
+        _check_blocks(body.get("blocks"))
         eph: JSONDict = {
             "channel": channel,
             "user": user,
@@ -1049,9 +1091,25 @@ class FakeSlack:
         return {"ok": True, "messages": found, "has_more": False, "response_metadata": meta}, []
 
     def _set_status(self, call: Call) -> tuple[JSONDict, list[tuple[str, JSONDict]]]:
-        channel = str(call.body.get("channel_id") or "")
-        thread_ts = str(call.body.get("thread_ts") or "")
-        status = str(call.body.get("status") or "")
+        """assistant.threads.setStatus (docs.slack.dev/reference/methods/assistant.threads.setStatus):
+        ``channel_id``, ``thread_ts`` and ``status`` are required ("" clears it); at most 10
+        ``loading_messages``; errors ``channel_not_found`` for a bad channel id and
+        ``invalid_thread_ts`` for a thread that is not there. Since 2026-03-05 it takes the
+        ``chat:write`` scope and works in channel threads, not only the assistant pane
+        (docs.slack.dev/changelog/2026/03/05/set-status-scope-update)."""
+        body = call.body
+        if "status" not in body or not body.get("channel_id") or not body.get("thread_ts"):
+            raise SlackApiFailure("invalid_arguments")
+        channel = str(body.get("channel_id") or "")
+        thread_ts = str(body.get("thread_ts") or "")
+        status = str(body.get("status") or "")
+        if not CONVERSATION_ID.fullmatch(channel):
+            raise SlackApiFailure("channel_not_found")
+        loading = body.get("loading_messages")
+        if loading is not None and (not isinstance(loading, list) or len(loading) > 10):
+            raise SlackApiFailure("invalid_arguments")
+        if self.strict and self._find(channel, thread_ts) is None:
+            raise SlackApiFailure("invalid_thread_ts")
         self._statuses[(channel, thread_ts)] = status
         event = {"channel": channel, "thread_ts": thread_ts, "status": status}
         return {"ok": True}, [("status.set", event)]

@@ -34,6 +34,11 @@ def fill_form(sb: Sandbox, view: dict[str, Any]) -> None:
             sb.say("", *render_view(view, users=sb.screen.names,
                                     channels=sb.screen.channel_names, width=sb.screen.width,
                                     color=sb.screen.color))
+            if not view.get("submit"):
+                # A read-only modal (e.g. Session history): Slack shows only its Close button,
+                # so there is nothing to submit.
+                sb.say("(closed)")
+                return
             if fields:
                 sb.say(f"(fill in the form; {CANCEL} closes it without submitting)")
         try:

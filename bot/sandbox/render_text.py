@@ -231,6 +231,15 @@ def _element_controls(el: Mapping[str, Any], block_id: str, numbers: _Numberer,
         if placeholder and chips:
             chips[0] = f"{placeholder}: {chips[0]}"
         return chips
+    if kind == "feedback_buttons":  # in a context_actions block: 👍 / 👎
+        chips = []
+        for side in ("positive_button", "negative_button"):
+            button = el.get(side) or {}
+            label = _text_of(button.get("text"), users, channels, False) or side
+            c = numbers.add(action_id=action_id, value=str(button.get("value") or ""),
+                            label=label, block_id=block_id)
+            chips.append(f"[{c.number}] {label}")
+        return chips
     return [f"({kind})"] if kind else []
 
 
@@ -299,7 +308,7 @@ def render_blocks(
                                                     width, INDENT))
         elif kind == "divider":
             lines.append(dim("─" * min(width, 40)))
-        elif kind == "actions":
+        elif kind in ("actions", "context_actions"):
             chips = []
             for el in block.get("elements") or []:
                 chips.extend(_element_controls(el, block_id, numbers, users, channels))
@@ -311,7 +320,7 @@ def render_blocks(
         elif kind == "input":
             lines.append(f"{_text_of(block.get('label'), users, channels, False)}: (a form field)")
         elif kind == "markdown":
-            lines.extend(wrap(str(block.get("text") or ""), width))
+            lines.extend(wrap(html.unescape(str(block.get("text") or "")), width))
     return Rendered(lines, numbers.controls)
 
 

@@ -7,6 +7,7 @@ gives each button the number it had before, so ``[1] Resolve`` stays ``[1]``.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +39,7 @@ class Screen:
     buttons: dict[int, Target] = field(default_factory=dict)
     next_number: int = 1
     _numbers: dict[tuple[str, str], dict[tuple[str, str], int]] = field(default_factory=dict)
+    _responses: int = 0  # respond() posts shown, for their made-up message ts
 
     # --- places --------------------------------------------------------------------------
 
@@ -135,7 +137,9 @@ class Screen:
             except ValueError:
                 blocks = None
         r = self._render(blocks, str(data.get("text") or ""))
-        self._keep(r.controls, channel, "", None, True)
+        # Slack gives an ephemeral reply a ts of its own; a click on it carries that ts.
+        self._responses += 1
+        self._keep(r.controls, channel, f"{int(time.time())}.{self._responses:06d}", None, True)
         if data.get("response_type") == "in_channel":
             who = f"FlowPilot in {self.where(channel)}"
         else:

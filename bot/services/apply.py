@@ -35,6 +35,7 @@ from storage.models import (
     InboundEvent,
     SessionFact,
     SessionSuggestedFix,
+    User,
 )
 from storage.queries import deliveries
 
@@ -134,7 +135,7 @@ def apply_output(
 ) -> Applied:
     """Store one turn: summary, confidence, facts, task lane, fixes, tokens, the step."""
     _apply_summary(session, out)
-    facts = _add_facts(db, session, out, now)
+    facts = _add_facts(db, session, out, event_ids, now)
     question_ids, action_ids = _extend_lane(session, out)
     typed_answer_ts = _typed_answers(db, session, out, event_ids, now)
     if out.flow_id is not None:
@@ -163,20 +164,47 @@ def _apply_summary(session: AISession, out: TurnOutput) -> None:
 
 
 def _add_facts(db: Session, session: AISession, out: TurnOutput,
-               now: datetime) -> list[SessionFact]:
+               event_ids: list[uuid.UUID], now: datetime) -> list[SessionFact]:
     facts = []
+    said_by = _sole_author(db, session, event_ids) if any(
+        f.source in PERSON_SOURCES for f in out.facts) else None
     for fact in out.facts:
         text = fact.text.strip()[:MAX_TEXT]
         if not text:
             continue
+        source = fact.source if fact.source in FACT_SOURCES else "inference"
+        by = said_by if source in PERSON_SOURCES else None
         fact_row = SessionFact(
-            id=uuid.uuid4(), session_id=session.id, text=text,
-            source=fact.source if fact.source in FACT_SOURCES else "inference",
+            id=uuid.uuid4(), session_id=session.id, text=text, source=source,
             source_type="turn", created_at=now,
+            # Who gave it (history: "who decided what"): the one person whose inputs this
+            # turn answered; a turn over several people's inputs names nobody.
+            created_by_id=by[0] if by else None, source_ref=by[1] if by else None,
         )
         db.add(fact_row)
         facts.append(fact_row)
     return facts
+
+
+PERSON_SOURCES = ("technician", "action")  # facts a person gave (not intake, not inference)
+
+
+def _sole_author(db: Session, session: AISession,
+                 event_ids: list[uuid.UUID]) -> tuple[uuid.UUID, str] | None:
+    """(user id, inbound event id) of the one person whose inputs this turn took, if one."""
+    if not event_ids:
+        return None
+    events = db.execute(select(InboundEvent.id, InboundEvent.payload)
+                        .where(InboundEvent.id.in_(event_ids))).all()
+    authors = {str((p or {}).get("author") or ""): eid for eid, p in events}
+    authors.pop("", None)
+    authors.pop("flowpilot", None)
+    if len(authors) != 1:
+        return None
+    (slack_id, event_id), = authors.items()
+    user = db.execute(select(User.id).where(User.account_id == session.account_id,
+                                            User.slack_user_id == slack_id)).scalar_one_or_none()
+    return (user, str(event_id)) if user is not None else None
 
 
 def _extend_lane(session: AISession, out: TurnOutput) -> tuple[list[str], list[str]]:

@@ -135,6 +135,7 @@ def turn_view(
         escalated=session.escalated_to_id is not None or session.status == "escalated",
         branch_value=(f"{session.id}|{step.id}" if step.step_type == "ai_turn"
                       and "state" in content and session.status == "active" else None),
+        step_id=str(step.id) if step.step_type == "ai_turn" and step.id is not None else "",
     )
 
 

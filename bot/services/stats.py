@@ -36,6 +36,7 @@ from bot.render.chart import DayBar, stats_chart_png
 from bot.render.stats import (
     FeedbackLine,
     ModelUsage,
+    StatLine,
     StatsView,
     TeamLine,
     TechnicianLine,
@@ -43,6 +44,7 @@ from bot.render.stats import (
 )
 from bot.services.admin import is_admin
 from bot.services.container import Services
+from bot.services.feedback import turn_feedback_counts
 from bot.services.identity import ensure_account, ensure_user, meet
 from storage.db import is_postgres, unit_of_work
 from storage.models import AISession, AISessionStep, SessionHandoff, Team, Tree, User
@@ -108,6 +110,9 @@ def stats_for(svc: Services, team_id: str, user_id: str, window: str = DEFAULT_W
         view = StatsView(window=window, since=since.date().isoformat(),
                          until=until.date().isoformat(), own_only=mine, user=user_id)
         fill(db, view, scope, cache_ttl=svc.settings.ai_cache_ttl, per_person=not mine)
+        votes = turn_feedback_counts(db, team_id, since, user_id if mine else None)
+        if votes.total:  # 👍/👎 under the model's turns (issue 19): a quality signal
+            view.quality.append(StatLine("Model turns rated 👍 / 👎", f"{votes.up} / {votes.down}"))
         if not mine:
             view.all_time_tokens = (account.total_input_tokens, account.total_output_tokens,
                                     account.total_cache_read_tokens,

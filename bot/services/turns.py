@@ -43,6 +43,12 @@ from storage.models import Account, AISession, InboundEvent
 from storage.queries import deliveries
 
 log = logging.getLogger(__name__)
+
+# assistant.threads.setStatus: the status, and up to 10 loading messages Slack rotates through
+# (docs.slack.dev/reference/methods/assistant.threads.setStatus).
+WORKING = "is working on it…"
+LOADING_MESSAGES = ["Reading the thread…", "Checking what we know…",
+                    "Weighing the likely causes…", "Picking the next check…"]
 T = TypeVar("T")
 LEASE = timedelta(minutes=5)
 
@@ -186,7 +192,9 @@ class TurnRunner:
         ctx, event_ids, channel, thread, seen = begun
         for ts in seen:  # the technician sees at once that their message was taken
             svc.notifier.react(channel, ts, "eyes")
-        svc.notifier.set_status(channel, thread, "is working on it…")
+        # Slack's AI status in the thread while the model works, cleared after; a thread
+        # Slack refuses it for (or a workspace without it) just goes without.
+        status_set = svc.notifier.set_status(channel, thread, WORKING, LOADING_MESSAGES)
         try:  # shared files: text into the inputs (redacted), images for Claude (issue 18)
             ctx = attachments.for_turn(svc, session_id, event_ids, ctx)
         except Exception:
@@ -207,6 +215,8 @@ class TurnRunner:
             return False
         finally:
             slow.cancel()
+            if status_set:
+                svc.notifier.set_status(channel, thread, "")
         svc.metrics.turn_seconds.labels(svc.engine_name).observe(time.monotonic() - started)
 
         def store(db: Session) -> tuple[Applied, TurnView, str, str] | None:

@@ -19,11 +19,13 @@ from storage.models.session_parts import (
     SessionHandoff,
     SessionResolutionOutput,
     SessionSuggestedFix,
+    TurnFeedback,
 )
 from storage.models.slack_oauth import bots, installations, oauth_states  # noqa: F401
 
 __all__ = [
     "AISession", "AISessionStep", "Account", "AccountSettings", "DraftTemplate", "ForkPoint",
     "InboundEvent", "KnowledgeEntry", "OutboxMessage", "PsaConnection", "ScriptTemplate", "SeenBeforeOffer", "SessionBranch", "SessionFact",
-    "SessionHandoff", "SessionResolutionOutput", "SessionSuggestedFix", "Team", "Tree", "User",
+    "SessionHandoff", "SessionResolutionOutput", "SessionSuggestedFix", "Team", "Tree",
+    "TurnFeedback", "User",
 ]

@@ -252,3 +252,32 @@ class SessionResolutionOutput(Base):
     updated_at: Mapped[datetime] = updated_at()
 
     session: Mapped[AISession] = relationship("AISession", back_populates="resolution_outputs")
+
+
+class TurnFeedback(Base):
+    """A 👍/👎 on one turn (issue 19): one vote per person per turn, changeable. A quality
+    signal rolled up in stats (``bot/services/feedback.py``)."""
+
+    __tablename__ = "turn_feedback"
+    __table_args__ = (
+        UniqueConstraint("step_id", "user_id", name="uq_turn_feedback_step_user"),
+        CheckConstraint("vote IN ('up', 'down')", name="ck_turn_feedback_vote"),
+        Index("ix_turn_feedback_account_created", "account_id", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False
+    )
+    session_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("ai_sessions.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    step_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("ai_session_steps.id", ondelete="CASCADE"), nullable=False
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    vote: Mapped[str] = mapped_column(String(10), nullable=False)
+    created_at: Mapped[datetime] = created_at()
+    updated_at: Mapped[datetime] = updated_at()

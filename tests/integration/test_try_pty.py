@@ -16,7 +16,7 @@ FLOWPILOT = Path(sys.executable).with_name("flowpilot")
 PROMPT = re.compile(r"(alice|bob|carol)@#[\w-]+> ")
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 BUTTON = re.compile(r"\[(\d+)\] ([^\[\n]+?)(?=\s{2,}\[|\s*$)", re.M)
-CONTROLS = ("Resolve", "Escalate", "Park", "Resume", "Rename")  # the header's buttons
+CONTROLS = ("Resolve", "Escalate", "Park", "Resume", "Rename", "History")  # the header's
 TIMEOUT = 30
 
 pytestmark = pytest.mark.skipif(not FLOWPILOT.exists(), reason="flowpilot script not installed")
@@ -70,6 +70,11 @@ def test_open_click_reply_resolve(tmp_path: Path) -> None:
         assert "it started after the password change yesterday" in out
         buttons.update(_buttons(out))
 
+        child.sendline(str(_number(buttons, "History")))  # a read-only modal: shown, closed
+        out = _until_prompt(child)
+        assert "Session history" in out and "opened the session" in out and "(closed)" in out
+        assert "HTTP" not in out
+
         child.sendline(str(_number(buttons, "Resolve")))
         child.expect("Resolve session")
         child.expect("Enter keeps the text shown")
@@ -100,6 +105,11 @@ def test_unknown_command_prints_help_and_ctrl_d_quits(tmp_path: Path) -> None:
         assert "There is no button [4]" in _until_prompt(child)
         child.sendline("just some words")
         assert "No session thread" in _until_prompt(child)
+        child.sendline("/flowpilot printer")  # one unknown word: asked, not opened
+        out = _until_prompt(child)
+        assert "Start a session about 'printer'?" in out and "FlowPilot session" not in out
+        child.sendline(str(_number(_buttons(out), "Start")))
+        assert "FlowPilot session" in _until_prompt(child)
         child.sendeof()
         child.expect(pexpect.EOF)
     finally:

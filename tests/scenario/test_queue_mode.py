@@ -161,6 +161,37 @@ def _wait(h: Harness, probe: Any, timeout: float = 20.0) -> Any:
 
 
 @pytest.mark.postgres_only
+def test_queue_mode_start_on_a_one_word_prompt_queues_one_session(
+        db_url: str, engine: Any, fake_slack: Any) -> None:
+    """Issue 19: ``/flowpilot printer`` asks first; Start, clicked twice, queues one
+    ``open_command`` for the worker, and the worker opens one session."""
+    import json
+
+    from bot.sandbox.signing import block_action_body
+
+    with _serve_and_worker(db_url, fake_slack, None, workers=2) as (web, worker):
+        web.command("printer")
+        web.settle()
+        (prompt,) = [c.body for c in fake_slack.calls("response_url")
+                     if "Start a session about" in json.dumps(c.body)]
+        start = next(el for b in prompt["blocks"] for el in b.get("elements") or []
+                     if el.get("action_id", "").startswith("fp_cmd_start"))
+        for _ in range(2):
+            body, ctype = block_action_body("T0001", "U1", "C1", "1700000000.000009",
+                                            start["action_id"], start["value"], ephemeral=True,
+                                            response_url=fake_slack.hook_url("T0001/eph/U1"))
+            assert web.send(body, ctype)[0] == 200
+        web.settle()
+        with web.svc.factory() as db:
+            queued = db.execute(select(InboundEvent.kind)
+                                .where(InboundEvent.kind == "work:open_command")).all()
+        assert len(queued) == 1
+        worker.start()
+        session = _wait(web, lambda db: db.execute(select(AISession)).scalar_one_or_none())
+        assert session.intake_content["text"] == "printer"
+
+
+@pytest.mark.postgres_only
 def test_a_log_file_reply_is_read_by_the_worker_not_by_serve(
         db_url: str, engine: Any, fake_slack: Any, fake_anthropic: Any) -> None:
     """Issue 18 in queue mode: ``serve`` records the file's description only; the worker

@@ -52,12 +52,12 @@ def _header(status: str, **kw: Any) -> HeaderView:
 @pytest.mark.parametrize(
     ("status", "expected"),
     [
-        ("active", ["fp_resolve", "fp_escalate", "fp_park", "fp_rename"]),
-        ("paused", ["fp_resume", "fp_resolve", "fp_escalate", "fp_rename"]),
-        ("requesting_escalation", ["fp_resolve", "fp_rename"]),
-        ("escalated", ["fp_resolve", "fp_park", "fp_rename"]),
-        ("resolved", []),
-        ("abandoned", []),
+        ("active", ["fp_resolve", "fp_escalate", "fp_park", "fp_rename", "fp_history"]),
+        ("paused", ["fp_resume", "fp_resolve", "fp_escalate", "fp_rename", "fp_history"]),
+        ("requesting_escalation", ["fp_resolve", "fp_rename", "fp_history"]),
+        ("escalated", ["fp_resolve", "fp_park", "fp_rename", "fp_history"]),
+        ("resolved", ["fp_history"]),  # an ended session's history stays readable
+        ("abandoned", ["fp_history"]),
     ],
 )
 def test_header_buttons_by_status(status: str, expected: list[str]) -> None:
@@ -139,7 +139,9 @@ def test_turn_value_formats_and_action_ids() -> None:
 def test_turn_content() -> None:
     msg = render_turn(_turn())
     text = "\n".join(iter_texts(msg.blocks))
-    assert "Let's check the *basics* first." in text
+    # The model's prose goes in a markdown block, as the model wrote it (Slack renders it).
+    assert "Let's check the **basics** first." in text
+    assert [b["type"] for b in msg.blocks][0] == "markdown"
     assert "What we know" in text and "• User is remote  _(from the thread)_" in text
     assert "`cmdkey /list`" in text and "low risk" in text and "check" in text
     assert "1. Open Credential Manager" in text and "_Why:_ Stale token" in text
