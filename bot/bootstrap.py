@@ -28,6 +28,7 @@ from bot.oauth import (
 from bot.services.catalog import FlowCatalog
 from bot.services.container import Services
 from bot.services.dispatch import InlineDispatch, QueueDispatch
+from bot.services.host_dispatch import HostDispatch
 from bot.services.tenancy import refused
 from bot.services.turns import TurnRunner
 from storage.db import make_engine, make_session_factory
@@ -57,6 +58,9 @@ class FlowPilot:
         return False
 
     def close(self) -> None:
+        host_worker = self.extras.get("host_worker")
+        if host_worker is not None:
+            host_worker.stop()  # it finishes its turns first (bot.host_worker)
         worker = self.extras.get("worker")
         if worker is not None:
             worker.stop.set()
@@ -82,8 +86,12 @@ def build_engine(settings: Settings) -> TurnEngine:
 
 def build(
     settings: Settings, *, clock: Clock = utcnow, mode: str = "serve",
-    workers: int | None = None, listener_workers: int = 64,
+    workers: int | None = None, listener_workers: int = 64, worker_process: bool = False,
 ) -> FlowPilot:
+    """``worker_process``: ``run`` and ``serve`` in the default work mode (``inline``) hand
+    turns and work to a worker process of their own (``bot.host_worker``, started by the
+    CLI); without it (``flowpilot try``, the test harness, ``FLOWPILOT_WORK_MODE=thread``)
+    they run on this process's pool."""
     logsafe.install()
     db = make_engine(settings.database_url, pool_size=settings.pool_size, max_overflow=10)
     factory = make_session_factory(db)
@@ -106,7 +114,12 @@ def build(
     svc.runner = runner
     # Only processes that ack Slack hand work to the queue; workers (scheduler) run it.
     queue = settings.work_mode == "queue" and mode == "serve"
-    svc.dispatch = QueueDispatch(svc) if queue else InlineDispatch(svc)
+    if queue:
+        svc.dispatch = QueueDispatch(svc)
+    elif settings.work_mode == "inline" and worker_process and mode in ("run", "serve"):
+        svc.dispatch = HostDispatch(svc)
+    else:
+        svc.dispatch = InlineDispatch(svc)
     listeners = TrackingExecutor(listener_workers, thread_name_prefix="fp-listener")
     per_workspace: dict[str, Any] = {}
     if store is not None:  # many workspaces: Bolt asks the token source per request

@@ -88,7 +88,7 @@ def _start(mode: str) -> object:
     require_token_shapes(settings)
     if mode == "run":
         require_app_token(settings)
-    fp = build(settings, mode=mode)
+    fp = build(settings, mode=mode, worker_process=True)
     check_ready(fp)
     started()
     return fp
@@ -100,7 +100,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     fp = _start("run")
     assert isinstance(fp, FlowPilot)
-    _start_scheduler(fp)
+    _start_work(fp, scheduler=True)
     assert fp.settings.slack_app_token is not None
     handler = CheckedSocketModeHandler(fp.app, fp.settings.slack_app_token.get_secret_value())
     handler.services = fp.services
@@ -117,13 +117,32 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     fp = _start("serve")
     assert isinstance(fp, FlowPilot)
-    if not args.no_scheduler:
-        _start_scheduler(fp)
+    _start_work(fp, scheduler=not args.no_scheduler)
     try:
         serve(fp, args.host, args.port)
     finally:
         fp.close()
     return 0
+
+
+def _start_work(fp: object, *, scheduler: bool) -> None:
+    """Where turns, work after the ack and the scheduled jobs run: in the worker process
+    (``FLOWPILOT_WORK_MODE=inline``, the default: ``bot.host_worker``), else here (``thread``;
+    in ``queue`` mode the scheduler runs here and ``flowpilot scheduler`` takes the work)."""
+    from bot.bootstrap import FlowPilot
+    from bot.host_worker import HostWorker
+    from bot.services.host_dispatch import HostDispatch
+
+    assert isinstance(fp, FlowPilot)
+    dispatch = fp.services.dispatch
+    if isinstance(dispatch, HostDispatch):
+        worker = HostWorker([sys.executable, "-m", "bot.host_worker",
+                             *([] if scheduler else ["--no-scheduler"])])
+        dispatch.wake = worker.wake
+        fp.extras["host_worker"] = worker
+        worker.start()
+    elif scheduler:
+        _start_scheduler(fp)
 
 
 def _start_scheduler(fp: object) -> None:
@@ -227,11 +246,12 @@ def _extend(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add_commands(sub)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    words = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in words
-    args = parser().parse_args([w for w in words if w != "--debug"])
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def configure_logging(fmt: str = LOG_FORMAT) -> None:
+    """Log lines to stderr, libraries hushed until ``started()`` (also the worker process's)."""
+    logging.basicConfig(level=logging.INFO, format=fmt)
     for handler in logging.getLogger().handlers:
         handler.addFilter(_HUSH)
     _HUSH.active = True
@@ -239,6 +259,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     # settings load (and a malformed value is reported then, in one line).
     early = os.environ.get("FLOWPILOT_LOG_LEVEL", "INFO").strip().upper()
     apply_log_level(early if early in LOG_LEVELS else "INFO")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    words = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in words
+    args = parser().parse_args([w for w in words if w != "--debug"])
+    configure_logging()
     try:
         return int(args.fn(args))
     except KeyboardInterrupt:

@@ -56,7 +56,10 @@ class Settings(BaseSettings):
     # Operational knobs beyond the contract (documented in the README).
     workers: int = Field(default=32, ge=1, le=512, alias="FLOWPILOT_WORKERS")
     log_level: str = Field(default="INFO", alias="FLOWPILOT_LOG_LEVEL")
-    work_mode: Literal["inline", "queue"] = Field(default="inline", alias="FLOWPILOT_WORK_MODE")
+    # inline: run/serve hand turns to a worker process of their own on this host;
+    # thread: on the acking process's own threads; queue: `flowpilot scheduler` processes.
+    work_mode: Literal["inline", "thread", "queue"] = Field(
+        default="inline", alias="FLOWPILOT_WORK_MODE")
     worker_nice: int = Field(default=10, ge=0, le=19, alias="FLOWPILOT_WORKER_NICE")
     db_pool_size: int | None = Field(default=None, ge=1, le=1000, alias="FLOWPILOT_DB_POOL_SIZE")
 

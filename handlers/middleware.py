@@ -134,9 +134,10 @@ def make_delivery_middleware(svc: Services) -> Callable[..., Any]:
         if kind == "message":
             return _record_reply(svc, body, event, key, team_id, context, next)
         work = queued_work(svc, body)
+        queued = work is not None and svc.dispatch.queued  # type: ignore[union-attr]
         event_id = acks.record_delivery(
             svc.factory, key=key, kind=kind, now=now, team_id=team_id, work=work,
-            wake=work is not None and svc.dispatch.queued,  # type: ignore[union-attr]
+            wake=queued and svc.dispatch.notifies,  # type: ignore[union-attr]
         )
         if event_id is None:
             svc.metrics.deliveries.labels(kind, "duplicate").inc()
@@ -144,9 +145,12 @@ def make_delivery_middleware(svc: Services) -> Callable[..., Any]:
         svc.metrics.deliveries.labels(kind, "new").inc()
         if work is not None:
             # Recorded work is acked here: its listener would only ack (after Bolt's listener
-            # runner polls for that ack every 10 ms on another thread). Inline, this process
-            # runs it now; if it dies first, ``recover_turns`` runs it (exactly once).
-            if not svc.dispatch.queued and event_id is not None:  # type: ignore[union-attr]
+            # runner polls for that ack every 10 ms on another thread). Queued, a worker
+            # process takes it (woken by the record's NOTIFY, or by ``recorded()``); on
+            # threads, this process runs it now; if it dies first, ``recover_turns`` runs it.
+            if queued:
+                svc.dispatch.recorded()  # type: ignore[union-attr]
+            else:
                 svc.later_recorded(event_id, *work)
             return BoltResponse(status=200, body="")
         context["fp_event_id"] = event_id
@@ -161,6 +165,7 @@ def _record_reply(
     context: BoltContext, next: Callable[[], None],
 ) -> BoltResponse | None:
     queued = svc.dispatch is not None and svc.dispatch.queued
+    notify = CHANNEL if queued and svc.dispatch.notifies else None  # type: ignore[union-attr]
     patterns = workspace_patterns(svc, team_id or "")  # cached a minute
     text = (event.get("text") or "")[:MAX_REPLY_CHARS]
     red = redact(text, patterns)
@@ -170,7 +175,7 @@ def _record_reply(
     found = acks.record_reply(
         svc.factory, channel=str(event.get("channel")), thread_ts=str(event.get("thread_ts")),
         key=key, now=svc.clock(), team_id=team_id, payload=payload,
-        notify=CHANNEL if queued else None,
+        notify=notify,
     )
     if found is None:
         return BoltResponse(status=200, body="")  # not a session's thread
@@ -183,6 +188,7 @@ def _record_reply(
         return BoltResponse(status=200, body="")
     svc.metrics.deliveries.labels("message", "new").inc()
     if queued and st.accepts_turns(found.status):
+        svc.dispatch.recorded()  # type: ignore[union-attr]
         return BoltResponse(status=200, body="")  # the worker has it
     context["fp_event_id"] = found.event_id
     context["fp_session_id"] = found.session_id

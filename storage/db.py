@@ -11,6 +11,10 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
+# An execution option for a connection that only reads: on SQLite its transactions begin
+# DEFERRED, so (in WAL mode) they never hold the write lock a writer waits for.
+READ_ONLY = "fp_read_only"
+
 # JSONB on PostgreSQL, JSON on SQLite.
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 
@@ -43,10 +47,12 @@ def make_engine(url: str, *, pool_size: int = 20, max_overflow: int = 40,
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
-        # Take the write lock at BEGIN so two writers queue instead of deadlocking on upgrade.
+        # Take the write lock at BEGIN so two writers queue instead of deadlocking on upgrade
+        # (a connection marked READ_ONLY only reads: a deferred BEGIN takes no lock).
         @event.listens_for(engine, "begin")
         def _begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            read_only = conn.get_execution_options().get(READ_ONLY)
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(

@@ -1,7 +1,9 @@
 """Where work after Slack's ack runs.
 
-``inline`` (the default; SQLite, ``flowpilot run``, ``flowpilot try``): on this process's worker
-pool. ``queue`` (``FLOWPILOT_WORK_MODE=queue``, PostgreSQL): ``flowpilot serve`` only records the
+``inline`` (the default): under ``flowpilot run`` and ``serve``, in a worker process of their
+own on the same host (``bot.services.host_dispatch``, ``bot.host_worker``), so the process that
+acks Slack never runs model turns; ``thread`` (and ``flowpilot try``, the test harness): on
+this process's worker pool (``InlineDispatch``). ``queue`` (``FLOWPILOT_WORK_MODE=queue``, PostgreSQL): ``flowpilot serve`` only records the
 work in ``inbound_events`` and sends ``NOTIFY flowpilot_work``; ``flowpilot scheduler``
 processes take it (``bot.worker``), so the processes that ack Slack never run model turns or
 rendering, and either side scales on its own.
@@ -34,6 +36,9 @@ class Dispatch:
     """Named work with JSON payloads (so it can cross a process boundary)."""
 
     queued = False  # True: work and turns run in worker processes, not here
+    # Queued only: the record's own transaction wakes the workers (PostgreSQL NOTIFY); when
+    # False, ``recorded()`` wakes them once the record is committed.
+    notifies = True
 
     def __init__(self, svc: Services) -> None:
         self.svc = svc
@@ -53,6 +58,10 @@ class Dispatch:
 
     def kick(self, session_id: uuid.UUID) -> None:
         raise NotImplementedError
+
+    def recorded(self) -> None:
+        """Queued work (a delivery that is its own work item, a turn input) was committed
+        by the ack path: wake whoever runs it, unless its transaction did (``notifies``)."""
 
 
 class InlineDispatch(Dispatch):
