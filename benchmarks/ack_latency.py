@@ -673,6 +673,8 @@ def benchmark(args: argparse.Namespace) -> int:
                                        for r in reqs])
         with floor_engine.connect() as conn:
             floor_rows = conn.execute(text(f"SELECT count(*) FROM {FLOOR_TABLE}")).scalar()
+        app_log = "\n".join(c.log.read_text(errors="replace") for c in children
+                            if c.name in ("app", "worker"))
 
     # ------------------------------------------------------------------ report
     expected = 3 * n
@@ -723,6 +725,9 @@ def benchmark(args: argparse.Namespace) -> int:
     print(f"  turns answered: {answered}/{expected} (turn inputs by status: {states or 'none'}"
           f"{'; gave up waiting' if timed_out else ''}); model calls {model_calls}; "
           f"clicks without a button {missing}; floor rows {floor_rows}")
+    errors = sum(1 for line in app_log.splitlines() if " ERROR " in line)
+    locked = app_log.count("database is locked")
+    print(f"  app log (with its worker's): {errors} ERROR lines, {locked} 'database is locked'")
     print()
     for name, ok, detail in checks:
         print(f"  {'PASS' if ok else 'FAIL'}  {name}: {detail}")

@@ -42,7 +42,7 @@ from storage.models import InboundEvent
 if TYPE_CHECKING:
     from bot.bootstrap import FlowPilot
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("bot.host_worker")  # also when run as __main__
 BATCH = 50
 POLL_SECONDS = 1.0
 RESTART_PAUSE = 1.0  # first pause after a worker that died young; doubles up to the next

@@ -223,6 +223,7 @@ def _alive(pid: int) -> bool:
         return False
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
 def test_serve_survives_its_worker_killed_mid_turn(
         db_url: str, engine: Any, fake_slack: Any, fake_anthropic: Any, tmp_path: Path) -> None:
@@ -306,3 +307,25 @@ def _up(port: int) -> bool:
         return ok
     except OSError:
         return False
+
+
+def test_thread_mode_keeps_the_work_in_the_acking_process(
+        db_url: str, engine: Any, fake_slack: Any) -> None:
+    h = Harness(db_url, fake_slack, worker_process=True, FLOWPILOT_WORK_MODE="thread")
+    try:
+        assert isinstance(h.svc.dispatch, InlineDispatch)
+        h.command("the shared drive is read-only for finance")
+        h.settle()
+        assert _statuses(h, "work:open_command") == [("done", 1)]
+    finally:
+        h.close()
+
+
+def test_an_unknown_work_mode_is_refused_in_one_line(tmp_path: Path) -> None:
+    from bot.config import load_settings
+    from bot.errors import ConfigError
+
+    with pytest.raises(ConfigError) as refused:
+        load_settings(env_file=None, FLOWPILOT_WORK_MODE="child",
+                      FLOWPILOT_DATABASE_URL=f"sqlite:///{tmp_path}/x.db")
+    assert "FLOWPILOT_WORK_MODE" in str(refused.value)
