@@ -31,7 +31,7 @@ from bot.services.dispatch import InlineDispatch, QueueDispatch
 from bot.services.host_dispatch import HostDispatch
 from bot.services.tenancy import refused
 from bot.services.turns import TurnRunner
-from storage.db import make_engine, make_session_factory
+from storage.db import GateRole, make_engine, make_session_factory
 from storage.migrate import is_current
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,12 @@ def build(
     CLI); without it (``flowpilot try``, the test harness, ``FLOWPILOT_WORK_MODE=thread``)
     they run on this process's pool."""
     logsafe.install()
-    db = make_engine(settings.database_url, pool_size=settings.pool_size, max_overflow=10)
+    queue = settings.work_mode == "queue" and mode == "serve"
+    host = settings.work_mode == "inline" and worker_process and mode in ("run", "serve")
+    # On SQLite the acking process writes first; its worker process yields (storage.db).
+    gate: GateRole | None = "first" if host else "yield" if mode == "worker" else None
+    db = make_engine(settings.database_url, pool_size=settings.pool_size, max_overflow=10,
+                     gate=gate)
     factory = make_session_factory(db)
     tokens, store = token_source(settings, db, clock)
     client = make_web_client(tokens.single_token, settings.slack_api_url)
@@ -113,10 +118,9 @@ def build(
     runner = TurnRunner(svc, workers or settings.workers)
     svc.runner = runner
     # Only processes that ack Slack hand work to the queue; workers (scheduler) run it.
-    queue = settings.work_mode == "queue" and mode == "serve"
     if queue:
         svc.dispatch = QueueDispatch(svc)
-    elif settings.work_mode == "inline" and worker_process and mode in ("run", "serve"):
+    elif host:
         svc.dispatch = HostDispatch(svc)
     else:
         svc.dispatch = InlineDispatch(svc)
