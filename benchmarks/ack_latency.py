@@ -192,7 +192,7 @@ class Child:
             return
         self.proc.send_signal(signal.SIGINT)  # waitress stops; the app drains its turn pool
         try:
-            self.proc.wait(timeout=20)
+            self.proc.wait(timeout=60)  # inline: serve waits up to 25 s for its worker
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(timeout=5)
@@ -575,12 +575,15 @@ def benchmark(args: argparse.Namespace) -> int:
         load = Loader({"app": app_port, "floor": floor_port}, conc)
         pids = {c.name: c.proc.pid for c in children}
         if args.work_mode == "inline":  # the app's own worker process (bot/host_worker.py)
-            deadline = time.monotonic() + 15
-            while time.monotonic() < deadline and "worker" not in pids:
-                found = child_pids(pids["app"])
-                if found:
-                    pids["worker"] = found[0]
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and "worker process running" not in \
+                    children[0].tail(200):
                 time.sleep(0.2)
+            found = child_pids(pids["app"])
+            if "worker process running" not in children[0].tail(200) or not found:
+                raise RuntimeError(f"the app's worker process did not start:\n"
+                                   f"{children[0].tail()}")
+            pids["worker"] = found[0]
         cpu: dict[str, dict[str, float]] = {}  # kind -> process -> CPU ms during the phase
         app, floor = Run(), Run()  # side by side: same moments, same machine load
 
