@@ -203,7 +203,7 @@ def parser() -> argparse.ArgumentParser:
         prog="flowpilot", description="FlowPilot for Slack",
         epilog="--debug (anywhere on the line): show the full traceback of an error")
     sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="Socket Mode, one process, scheduler inside").set_defaults(fn=cmd_run)
+    sub.add_parser("run", help="Socket Mode; starts its own worker process (turns, jobs)").set_defaults(fn=cmd_run)
     serve = sub.add_parser("serve", help="HTTP mode for production")
     serve.add_argument("--host", default="0.0.0.0")
     serve.add_argument("--port", type=int, default=3000)
