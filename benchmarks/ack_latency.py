@@ -376,6 +376,16 @@ def turn_input_counts(engine: Any) -> dict[str, int]:
     return {str(status): int(n) for status, n in rows}
 
 
+def work_in_flight(engine: Any) -> int:
+    """Recorded work (``work:<name>``) that is pending or running."""
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        return int(conn.execute(
+            text("SELECT count(*) FROM inbound_events WHERE kind LIKE 'work:%' "
+                 "AND status IN ('pending', 'processing')")).scalar_one())
+
+
 def wait_for_turns(engine: Any, timeout: float, stall: float) -> bool:
     """True once no turn input is pending or processing; False when that did not happen
     within ``timeout`` s, or nothing moved for ``stall`` s (inputs stuck for good)."""
@@ -384,7 +394,9 @@ def wait_for_turns(engine: Any, timeout: float, stall: float) -> bool:
     progress = time.monotonic()
     while True:
         counts = turn_input_counts(engine)
-        if counts.get("pending", 0) + counts.get("processing", 0) == 0:
+        # Work not yet run (a click's decision) has not queued its turn input yet: wait for it.
+        counts["work"] = work_in_flight(engine)
+        if counts.get("pending", 0) + counts.get("processing", 0) + counts["work"] == 0:
             return True
         if counts != last:
             last, progress = counts, time.monotonic()

@@ -4,6 +4,7 @@ engines, worker pool and the Bolt app are built and wired. Importing it does not
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +14,7 @@ from sqlalchemy import Engine, text
 from bot import logsafe
 from bot.clock import Clock, utcnow
 from bot.config import Settings
+from bot.engines.base import Drafter
 from bot.engines.base import Engine as TurnEngine
 from bot.errors import ConfigError, FlowPilotError, SlackError, StorageError
 from bot.executor import TrackingExecutor
@@ -26,11 +28,13 @@ from bot.oauth import (
     token_source,
 )
 from bot.services.catalog import FlowCatalog
-from bot.services.container import Services
-from bot.services.dispatch import InlineDispatch, QueueDispatch
+from bot.services.container import Caches, Services
+from bot.services.dispatch import Dispatch, InlineDispatch, QueueDispatch
 from bot.services.host_dispatch import HostDispatch
 from bot.services.tenancy import refused
 from bot.services.turns import TurnRunner
+from bot.services.work import register_work
+from bot.ttlcache import Ticker
 from storage.db import GateRole, make_engine, make_session_factory
 from storage.migrate import is_current
 
@@ -48,8 +52,6 @@ class FlowPilot:
 
     def wait_idle(self, timeout: float = 15.0) -> bool:
         """True once listeners and turns are both idle (a turn may start from a listener)."""
-        import time
-
         deadline = time.monotonic() + timeout
         listeners = self.extras["listeners"]
         while time.monotonic() < deadline:
@@ -86,9 +88,13 @@ def build_engine(settings: Settings) -> TurnEngine:
 
 def build(
     settings: Settings, *, clock: Clock = utcnow, mode: str = "serve",
-    workers: int | None = None, listener_workers: int = 64, worker_process: bool = False,
+    workers: int | None = None, listener_workers: int = 64, ticker: Ticker = time.monotonic,
+    worker_process: bool = False,
 ) -> FlowPilot:
-    """``worker_process``: ``run`` and ``serve`` in the default work mode (``inline``) hand
+    """``clock``: what ``now`` is (tests move it); ``ticker``: the seconds the per-process
+    caches expire on (``time.monotonic``; tests pass a ``FakeTicker``).
+
+    ``worker_process``: ``run`` and ``serve`` in the default work mode (``inline``) hand
     turns and work to a worker process of their own (``bot.host_worker``, started by the
     CLI); without it (``flowpilot try``, the test harness, ``FLOWPILOT_WORK_MODE=thread``)
     they run on this process's pool."""
@@ -105,25 +111,29 @@ def build(
     catalog = FlowCatalog(factory, settings.flows_dir)
     for problem in catalog.problems:
         log.warning("flow skipped: %s", problem)
+    drafter: Drafter | None = None
     if settings.ai_enabled:
         engine = build_engine(settings)
+        drafter = engine if isinstance(engine, Drafter) else None
     else:
         from bot.engines.offline import OfflineEngine
 
         engine = OfflineEngine(catalog.base)
+    runner = TurnRunner(workers or settings.workers)
+    # Only processes that ack Slack hand work to the queue; workers (scheduler) run it.
+    dispatch: Dispatch
+    if queue:
+        dispatch = QueueDispatch()
+    elif host:
+        dispatch = HostDispatch()
+    else:
+        dispatch = InlineDispatch()
+    register_work(dispatch)  # what the dispatch runs by name after the ack
     svc = Services(
         settings=settings, factory=factory, clock=clock, notifier=Notifier(client, tokens),
-        engine=engine, flows=catalog, metrics=Metrics(),
+        engine=engine, flows=catalog, metrics=Metrics(), runner=runner, dispatch=dispatch,
+        caches=Caches.build(ticker), drafter=drafter,
     )
-    runner = TurnRunner(svc, workers or settings.workers)
-    svc.runner = runner
-    # Only processes that ack Slack hand work to the queue; workers (scheduler) run it.
-    if queue:
-        svc.dispatch = QueueDispatch(svc)
-    elif host:
-        svc.dispatch = HostDispatch(svc)
-    else:
-        svc.dispatch = InlineDispatch(svc)
     listeners = TrackingExecutor(listener_workers, thread_name_prefix="fp-listener")
     per_workspace: dict[str, Any] = {}
     if store is not None:  # many workspaces: Bolt asks the token source per request

@@ -52,6 +52,9 @@ def cmd_flows_import(args: argparse.Namespace) -> int:
                 select(Tree).where(Tree.account_id == account.id, Tree.flow_key == flow.id)
             ).scalar_one_or_none()
             verb = "updated" if tree is not None else "imported"
+            if tree is not None:  # say which version this replaces
+                verb += (f" (first imported {tree.created_at:%Y-%m-%d}, last changed "
+                         f"{tree.updated_at:%Y-%m-%d %H:%M} UTC)")
             if tree is None:
                 tree = Tree(account_id=account.id, flow_key=flow.id, source="workspace")
                 db.add(tree)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+
+log = logging.getLogger(__name__)
+
 
 class FlowPilotError(Exception):
     """Base of every error we raise on purpose. ``str(err)`` is safe to show a person."""
@@ -76,3 +80,13 @@ def unexpected_message(ref: str) -> str:
     """What a person sees for an error we did not expect: a reference, never a traceback.
     The one wording for listeners (handlers/common.readable) and turns (services/turns)."""
     return f"Something went wrong on our side (reference {ref}). Nothing was lost."
+
+
+def readable(exc: Exception) -> str:
+    """What a person sees for an error: our message, or a reference id (never a traceback;
+    the traceback goes to the log under that reference)."""
+    if isinstance(exc, FlowPilotError):
+        return exc.message
+    ref = new_reference()
+    log.error("unexpected error (ref %s)", ref, exc_info=exc)
+    return unexpected_message(ref)

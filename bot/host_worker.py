@@ -35,9 +35,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, select
 
-from bot.services import deliveries
 from storage.db import READ_ONLY
 from storage.models import InboundEvent
+from storage.queries import deliveries
 
 if TYPE_CHECKING:
     from bot.bootstrap import FlowPilot

@@ -18,11 +18,11 @@ from sqlalchemy import select, update
 from bot import liveness
 from bot.bootstrap import FlowPilot
 from bot.jobs.recovery import reclaim_work
-from bot.services import deliveries
 from bot.services.dispatch import CHANNEL
 from bot.services.tenancy import for_team
 from storage.db import unit_of_work
 from storage.models import InboundEvent
+from storage.queries import deliveries
 
 log = logging.getLogger(__name__)
 BATCH = 50
@@ -87,14 +87,14 @@ class Worker:
                             lease_holder=liveness.me(), attempts=InboundEvent.attempts + 1)
                 )
         for event_id, kind, payload in rows:
-            self.svc.runner.submit(self._run, event_id, kind.removeprefix("work:"), payload)  # type: ignore[union-attr]
+            self.svc.runner.submit(self._run, event_id, kind.removeprefix("work:"), payload)
         return len(rows)
 
     def _run(self, event_id: uuid.UUID, name: str, payload: dict[str, Any]) -> None:
         status, error = "done", None
         try:
             with for_team(self.svc, payload.get("team_id")):  # that workspace's token
-                self.svc.dispatch.run(name, payload)  # type: ignore[union-attr]
+                self.svc.dispatch.run(name, payload)
         except Exception as exc:
             log.exception("work %s failed", name)
             status, error = "failed", exc.__class__.__name__
@@ -116,13 +116,13 @@ class Worker:
                 if session_id in self._driving:
                     continue
                 self._driving.add(session_id)
-            self.svc.runner.submit(self._drive, session_id)  # type: ignore[union-attr]
+            self.svc.runner.submit(self._drive, session_id)
             started += 1
         return started
 
     def _drive(self, session_id: uuid.UUID) -> None:
         try:
-            self.svc.runner.drive(session_id)  # type: ignore[union-attr]
+            self.svc.runner.drive(session_id)
         finally:
             with self._lock:
                 self._driving.discard(session_id)

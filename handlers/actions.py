@@ -7,8 +7,7 @@ and the next turn happen after it.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from slack_bolt import Ack, App
 from slack_bolt.context import BoltContext
@@ -16,28 +15,19 @@ from slack_bolt.context import BoltContext
 from bot import ids
 from bot.services import decisions, outbox
 from bot.services.container import Services
-from bot.services.refresh import refresh_turn_messages
-from handlers.common import action_value, channel_of, refuse, team_of, thread_of, user_of
-
-T = TypeVar("T")
+from handlers.common import (
+    action_value,
+    channel_of,
+    run_click,
+    team_of,
+    thread_of,
+    user_of,
+)
 
 
 def _event_id(context: BoltContext) -> uuid.UUID | None:
     value = context.get("fp_event_id")
     return value if isinstance(value, uuid.UUID) else None
-
-
-def run_click(svc: Services, ack: Ack, body: dict[str, Any], change: Callable[[], T]) -> T | None:
-    """A button's state change, then the ack; a refusal is acked and told to the clicker
-    ephemerally (``None``). Shared with the nudge's buttons."""
-    try:
-        done = change()
-    except Exception as exc:
-        ack()
-        refuse(svc, body, exc)
-        return None
-    ack()
-    return done
 
 
 def _queue_click(svc: Services, ack: Ack, body: dict[str, Any], context: BoltContext,
@@ -68,46 +58,14 @@ def click_payload(body: dict[str, Any], decision: str,
             "channel": channel_of(body), "thread_ts": thread_of(body)}
 
 
-def click_work(svc: Services, p: dict[str, Any]) -> None:
-    """Apply a quick answer, an action or a fix decision; then the next turn and the
-    message's update. A refusal is told to the clicker ephemerally."""
-    who = {"team_id": p["team_id"], "user_id": p["user_id"], "value": p["value"],
-           "event_id": uuid.UUID(p["event_id"]) if p.get("event_id") else None}
-    decision = p["decision"]
-    try:
-        if decision == "answer":
-            clicked = decisions.answer(svc, **who)
-        elif decision == "wrong_flow":
-            clicked = decisions.choose_flow(svc, **who)
-        elif decision in ("done", "skip"):
-            clicked = decisions.complete_action(svc, **who, done=decision == "done")
-        else:
-            clicked = decisions.decide_fix(svc, **who, decision=decision)
-    except Exception as exc:
-        refuse(svc, {"user": {"id": p["user_id"]}, "channel": {"id": p.get("channel")},
-                     "container": {"thread_ts": p.get("thread_ts")}}, exc,
-               event_id=who["event_id"])
-        return
-    if clicked.kick:
-        svc.kick(clicked.session_id)
-    if clicked.message_ts:
-        refresh_turn_messages(svc, clicked.session_id, [clicked.message_ts])
-
-
 def register(app: App, svc: Services) -> None:
-    assert svc.dispatch is not None
-
-    svc.dispatch.register("click", click_work)
     for prefix, decision in CLICKS.items():
         _register_click(app, svc, prefix, decision)
 
     @app.action(ids.prefixed(ids.RESEND))
     def on_resend(ack: Ack, body: dict[str, Any]) -> None:
-        ack()
-        try:
-            outbox.resend(svc, team_id=team_of(body), outbox_id=action_value(body))
-        except Exception as exc:
-            refuse(svc, body, exc)
+        run_click(svc, ack, body, lambda: outbox.resend(
+            svc, team_id=team_of(body), outbox_id=action_value(body)), ack_first=True)
 
     @app.action(ids.prefixed(ids.RETRY))
     def on_retry(ack: Ack, body: dict[str, Any]) -> None:

@@ -7,12 +7,10 @@ from typing import Any
 
 from slack_bolt import Ack, App
 from slack_bolt.context import BoltContext
-from slack_sdk.webhook import WebhookClient
 
 from bot import ids
 from bot.render.modals import intake_modal
 from bot.services.container import Services
-from bot.services.sessions import Intake, open_session
 from handlers.common import readable
 
 HELP = """*FlowPilot* — troubleshooting co-pilot in a thread.
@@ -21,6 +19,7 @@ HELP = """*FlowPilot* — troubleshooting co-pilot in a thread.
 • `@FlowPilot <problem>` — open a session on that message's thread (inside a thread, the thread so far is the intake)
 • Message menu → *Troubleshoot this* — open a session from any message
 • Reply in the session's thread to answer; use the buttons to answer questions, mark actions and fixes
+• `/flowpilot show fp-…` — a session's details: its flow, ticket and where its outputs went (any session, open or closed)
 • `/flowpilot list` — your open sessions, with their references (`fp-…`, also in each session's header) · `/flowpilot scripts` — approved scripts
 • `/flowpilot resolve fp-… [note]` · `park fp-…` · `resume fp-…` · `handoff fp-… @user` · `escalate fp-… [reason]` — name the session by its reference or its thread's link (Slack does not tell FlowPilot which thread a command was typed in)
 • `/flowpilot help` — this help"""
@@ -43,9 +42,6 @@ def _help(svc: Services, body: dict[str, Any], rest: str, respond: Callable[...,
 
 
 def register(app: App, svc: Services) -> None:
-    assert svc.dispatch is not None
-    svc.dispatch.register("open_command", open_command)
-
     @app.command(ids.COMMAND)
     def on_command(ack: Ack, body: dict[str, Any], respond: Callable[..., Any], client: Any,
                    context: BoltContext) -> None:
@@ -79,24 +75,3 @@ def command_payload(body: dict[str, Any]) -> dict[str, Any]:
     return {"team_id": body.get("team_id"), "user_id": body.get("user_id"),
             "channel_id": body.get("channel_id"), "text": (body.get("text") or "").strip(),
             "response_url": body.get("response_url")}
-
-
-def open_command(svc: Services, p: dict[str, Any]) -> None:
-    """Work after the ack: open the session a ``/flowpilot <problem>`` asked for."""
-    try:
-        open_session(
-            svc, team_id=str(p["team_id"]), user_id=str(p["user_id"]),
-            channel=str(p["channel_id"]), thread_ts=None,
-            intake=Intake(text=str(p["text"]), source="command"),
-        )
-    except Exception as exc:
-        reply_privately(p.get("response_url"), f"⚠️ Could not open the session: {readable(exc)}")
-
-
-def reply_privately(response_url: str | None, text: str) -> None:
-    if not response_url:
-        return
-    try:
-        WebhookClient(response_url).send(text=text, response_type="ephemeral")
-    except Exception:
-        pass

@@ -7,7 +7,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from bot.errors import FlowPilotError, SlackError, new_reference, unexpected_message
+from bot.errors import readable
+from bot.services import notices
 from bot.services.container import Services
 
 log = logging.getLogger(__name__)
@@ -43,45 +44,42 @@ def thread_of(body: dict[str, Any]) -> str | None:
 
 def tell(svc: Services, body: dict[str, Any], text: str) -> None:
     """An ephemeral note to the person behind ``body`` (falls back to a DM)."""
-    user, channel = user_of(body), channel_of(body)
-    if not user:
-        return
-    try:
-        if channel:
-            svc.notifier.ephemeral(channel, user, text, thread_ts=thread_of(body))
-            return
-    except SlackError:
-        pass
-    try:
-        svc.notifier.post(user, text)
-    except SlackError:
-        log.warning("could not tell %s: %s", user, text[:80])
+    notices.tell(svc, user_of(body), channel_of(body), thread_of(body), text)
 
 
 def refuse(svc: Services, body: dict[str, Any], exc: Exception,
            event_id: uuid.UUID | None = None) -> None:
     """A click or command was refused: free its delivery (so it can be repeated once it is
     allowed) and tell the person why."""
-    from bot.services import acks
     from handlers.middleware import delivery_key
 
     found = delivery_key(body) if event_id is None else None
-    acks.release(svc.factory, event_id=event_id, key=found[0] if found else None)
-    tell(svc, body, f"⚠️ {readable(exc)}")
-
-
-def readable(exc: Exception) -> str:
-    """What a person sees for an error: our message, or a reference id (never a traceback)."""
-    if isinstance(exc, FlowPilotError):
-        return exc.message
-    ref = new_reference()
-    log.error("unexpected error (ref %s)", ref, exc_info=exc)
-    return unexpected_message(ref)
+    notices.refuse(svc, user_of(body), channel_of(body), thread_of(body), exc,
+                   event_id=event_id, key=found[0] if found else None)
 
 
 def action_value(body: dict[str, Any]) -> str:
     """The clicked button's value (block_actions carry the one clicked action first)."""
     return str(((body.get("actions") or [{}])[0]).get("value") or "")
+
+
+def run_click(svc: Services, ack: Callable[..., Any], body: dict[str, Any],
+              change: Callable[[], T], *, ack_first: bool = False) -> T | None:
+    """The one error path of a button: the change, then the ack (``ack_first``: the ack,
+    then the change, for work that may outlast Slack's 3 seconds). A refusal is acked, its
+    delivery freed and told to the clicker ephemerally (``None``)."""
+    if ack_first:
+        ack()
+    try:
+        done = change()
+    except Exception as exc:
+        if not ack_first:
+            ack()
+        refuse(svc, body, exc)
+        return None
+    if not ack_first:
+        ack()
+    return done
 
 
 def run_submit(ack: Callable[..., Any], block_id: str, change: Callable[[], T]) -> T | None:

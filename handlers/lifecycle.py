@@ -19,9 +19,8 @@ from bot.errors import DomainError, SlackError
 from bot.render.modals import escalate_modal, feedback_modal, note_digest, resolve_modal
 from bot.services import command_target, escalation, lifecycle, output_delivery
 from bot.services.container import Services
-from handlers.actions import run_click
 from handlers.commands import subcommand
-from handlers.common import action_value, run_submit, team_of, tell, user_of
+from handlers.common import action_value, run_click, run_submit, team_of, tell, user_of
 from handlers.views import field
 
 USER_REF = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>|^([UW][A-Z0-9]{2,})$")
@@ -53,6 +52,15 @@ def _tell_in_thread(svc: Services, m: lifecycle.Moved, user: str, text: str) -> 
 
 
 def register(app: App, svc: Services) -> None:
+    _register_resolve(app, svc)
+    _register_escalate(app, svc)
+    _register_take_over(app, svc)
+    for prefix, move in ((ids.PARK, lifecycle.park), (ids.RESUME, lifecycle.resume)):
+        _register_move(app, svc, prefix, move)
+    _register_rating(app, svc)
+
+
+def _register_resolve(app: App, svc: Services) -> None:
     @app.action(ids.prefixed(ids.RESOLVE))
     def on_resolve(ack: Ack, body: dict[str, Any]) -> None:
         sid = action_value(body)
@@ -74,6 +82,8 @@ def register(app: App, svc: Services) -> None:
         if done is not None:
             lifecycle.announce_resolved(svc, done)
 
+
+def _register_escalate(app: App, svc: Services) -> None:
     @app.action(ids.prefixed(ids.ESCALATE))
     def on_escalate(ack: Ack, body: dict[str, Any]) -> None:
         sid = action_value(body)
@@ -99,6 +109,8 @@ def register(app: App, svc: Services) -> None:
         if problem:
             _tell_in_thread(svc, done.moved, user_of(body), problem)
 
+
+def _register_take_over(app: App, svc: Services) -> None:
     @app.action(ids.prefixed(ids.TAKE_OVER))
     def on_take_over(ack: Ack, body: dict[str, Any]) -> None:
         done = run_click(svc, ack, body, lambda: lifecycle.take_over(
@@ -106,9 +118,8 @@ def register(app: App, svc: Services) -> None:
         if done is not None:
             lifecycle.announce_take_over(svc, done)
 
-    for prefix, move in ((ids.PARK, lifecycle.park), (ids.RESUME, lifecycle.resume)):
-        _register_move(app, svc, prefix, move)
 
+def _register_rating(app: App, svc: Services) -> None:
     @app.action(ids.prefixed(ids.RATE))
     def on_rate(ack: Ack, body: dict[str, Any]) -> None:
         def rate() -> int:

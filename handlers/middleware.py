@@ -60,8 +60,6 @@ def queued_work(svc: Services, body: dict[str, Any]) -> tuple[str, dict[str, Any
     ack means the work is accepted: opening a session (both modes: it runs after the ack),
     and in queue mode a turn button too (inline, a click's change is made before its ack).
     None: handled by its listener as usual."""
-    if svc.dispatch is None:
-        return None
     from handlers.actions import click_decision, click_payload
     from handlers.commands import command_payload, opens_session
 
@@ -134,10 +132,10 @@ def make_delivery_middleware(svc: Services) -> Callable[..., Any]:
         if kind == "message":
             return _record_reply(svc, body, event, key, team_id, context, next)
         work = queued_work(svc, body)
-        queued = work is not None and svc.dispatch.queued  # type: ignore[union-attr]
+        queued = work is not None and svc.dispatch.queued
         event_id = acks.record_delivery(
             svc.factory, key=key, kind=kind, now=now, team_id=team_id, work=work,
-            wake=queued and svc.dispatch.notifies,  # type: ignore[union-attr]
+            wake=queued and svc.dispatch.notifies,
         )
         if event_id is None:
             svc.metrics.deliveries.labels(kind, "duplicate").inc()
@@ -147,9 +145,10 @@ def make_delivery_middleware(svc: Services) -> Callable[..., Any]:
             # Recorded work is acked here: its listener would only ack (after Bolt's listener
             # runner polls for that ack every 10 ms on another thread). Queued, a worker
             # process takes it (woken by the record's NOTIFY, or by ``recorded()``); on
-            # threads, this process runs it now; if it dies first, ``recover_turns`` runs it.
+            # threads, this process runs it now; if it dies first, ``recover_turns`` runs it
+            # (exactly once).
             if queued:
-                svc.dispatch.recorded()  # type: ignore[union-attr]
+                svc.dispatch.recorded()
             else:
                 svc.later_recorded(event_id, *work)
             return BoltResponse(status=200, body="")
@@ -164,8 +163,8 @@ def _record_reply(
     svc: Services, body: dict[str, Any], event: dict[str, Any], key: str, team_id: str | None,
     context: BoltContext, next: Callable[[], None],
 ) -> BoltResponse | None:
-    queued = svc.dispatch is not None and svc.dispatch.queued
-    notify = CHANNEL if queued and svc.dispatch.notifies else None  # type: ignore[union-attr]
+    queued = svc.dispatch.queued
+    notify = CHANNEL if queued and svc.dispatch.notifies else None
     patterns = workspace_patterns(svc, team_id or "")  # cached a minute
     text = (event.get("text") or "")[:MAX_REPLY_CHARS]
     red = redact(text, patterns)
@@ -188,7 +187,7 @@ def _record_reply(
         return BoltResponse(status=200, body="")
     svc.metrics.deliveries.labels("message", "new").inc()
     if queued and st.accepts_turns(found.status):
-        svc.dispatch.recorded()  # type: ignore[union-attr]
+        svc.dispatch.recorded()
         return BoltResponse(status=200, body="")  # the worker has it
     context["fp_event_id"] = found.event_id
     context["fp_session_id"] = found.session_id

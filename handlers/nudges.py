@@ -13,8 +13,7 @@ from bot.errors import SlackError
 from bot.render.blocks import Message
 from bot.services import nudges
 from bot.services.container import Services
-from handlers.actions import run_click
-from handlers.common import action_value, channel_of, team_of, user_of
+from handlers.common import action_value, channel_of, run_click, team_of, user_of
 
 
 def _replace_nudge(svc: Services, body: dict[str, Any], msg: Message) -> None:

@@ -8,6 +8,7 @@ from bot.services.container import Services
 from handlers import (
     actions,
     commands,
+    details,
     errors,
     events,
     home,
@@ -38,4 +39,4 @@ def register_all(app: App, svc: Services) -> None:
     session_edit.register(app, svc)  # issue 18: Rename
     errors.register(app, svc)
     tenancy.register(app, svc)
-    _ = (home, settings, teams)  # register their subcommands on import
+    _ = (details, home, settings, teams)  # register their subcommands on import

@@ -11,8 +11,7 @@ from bot import ids
 from bot.render.modals import rename_modal
 from bot.services import session_edit
 from bot.services.container import Services
-from handlers.actions import run_click
-from handlers.common import action_value, run_submit, team_of, user_of
+from handlers.common import action_value, run_click, run_submit, team_of, user_of
 from handlers.lifecycle import _open
 from handlers.views import field
 

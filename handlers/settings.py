@@ -40,5 +40,8 @@ def _settings(svc: Services, body: dict[str, Any], rest: str, respond: Callable[
         return
     values = admin.effective(svc, team)
     lines = [f"• `{k}`: {_show(v, k)}" for k, v in values.items()]
-    respond(text="*FlowPilot settings for this workspace*\n" + "\n".join(lines) + f"\n{USAGE}",
+    changed = admin.last_changed(svc, team)
+    when = f"_Last changed {changed:%Y-%m-%d %H:%M} UTC_\n" if changed else "_All defaults._\n"
+    respond(text="*FlowPilot settings for this workspace*\n" + when + "\n".join(lines)
+            + f"\n{USAGE}",
             response_type="ephemeral")

@@ -7,11 +7,9 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from bot import ids
-from bot.errors import DomainError
-from bot.services import tickets
 from bot.services.container import Services
-from bot.services.sessions import Intake, open_session
-from handlers.common import readable, team_of, tell, user_of
+from bot.services.sessions import Intake
+from handlers.common import team_of, tell, user_of
 
 
 def field(view: dict[str, Any], action_id: str) -> Any:
@@ -26,9 +24,6 @@ def field(view: dict[str, Any], action_id: str) -> Any:
 
 
 def register(app: App, svc: Services) -> None:
-    assert svc.dispatch is not None
-    svc.dispatch.register("open_session", open_work)
-
     @app.view(ids.INTAKE_MODAL)
     def on_intake(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         problem = (field(view, ids.INTAKE_PROBLEM) or "").strip()
@@ -62,22 +57,3 @@ def _open_payload(body: dict[str, Any], channel: str, thread_ts: str | None,
     return {"team_id": team_of(body), "user_id": user_of(body), "channel": channel,
             "thread_ts": thread_ts, "intake": {"text": intake.text, "log": intake.log,
                                                "ticket": intake.ticket, "source": intake.source}}
-
-
-def open_work(svc: Services, p: dict[str, Any]) -> None:
-    """Work after the ack: open a session from the intake form or the message shortcut."""
-    try:
-        intake = Intake(**p["intake"])
-        if intake.ticket and tickets.has_psa(svc, p["team_id"]):  # the form's ticket field
-            number = tickets.ticket_number(intake.ticket, bare=True)
-            if number is None:
-                raise DomainError(f"{intake.ticket!r} is not a ticket number.")
-            tickets.open_from_ticket(svc, team_id=p["team_id"], user_id=p["user_id"],
-                                     channel=p["channel"], number=number, source="modal",
-                                     text=intake.text, log=intake.log)
-            return
-        open_session(svc, team_id=p["team_id"], user_id=p["user_id"], channel=p["channel"],
-                     thread_ts=p.get("thread_ts"), intake=intake)
-    except Exception as exc:
-        tell(svc, {"user": {"id": p["user_id"]}, "channel": {"id": p["channel"]}},
-             f"⚠️ Could not open the session: {readable(exc)}")

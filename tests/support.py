@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
@@ -22,6 +23,7 @@ from bot.sandbox.signing import (
     view_submission_body,
 )
 from bot.server import WsgiApp
+from bot.ttlcache import Ticker
 
 SECRET = "test-signing-secret"
 TEAM = "T0001"
@@ -30,7 +32,8 @@ TEAM = "T0001"
 class Harness:
     def __init__(
         self, db_url: str, slack: FakeSlack, *, anthropic_url: str | None = None,
-        clock: Clock = utcnow, workers: int = 4, worker_process: bool = False,
+        clock: Clock = utcnow, workers: int = 4, ticker: Ticker = time.monotonic,
+        worker_process: bool = False,
         **overrides: Any,
     ) -> None:
         settings = load_settings(
@@ -44,7 +47,8 @@ class Harness:
         # worker_process: acks and records only, as `serve` does by default; the turns are
         # then taken by a HostConsumer (bot/host_worker.py) built on another Harness.
         self.fp: FlowPilot = build(settings, clock=clock, mode="serve", workers=workers,
-                                   listener_workers=8, worker_process=worker_process)
+                                   listener_workers=8, ticker=ticker,
+                                   worker_process=worker_process)
         self.fp.services.bot_user_id = "UFPBOT"
         self.svc = self.fp.services
         self.wsgi = WsgiApp(self.fp)

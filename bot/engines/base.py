@@ -7,7 +7,7 @@ A *turn* takes the session's current state plus the inputs that arrived since th
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 # Re-exported: the engine contract speaks the domain's vocabulary (one definition).
 from bot.domain.vocabulary import DOMAINS as DOMAINS
@@ -163,6 +163,19 @@ class TurnContext:
     # Facts the technician marked wrong ("That's wrong…"): the model is told to disregard them
     # (it may have seen them in an earlier turn of the conversation).
     retracted_fact_ids: list[str] = field(default_factory=list)
+
+
+@runtime_checkable
+class Drafter(Protocol):
+    """The drafting port of the analysis job (``analyze_resolved``): a resolved session's
+    markdown in, a reusable template out (``title``, ``description``, ``language``, ``body``,
+    ``parameters``). ClaudeEngine implements it; without a model there is no drafter."""
+
+    model: str  # the model used when the workspace names none
+
+    def draft_template(self, model: str, session_markdown: str) -> dict[str, Any]:
+        """Return the draft, or raise ``bot.errors.EngineError`` with a readable message."""
+        ...
 
 
 class Engine(Protocol):

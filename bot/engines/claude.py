@@ -406,6 +406,10 @@ class ClaudeEngine:
         self.cache_ttl = cache_ttl
         self.capabilities = capabilities or _CAPABILITIES
 
+    def draft_template(self, model: str, session_markdown: str) -> dict[str, Any]:
+        """``bot.engines.base.Drafter``: a template from a resolved session."""
+        return draft_template(self.client, model, session_markdown, self.capabilities)
+
     def capabilities_of(self, model: str) -> Capabilities:
         try:
             return self.capabilities.get(self.client, model)

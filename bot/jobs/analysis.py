@@ -49,16 +49,14 @@ def _analyze_one(svc: Services, sid: uuid.UUID, now: datetime) -> str:
         if s.status != st.RESOLVED or s.analysis_status not in ("pending", "failed"):
             s.job_lease_until = None
             return SKIPPED
-        if svc.engine.name != "claude":
+        drafter = svc.drafter
+        if drafter is None:
             return _draft_from_steps(db, s, now)
         markdown = session_markdown(db, s)
-        model = str(workspace.value(svc, db, s.account, "ai_model")
-                    or getattr(svc.engine, "model", svc.settings.ai_model))
+        model = str(workspace.value(svc, db, s.account, "ai_model") or drafter.model)
         account_id = s.account_id
-    from bot.engines.claude import draft_template
-
     try:
-        draft = draft_template(svc.engine.client, model, markdown)  # type: ignore[attr-defined]
+        draft = drafter.draft_template(model, markdown)
     except EngineError as exc:
         with unit_of_work(svc.factory) as db:
             s = db.get(AISession, sid)

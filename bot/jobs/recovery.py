@@ -11,11 +11,11 @@ from sqlalchemy import and_, or_, select, update
 
 from bot import liveness
 from bot.jobs.common import BATCH, DONE, FAILED, LEASE, SKIPPED, JobResult
-from bot.services import deliveries
 from bot.services.container import Services
 from bot.services.dispatch import notify_on_commit, run_recorded
 from storage.db import is_postgres, unit_of_work
 from storage.models import AISession, InboundEvent
+from storage.queries import deliveries
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ def run_abandoned_work(svc: Services, now: datetime) -> int:
     """Inline mode: recorded work (a session to open) that no process ran — it died between
     the ack and the work — is run now, once (``run_recorded`` claims it atomically). In queue
     mode the workers take pending work themselves."""
-    if svc.dispatch is None or svc.dispatch.queued:
+    if svc.dispatch.queued:
         return 0
     with unit_of_work(svc.factory) as db:
         rows = db.execute(
@@ -127,7 +127,6 @@ def recover_turns(svc: Services, now: datetime) -> JobResult:
 
 
 def _recover_one(svc: Services, sid: uuid.UUID, now: datetime) -> str:
-    from bot.services.turns import TurnRunner
 
     with unit_of_work(svc.factory) as db:
         s = db.get(AISession, sid)
@@ -149,5 +148,4 @@ def _recover_one(svc: Services, sid: uuid.UUID, now: datetime) -> str:
                     event.error = "Gave up after the turn was interrupted twice."
                 continue
             event.status, event.error, event.processed_at = "pending", None, None
-    runner = svc.runner or TurnRunner(svc, 1)
-    return DONE if runner.drive(sid) else SKIPPED
+    return DONE if svc.runner.drive(sid) else SKIPPED

@@ -134,10 +134,13 @@ def target(row: PsaConnection, box: SecretBox | None, timeout: float = 10.0) -> 
 
 
 def describe(row: PsaConnection) -> str:
-    """One line about a connection, no secret in it."""
+    """One line about a connection, no secret in it: its name, where it points, its options
+    and when it was last saved (so an admin can tell a stale connection from a fresh one)."""
     cfg = row.config or {}
+    saved = f", saved {row.updated_at:%Y-%m-%d}" if row.updated_at is not None else ""
     if row.kind == "webhook":
-        return f"webhook {cfg.get('url', '?')}"
+        return f"webhook {cfg.get('url', '?')}" + (f" ({saved[2:]})" if saved else "")
     opts = options(row)
-    return (f"ConnectWise {cfg.get('site', '?')} company {cfg.get('company', '?')} "
-            f"(notes: {opts['note_flag']}, time rounded to {opts['round_minutes']} min)")
+    name = row.name or f"ConnectWise {cfg.get('site', '?')}"
+    return (f"{name} company {cfg.get('company', '?')} "
+            f"(notes: {opts['note_flag']}, time rounded to {opts['round_minutes']} min{saved})")

@@ -31,6 +31,28 @@ class ScriptView:
     body: str  # parameters filled where the facts said them
     missing: list[str] = field(default_factory=list)  # parameters left for the technician
     use_count: int = 0
+    about: ScriptAbout | None = None  # provenance and history, for ``/flowpilot scripts``
+
+
+@dataclass(frozen=True)
+class ScriptAbout:
+    """Where an approved script came from and how it has been used (dates as YYYY-MM-DD)."""
+
+    description: str = ""
+    author: str = ""  # Slack id of the technician whose session it came from
+    ticket: str = ""
+    approved_by: str = ""  # Slack id of the admin who approved it
+    approved_on: str = ""
+    last_used: str = ""
+    changed_on: str = ""  # set when it was changed after it was created
+
+
+@dataclass(frozen=True)
+class RejectedView:
+    title: str
+    reason: str
+    by: str  # Slack id
+    on: str
 
 
 @dataclass(frozen=True)
@@ -172,18 +194,46 @@ def draft_reject_modal(draft_id: str) -> View:
     return _modal(ids.DRAFT_REJECT_MODAL, "Reject draft", "Reject", blocks, draft_id)
 
 
-def scripts_text(scripts: list[ScriptView], total: int) -> str:
-    """``/flowpilot scripts``: the workspace's approved scripts."""
+def _about(a: ScriptAbout) -> str:
+    parts = []
+    if a.author:
+        parts.append(f"from {mention(a.author)}'s session"
+                     + (f" (ticket #{neutralize(a.ticket, max_len=40)})" if a.ticket else ""))
+    if a.approved_by:
+        parts.append(f"approved by {mention(a.approved_by)}"
+                     + (f" on {a.approved_on}" if a.approved_on else ""))
+    if a.changed_on:
+        parts.append(f"changed {a.changed_on}")
+    if a.last_used:
+        parts.append(f"last used {a.last_used}")
+    line = " · ".join(parts)
+    if a.description:
+        line = f"{neutralize(one_line(a.description), max_len=200)}\n    {line}" if line else \
+            neutralize(one_line(a.description), max_len=200)
+    return f"\n    {line}" if line else ""
+
+
+def scripts_text(scripts: list[ScriptView], total: int,
+                 rejected: list[RejectedView] | None = None) -> str:
+    """``/flowpilot scripts``: the workspace's approved scripts, where each came from, and
+    (for admins) the drafts rejected lately with the reason given."""
     if not scripts:
-        return ("No approved scripts yet. Resolved sessions become drafts; admins approve them "
-                "in FlowPilot's App Home.")
-    lines = [f"*Approved scripts ({total})*"]
+        lines = ["No approved scripts yet. Resolved sessions become drafts; admins approve them "
+                 "in FlowPilot's App Home."]
+    else:
+        lines = [f"*Approved scripts ({total})*"]
     for s in scripts:
         uses = "used once" if s.use_count == 1 else f"used {s.use_count} times"
         lines.append(f"• *{neutralize(one_line(s.title), max_len=150)}* "
-                     f"_({neutralize(s.language, max_len=20)}, {uses})_")
+                     f"_({neutralize(s.language, max_len=20)}, {uses})_"
+                     + (_about(s.about) if s.about else ""))
     if total > len(scripts):
         lines.append(f"_… and {total - len(scripts)} more_")
+    if rejected:
+        lines.append("*Rejected lately*")
+        lines += [f"• {neutralize(one_line(r.title), max_len=150)} — "
+                  f"{neutralize(one_line(r.reason), max_len=300) or 'no reason given'} "
+                  f"_({mention(r.by)}, {r.on})_" for r in rejected]
     return "\n".join(lines)
 
 

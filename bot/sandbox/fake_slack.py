@@ -249,6 +249,7 @@ class FakeSlack:
         self._channels: dict[str, JSONDict] = {}
         self._failed_channels: dict[str, tuple[str, frozenset[str]]] = {}
         self._subscribers: list[Subscriber] = []
+        self._watchers: list[Callable[[Call], None]] = []
         # Apps, codes and the tokens issued by OAuth, each bound to one workspace.
         self.oauth = FakeOAuth()
         self._routes: dict[str, Callable[[Call], tuple[JSONDict, list[tuple[str, JSONDict]]]]] = {
@@ -481,6 +482,13 @@ class FakeSlack:
         with self._lock:
             self._subscribers.append(callback)
 
+    def watch(self, callback: Callable[[Call], None]) -> None:
+        """callback(call) for every request, when it arrives and before it is answered (so
+        while the app waits for the answer), outside the lock. A test hook (it changes no
+        answer): e.g. to look at what the app holds in its database during a Slack call."""
+        with self._lock:
+            self._watchers.append(callback)
+
     def unsubscribe(self, callback: Subscriber) -> None:
         with self._lock:
             if callback in self._subscribers:
@@ -608,6 +616,10 @@ class FakeSlack:
         token = auth[7:].strip() if auth.lower().startswith("bearer ") else None
         token = token or (str(body["token"]) if body.get("token") else None)
         call = Call(method, body, headers, token, time.monotonic(), http_method, path, raw)
+        with self._lock:
+            watchers = list(self._watchers)
+        for watcher in watchers:
+            watcher(call)
         with self._lock:
             self._calls.append(call)
             hit = self._intercepted(call)

@@ -14,9 +14,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.services import deliveries
+from bot.domain import status as st
 from bot.services.dispatch import notify_on_commit
 from storage.db import core_transaction
+from storage.queries import deliveries
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ def record_reply(
     with core_transaction(factory) as db:
         return deliveries.record_reply(db, channel=channel, thread_ts=thread_ts, key=key,
                                        now=now, team_id=team_id, payload=payload,
-                                       notify=notify)
+                                       notify=notify, turn_statuses=st.TURN_STATUSES)
 
 
 def release(factory: sessionmaker[Session], *, event_id: uuid.UUID | None,

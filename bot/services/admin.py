@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
+
+from sqlalchemy import select
 
 from bot.errors import DomainError, NotAllowedError
 from bot.services import workspace
 from bot.services.container import Services
 from bot.services.identity import ensure_account, ensure_user
 from storage.db import unit_of_work
-from storage.models import User
+from storage.models import AccountSettings, User
 from storage.settings_store import get_all_settings, set_setting
 
 CHANNEL = re.compile(r"^<#([CG][A-Z0-9]+)(?:\|[^>]*)?>$|^([CG][A-Z0-9]{2,})$")
@@ -31,6 +34,15 @@ def effective(svc: Services, team_id: str) -> dict[str, Any]:
     with unit_of_work(svc.factory) as db:
         account = ensure_account(db, team_id)
         return {key: workspace.value(svc, db, account, key) for key in workspace.KEYS}
+
+
+def last_changed(svc: Services, team_id: str) -> datetime | None:
+    """When an admin last changed this workspace's settings (None: never, all defaults)."""
+    with unit_of_work(svc.factory) as db:
+        account = ensure_account(db, team_id)
+        row = db.execute(select(AccountSettings).where(AccountSettings.account_id == account.id)
+                         ).scalar_one_or_none()
+        return row.updated_at if row is not None and row.settings else None
 
 
 def parse(key: str, raw: str) -> Any:
@@ -76,6 +88,6 @@ def change(svc: Services, team_id: str, user_id: str, key: str, raw: str | None)
             raise NotAllowedError("Only workspace admins can change FlowPilot's settings.")
         set_setting(db, account.id, key, value)
         account_id = account.id
-    svc.extras.get("redaction_patterns", {}).pop(team_id, None)
-    svc.extras.get("nudge_after", {}).pop(account_id, None)
+    svc.caches.redaction_patterns.drop(team_id)
+    svc.caches.nudge_after.drop(account_id)
     return value

@@ -24,7 +24,7 @@ from bot.engines.base import (
     TurnOutput,
     Usage,
 )
-from bot.services import deliveries, knowledge, present, workspace
+from bot.services import knowledge, present, workspace
 from bot.services.container import Services
 from bot.services.sessions import add_step
 from storage.models import (
@@ -35,6 +35,7 @@ from storage.models import (
     SessionFact,
     SessionSuggestedFix,
 )
+from storage.queries import deliveries
 
 MAX_OPTIONS = 8
 MAX_TEXT = 2_000
@@ -120,13 +121,36 @@ def apply_output(
     event_ids: list[uuid.UUID], now: datetime,
 ) -> Applied:
     """Store one turn: summary, confidence, facts, task lane, fixes, tokens, the step."""
+    _apply_summary(session, out)
+    facts = _add_facts(db, session, out, now)
+    question_ids, action_ids = _extend_lane(session, out)
+    typed_answer_ts = _typed_answers(db, session, out, event_ids, now)
+    if out.flow_id is not None:
+        _follow_flow(svc, db, session, out.flow_id)
+    fix_ids, superseded = _add_fixes(session, out, now)
+    add_session_usage(svc, session, out.usage)
+    _apply_conversation(session, out, now)
+    content = _step_content(svc, out, [str(f.id) for f in facts], question_ids, action_ids,
+                            fix_ids, event_ids)
+    step = add_step(db, session, "ai_turn", None, content, now,
+                    input_tokens=out.usage.input_tokens, output_tokens=out.usage.output_tokens)
+    db.flush()
+    add_account_usage(db, session.account_id, out.usage)
+    deliveries.finish_all(db, event_ids, "done", now)
+    return Applied(step=step, facts=facts, superseded_message_ts=[*superseded, *typed_answer_ts])
+
+
+def _apply_summary(session: AISession, out: TurnOutput) -> None:
     if out.summary.strip():
         session.problem_summary = out.summary.strip()[:120]
     session.problem_domain = out.domain if out.domain in DOMAINS else "other"
     session.confidence_score = conf.clamp_confidence(out.confidence)
     session.confidence_tier = conf.tier_for(session.confidence_score)
 
-    fact_ids, facts = [], []
+
+def _add_facts(db: Session, session: AISession, out: TurnOutput,
+               now: datetime) -> list[SessionFact]:
+    facts = []
     for fact in out.facts:
         text = fact.text.strip()[:MAX_TEXT]
         if not text:
@@ -138,8 +162,11 @@ def apply_output(
         )
         db.add(fact_row)
         facts.append(fact_row)
-        fact_ids.append(str(fact_row.id))
+    return facts
 
+
+def _extend_lane(session: AISession, out: TurnOutput) -> tuple[list[str], list[str]]:
+    """The turn's questions and actions join the task lane; returns their ids."""
     lane = dict(session.pending_task_lane or {"questions": [], "actions": []})
     questions, actions = list(lane.get("questions") or []), list(lane.get("actions") or [])
     question_ids, action_ids = [], []
@@ -159,11 +186,13 @@ def apply_output(
         actions.append(item)
         action_ids.append(item["id"])
     session.pending_task_lane = {**lane, "questions": questions, "actions": actions}
-    typed_answer_ts = _typed_answers(db, session, out, event_ids, now)
-    if out.flow_id is not None:
-        _follow_flow(svc, db, session, out.flow_id)
+    return question_ids, action_ids
 
-    applied_superseded: list[str] = []
+
+def _add_fixes(session: AISession, out: TurnOutput, now: datetime) -> tuple[list[str], list[str]]:
+    """The turn's fixes join the session (superseding older ones it names); returns their
+    ids and the ts of the superseded fixes' messages (to re-render)."""
+    superseded: list[str] = []
     fix_ids = []
     existing = {str(f.id): f for f in session.fixes}
     position = len(existing)
@@ -186,13 +215,13 @@ def apply_output(
             old.decided_at = now
             row.supersedes_id = old.id
             if old.slack_message_ts:
-                applied_superseded.append(old.slack_message_ts)
+                superseded.append(old.slack_message_ts)
         session.fixes.append(row)
         fix_ids.append(str(row.id))
+    return fix_ids, superseded
 
-    usage = out.usage
-    add_session_usage(svc, session, usage)
 
+def _apply_conversation(session: AISession, out: TurnOutput, now: datetime) -> None:
     if out.transcript:
         session.conversation_messages = [*(session.conversation_messages or []), *out.transcript]
     if out.engine_state is not None:
@@ -200,6 +229,12 @@ def apply_output(
     session.last_turn_error = None
     session.last_activity_at = now
 
+
+def _step_content(svc: Services, out: TurnOutput, fact_ids: list[str], question_ids: list[str],
+                  action_ids: list[str], fix_ids: list[str],
+                  event_ids: list[uuid.UUID]) -> dict[str, Any]:
+    """The ``ai_turn`` step's content: the message and the ids of what the turn added."""
+    usage = out.usage
     content: dict[str, Any] = {
         "message": out.message[:6000], "fact_ids": fact_ids, "question_ids": question_ids,
         "action_ids": action_ids, "fix_ids": fix_ids, "recommend": out.recommend,
@@ -214,13 +249,7 @@ def apply_output(
     if out.other_flows:
         content["other_flows"] = [[str(fid)[:100], str(title)[:150]]
                                   for fid, title in out.other_flows[:4]]
-    step = add_step(db, session, "ai_turn", None, content, now,
-                    input_tokens=usage.input_tokens, output_tokens=usage.output_tokens)
-    db.flush()
-    add_account_usage(db, session.account_id, usage)
-    deliveries.finish_all(db, event_ids, "done", now)
-    return Applied(step=step, facts=facts,
-                   superseded_message_ts=[*applied_superseded, *typed_answer_ts])
+    return content
 
 
 def _typed_answers(db: Session, session: AISession, out: TurnOutput,

@@ -10,10 +10,10 @@ from bot.domain.refs import session_ref
 from bot.errors import DomainError, NotFoundError
 from bot.services.container import Services
 from bot.services.queries import my_open_sessions
-from bot.services.sessions import latest_session_in_thread
 from storage.db import unit_of_work
 from storage.models import Account, AISession
 from storage.models.session import OPEN_STATUSES
+from storage.queries.threads import latest_session_in_thread
 
 
 def by_ref(svc: Services, team_id: str, prefix: str) -> str:

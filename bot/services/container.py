@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.engines.base import Engine
+from bot.engines.base import Drafter, Engine
 from bot.notify import Notifier
+from bot.ttlcache import Ticker, TtlCache
 
 if TYPE_CHECKING:
     from slack_bolt.oauth import OAuthFlow
@@ -22,6 +25,23 @@ if TYPE_CHECKING:
     from bot.services.turns import TurnRunner
 
 
+PATTERNS_TTL = 60.0  # seconds a workspace's redaction patterns are cached (every reply)
+NUDGE_TTL = 60.0  # seconds a workspace's nudge_after setting is cached (every turn)
+
+
+@dataclass
+class Caches:
+    """Per-process caches of workspace settings read on hot paths (dropped on change)."""
+
+    redaction_patterns: TtlCache[str, list[str]]  # by Slack team id
+    nudge_after: TtlCache[uuid.UUID, timedelta]  # by account id
+
+    @classmethod
+    def build(cls, ticker: Ticker) -> Caches:
+        return cls(redaction_patterns=TtlCache(PATTERNS_TTL, ticker),
+                   nudge_after=TtlCache(NUDGE_TTL, ticker))
+
+
 @dataclass
 class Services:
     settings: Settings
@@ -31,9 +51,12 @@ class Services:
     engine: Engine
     flows: FlowCatalog
     metrics: Metrics
+    runner: TurnRunner
+    dispatch: Dispatch
+    caches: Caches
     bot_user_id: str = ""
-    runner: TurnRunner | None = None
-    dispatch: Dispatch | None = None
+    # Writes draft templates from resolved sessions (the Claude engine); None without a model.
+    drafter: Drafter | None = None
     # Built in bootstrap when FlowPilot serves many workspaces (OAuth), else None.
     installation_store: EncryptedInstallationStore | None = None
     oauth_flow: OAuthFlow | None = None
@@ -41,13 +64,15 @@ class Services:
     offline_engine: Engine | None = None
     # Workspaces whose Enterprise Grid org this process has already recorded.
     grid_known: set[str] = field(default_factory=set)
-    # Per-process TTL caches keyed by name ("redaction_patterns", its lock, "nudge_after");
-    # not yet typed (tests/integration/test_redaction_patterns_cache.py reads them here).
-    extras: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # The runner and the dispatch are built first (they are required here) and learn
+        # the services they run with now.
+        self.runner.bind(self)
+        self.dispatch.bind(self)
 
     def later(self, name: str, payload: dict[str, Any]) -> None:
         """Work after the ack (see ``bot.services.dispatch``)."""
-        assert self.dispatch is not None
         self.dispatch.later(name, payload)
 
     def later_recorded(self, event_id: Any, name: str, payload: dict[str, Any]) -> None:
@@ -55,15 +80,11 @@ class Services:
         marked done when it has run; ``recover_turns`` runs it if this process dies first)."""
         from bot.services.dispatch import run_recorded
 
-        if self.runner is not None:
-            self.runner.submit(run_recorded, self, event_id, name, payload)
-        else:
-            run_recorded(self, event_id, name, payload)
+        self.runner.submit(run_recorded, self, event_id, name, payload)
 
     def kick(self, session_id: Any) -> None:
         """The session has new input: take a turn soon (here, or in a worker process)."""
-        if self.dispatch is not None:
-            self.dispatch.kick(session_id)
+        self.dispatch.kick(session_id)
 
     @property
     def engine_name(self) -> str:

@@ -19,12 +19,13 @@ from bot.domain import fixes as fixrules
 from bot.domain import lane as lanerules
 from bot.domain import status as st
 from bot.errors import DomainError, NotFoundError
-from bot.services import deliveries, workspace
+from bot.services import workspace
 from bot.services.container import Services
-from bot.services.identity import ensure_user
+from bot.services.identity import ensure_user, meet
 from bot.services.sessions import add_participant, add_step, load_for_team, require_may_act, touch
 from storage.db import in_transaction, unit_of_work
 from storage.models import AISession, User
+from storage.queries import deliveries
 
 
 @contextmanager
@@ -71,7 +72,7 @@ def _click(svc: Services, *, team_id: str, user_id: str, session_id: str,
     def work(db: Session) -> Clicked:
         now = svc.clock()
         session = load_for_team(db, session_id, team_id, lock=True)
-        user = ensure_user(db, session.account, user_id, svc.notifier)
+        user = ensure_user(db, session.account, user_id)  # met before the lock
         require_may_act(session, user)
         if not st.accepts_turns(session.status):
             raise DomainError(st.explain_no_turns(session.status))
@@ -87,6 +88,7 @@ def _click(svc: Services, *, team_id: str, user_id: str, session_id: str,
         touch(session, now, human=True, nudge_after=workspace.nudge_after(svc, db, session.account))
         return Clicked(session.id, message_ts)
 
+    meet(svc, team_id, user_id)  # a new person's Slack profile, before the row lock
     with domain_errors():
         # A running turn may store its answer on the same row meanwhile: retried on fresh state.
         return in_transaction(svc.factory, work)
@@ -190,7 +192,7 @@ def _taking_turns(svc: Services, db: Session, session_id: str, team_id: str,
                   user_id: str) -> AISession:
     """The session, if this person may act on it and it still takes turns."""
     session = load_for_team(db, session_id, team_id)
-    require_may_act(session, ensure_user(db, session.account, user_id, svc.notifier))
+    require_may_act(session, ensure_user(db, session.account, user_id))  # met before
     if not st.accepts_turns(session.status):
         raise DomainError(st.explain_no_turns(session.status))
     return session
@@ -199,6 +201,7 @@ def _taking_turns(svc: Services, db: Session, session_id: str, team_id: str,
 def use_flows(svc: Services, *, team_id: str, user_id: str, session_id: str) -> uuid.UUID:
     """"Continue with built-in flows" after the model could not be used: the session moves to
     the offline engine for good, and its failed inputs are taken again there."""
+    meet(svc, team_id, user_id)
     with unit_of_work(svc.factory) as db, domain_errors():
         session = _taking_turns(svc, db, session_id, team_id, user_id)
         if session.engine == "offline":
@@ -213,6 +216,7 @@ def retry(svc: Services, *, team_id: str, user_id: str, session_id: str) -> uuid
     """The Retry button: failed inputs go back in the queue (nothing was lost)."""
     from bot.services.turns import requeue_failed
 
+    meet(svc, team_id, user_id)
     with unit_of_work(svc.factory) as db, domain_errors():
         sid = _taking_turns(svc, db, session_id, team_id, user_id).id
     if requeue_failed(svc, sid, svc.clock()) == 0:

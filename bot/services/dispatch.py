@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 
-from bot.services import deliveries
 from storage.db import unit_of_work
+from storage.queries import deliveries
 
 if TYPE_CHECKING:
     from bot.services.container import Services
@@ -40,9 +40,19 @@ class Dispatch:
     # False, ``recorded()`` wakes them once the record is committed.
     notifies = True
 
-    def __init__(self, svc: Services) -> None:
-        self.svc = svc
+    def __init__(self) -> None:
+        self._svc: Services | None = None
         self.work: dict[str, WorkFn] = {}
+
+    def bind(self, svc: Services) -> None:
+        """The services the work runs with (``Services`` binds itself when built)."""
+        self._svc = svc
+
+    @property
+    def svc(self) -> Services:
+        if self._svc is None:
+            raise RuntimeError("the dispatch is not bound to services yet")
+        return self._svc
 
     def register(self, name: str, fn: WorkFn) -> None:
         self.work[name] = fn
@@ -66,14 +76,10 @@ class Dispatch:
 
 class InlineDispatch(Dispatch):
     def later(self, name: str, payload: dict[str, Any]) -> None:
-        if self.svc.runner is not None:
-            self.svc.runner.submit(self.run, name, payload)
-        else:
-            self.run(name, payload)
+        self.svc.runner.submit(self.run, name, payload)
 
     def kick(self, session_id: uuid.UUID) -> None:
-        if self.svc.runner is not None:
-            self.svc.runner.kick(session_id)
+        self.svc.runner.kick(session_id)
 
 
 def notify_on_commit(db: Any) -> None:
@@ -123,7 +129,6 @@ def run_recorded(svc: Services, event_id: uuid.UUID, name: str, payload: dict[st
         return False
     status, error = "done", None
     try:
-        assert svc.dispatch is not None
         svc.dispatch.run(name, payload)
     except Exception as exc:
         log.exception("work %s failed", name)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from bot.domain import knowledge as rules
 from bot.errors import DomainError, NotAllowedError, NotFoundError
 from bot.redact import redact
-from bot.render.knowledge import DraftView, ScriptView
+from bot.render.knowledge import DraftView, RejectedView, ScriptAbout, ScriptView
 from bot.services.admin import is_admin
 from bot.services.container import Services
 from bot.services.identity import ensure_account, ensure_user
@@ -45,10 +45,21 @@ def _draft(db: Session, user: User, draft_id: str) -> DraftTemplate:
     return draft
 
 
+def _day(at: datetime | None) -> str:
+    return f"{at:%Y-%m-%d}" if at is not None else ""
+
+
+def _changed(created: datetime | None, updated: datetime | None) -> str:
+    """The day it was last changed, when that is a later day than it was made."""
+    return _day(updated) if created and updated and updated.date() > created.date() else ""
+
+
 def draft_view(d: DraftTemplate, link: str | None = None) -> DraftView:
+    edited = _changed(d.created_at, d.updated_at)
     return DraftView(str(d.id), d.title, d.description, d.language, d.body,
                      [str(p.get("name")) for p in d.parameters or [] if isinstance(p, dict)],
-                     d.origin, f"{d.created_at:%Y-%m-%d}", link)
+                     d.origin, _day(d.created_at) + (f", edited {edited}" if edited else ""),
+                     link)
 
 
 def pending_count(db: Session, account_id: uuid.UUID) -> int:
@@ -177,7 +188,29 @@ def reject(svc: Services, *, team_id: str, user_id: str, draft_id: str,
                         _str(draft.promoted_template_id), done)
 
 
-def list_scripts(svc: Services, team_id: str, limit: int = 25) -> tuple[list[ScriptView], int]:
+def _slack_ids(db: Session, ids: set[uuid.UUID | None]) -> dict[uuid.UUID, str]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    rows = db.execute(select(User.id, User.slack_user_id).where(User.id.in_(wanted))).all()
+    return {row[0]: row[1] for row in rows}
+
+
+def _script_about(s: ScriptTemplate, approval: DraftTemplate | None,
+                  people: dict[uuid.UUID, str]) -> ScriptAbout:
+    return ScriptAbout(
+        description=s.description, author=people.get(s.source_user_id, "")
+        if s.source_user_id else "", ticket=s.source_ticket_ref or "",
+        approved_by=people.get(approval.reviewed_by_id, "")
+        if approval is not None and approval.reviewed_by_id else "",
+        approved_on=_day(approval.reviewed_at) if approval is not None else "",
+        last_used=_day(s.last_used_at), changed_on=_changed(s.created_at, s.updated_at))
+
+
+def list_scripts(svc: Services, team_id: str, user_id: str | None = None, limit: int = 25
+                 ) -> tuple[list[ScriptView], int, list[RejectedView]]:
+    """The approved scripts (most used first) with where each came from; for an admin, also
+    the five drafts rejected most recently and why."""
     with unit_of_work(svc.factory) as db:
         account = ensure_account(db, team_id)
         rows = db.execute(select(ScriptTemplate).where(ScriptTemplate.account_id == account.id)
@@ -185,5 +218,19 @@ def list_scripts(svc: Services, team_id: str, limit: int = 25) -> tuple[list[Scr
                           .limit(limit)).scalars().all()
         total = int(db.scalar(select(func.count()).select_from(ScriptTemplate).where(
             ScriptTemplate.account_id == account.id)) or 0)
-        return [ScriptView(str(s.id), s.title, s.language, s.body, [], s.use_count)
-                for s in rows], total
+        approvals = {d.promoted_template_id: d for d in db.execute(
+            select(DraftTemplate).where(DraftTemplate.promoted_template_id.in_([s.id for s in rows]))
+        ).scalars()} if rows else {}
+        admin = user_id is not None and is_admin(db, svc, ensure_user(db, account, user_id, None))
+        rejected = list(db.execute(
+            select(DraftTemplate).where(DraftTemplate.account_id == account.id,
+                                        DraftTemplate.status == "dismissed")
+            .order_by(DraftTemplate.reviewed_at.desc()).limit(5)).scalars()) if admin else []
+        people = _slack_ids(db, {s.source_user_id for s in rows}
+                            | {d.reviewed_by_id for d in approvals.values()}
+                            | {d.reviewed_by_id for d in rejected})
+        scripts = [ScriptView(str(s.id), s.title, s.language, s.body, [], s.use_count,
+                              _script_about(s, approvals.get(s.id), people)) for s in rows]
+        gone = [RejectedView(d.title, d.review_note or "", people.get(d.reviewed_by_id, "")
+                             if d.reviewed_by_id else "", _day(d.reviewed_at)) for d in rejected]
+        return scripts, total, gone

@@ -26,7 +26,8 @@ from bot.services.container import Services
 from bot.services.lifecycle import move_status
 from bot.services.refresh import refresh_header
 from storage.db import unit_of_work
-from storage.models import AISession, OutboxMessage, SessionResolutionOutput
+from storage.models import AISession, OutboxMessage
+from storage.queries.outputs import output_row
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=2)
@@ -181,16 +182,6 @@ def _package_sent(svc: Services, payload: dict[str, Any], ts: str) -> None:
 outbox.AFTER_SENT["escalation"] = _package_sent
 
 
-def _output_row(db: object, session_id: uuid.UUID) -> SessionResolutionOutput | None:
-    return db.execute(  # type: ignore[attr-defined, no-any-return]
-        select(SessionResolutionOutput).where(
-            SessionResolutionOutput.session_id == session_id,
-            SessionResolutionOutput.output_type == "escalation_package",
-            SessionResolutionOutput.target == "slack",
-        )
-    ).scalar_one_or_none()
-
-
 def _posted(svc: Services, session_id: uuid.UUID, post: _Post, ts: str, now: datetime) -> None:
     with unit_of_work(svc.factory) as db:
         session = db.get(AISession, session_id, with_for_update=True, populate_existing=True)
@@ -206,7 +197,7 @@ def _posted(svc: Services, session_id: uuid.UUID, post: _Post, ts: str, now: dat
             sla = int(workspace.value(svc, db, session.account, "escalation_sla_minutes")
                       or svc.settings.escalation_sla_minutes)
             session.escalation_deadline_at = now + timedelta(minutes=sla)
-        row = _output_row(db, session_id)
+        row = output_row(db, session_id, "escalation_package")
         if row is not None:
             row.status, row.external_id, row.posted_at = "posted", ts, now
             row.attempts += 1
@@ -233,7 +224,7 @@ def _failed(svc: Services, session_id: uuid.UUID, exc: SlackError, now: datetime
         attempts = session.escalation_post_attempts
         session.escalation_post_next_at = now + backoff(attempts)
         session.job_lease_until = None
-        row = _output_row(db, session_id)
+        row = output_row(db, session_id, "escalation_package")
         if row is not None:
             row.status, row.last_error = "failed", f"{exc.code or 'error'}: {exc.message}"[:2000]
             row.attempts += 1

@@ -12,14 +12,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from bot.services import deliveries
 from bot.services.dispatch import Dispatch
 from storage.db import unit_of_work
-
-if TYPE_CHECKING:
-    from bot.services.container import Services
+from storage.queries import deliveries
 
 
 def _nobody() -> None:
@@ -30,8 +27,8 @@ class HostDispatch(Dispatch):
     queued = True
     notifies = False
 
-    def __init__(self, svc: Services, wake: Callable[[], None] = _nobody) -> None:
-        super().__init__(svc)
+    def __init__(self, wake: Callable[[], None] = _nobody) -> None:
+        super().__init__()
         self.wake = wake  # set by the worker's supervisor (bot.host_worker.HostWorker)
 
     def later(self, name: str, payload: dict[str, Any]) -> None:

@@ -1,13 +1,25 @@
-"""Workspaces and users are created on first sight."""
+"""Workspaces and users are created on first sight.
+
+A new user's profile (name, time zone, admin flag) comes from Slack's ``users.info``. Slack
+calls never run while a row lock is held: use cases that lock a session ``meet`` the people
+involved first (a read, and for unseen people ``users.info`` outside any transaction, then a
+short insert); inside the lock they call ``ensure_user`` without a notifier."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.notify import Notifier
+from storage.db import unit_of_work
 from storage.models import Account, User
+
+if TYPE_CHECKING:
+    from bot.services.container import Services
 
 
 def ensure_account(db: Session, slack_team_id: str, name: str = "") -> Account:
@@ -34,13 +46,17 @@ def find_user(db: Session, account: Account, slack_user_id: str) -> User | None:
 
 
 def ensure_user(
-    db: Session, account: Account, slack_user_id: str, notifier: Notifier | None = None
+    db: Session, account: Account, slack_user_id: str, notifier: Notifier | None = None, *,
+    info: dict[str, Any] | None = None,
 ) -> User:
-    """The user, created on first sight (with name, time zone and admin flag from Slack)."""
+    """The user, created on first sight with name, time zone and admin flag from ``info``
+    (Slack's ``users.info`` answer), else asked of ``notifier`` (only where no row lock is
+    held), else defaults."""
     user = find_user(db, account, slack_user_id)
     if user is not None:
         return user
-    info = notifier.user_info(slack_user_id) if notifier is not None else {}
+    if info is None:
+        info = notifier.user_info(slack_user_id) if notifier is not None else {}
     profile = info.get("profile") or {}
     try:
         with db.begin_nested():
@@ -59,3 +75,38 @@ def ensure_user(
         user = find_user(db, account, slack_user_id)
         assert user is not None
     return user
+
+
+def unseen(db: Session, team_id: str, slack_user_ids: Iterable[str]) -> list[str]:
+    """Which of these people the workspace has no user row for yet (one indexed read)."""
+    wanted = [u for u in dict.fromkeys(slack_user_ids) if u]
+    if not wanted:
+        return []
+    known = set(db.execute(
+        select(User.slack_user_id).join(Account, Account.id == User.account_id)
+        .where(Account.slack_team_id == team_id, User.slack_user_id.in_(wanted))
+    ).scalars())
+    return [u for u in wanted if u not in known]
+
+
+def meet(svc: Services, team_id: str | None, *slack_user_ids: str | None,
+         create_account: bool = False) -> None:
+    """Before a transaction that locks rows: create the people not seen before, with their
+    Slack profile. ``users.info`` runs here, outside any transaction. A workspace not seen
+    before is created only with ``create_account`` (else nothing happens: the use case will
+    refuse an unknown workspace itself)."""
+    wanted = [u for u in slack_user_ids if u]
+    if not team_id or not wanted:
+        return
+    with unit_of_work(svc.factory) as db:
+        missing = unseen(db, team_id, wanted)
+        if missing and not create_account and db.execute(
+                select(Account.id).where(Account.slack_team_id == team_id)).first() is None:
+            return
+    if not missing:
+        return
+    profiles = {u: svc.notifier.user_info(u) for u in missing}  # no transaction open
+    with unit_of_work(svc.factory) as db:
+        account = ensure_account(db, team_id)
+        for slack_user_id, info in profiles.items():
+            ensure_user(db, account, slack_user_id, info=info)

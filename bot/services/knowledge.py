@@ -30,7 +30,7 @@ from bot.render.knowledge import (
 )
 from bot.render.views import TurnView
 from bot.services.container import Services
-from bot.services.identity import ensure_user
+from bot.services.identity import ensure_user, meet
 from bot.services.refresh import post_turn, turn_message_view
 from bot.services.sessions import add_step, load_for_team, require_may_act
 from storage.db import unit_of_work
@@ -214,9 +214,10 @@ def adopt(svc: Services, *, team_id: str, user_id: str, value: str) -> Adopted:
     except ValueError:
         raise NotFoundError("That suggestion was not found.") from None
     now = svc.clock()
+    meet(svc, team_id, user_id)  # a new person's Slack profile, before the row lock
     with unit_of_work(svc.factory) as db:
         session = load_for_team(db, session_id, team_id, lock=True)
-        user = ensure_user(db, session.account, user_id, svc.notifier)
+        user = ensure_user(db, session.account, user_id)
         require_may_act(session, user)
         if not st.accepts_turns(session.status):
             raise DomainError("This session is closed; its fixes cannot change any more.")

@@ -14,7 +14,6 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -28,7 +27,7 @@ from bot.render.safe import USER_ID, mention
 from bot.services import knowledge, output_delivery, outputs, present, workspace
 from bot.services.container import Services
 from bot.services.decisions import domain_errors
-from bot.services.identity import ensure_user
+from bot.services.identity import ensure_user, meet
 from bot.services.refresh import refresh_header
 from bot.services.sessions import (
     add_participant,
@@ -39,6 +38,7 @@ from bot.services.sessions import (
 )
 from storage.db import unit_of_work
 from storage.models import AISession, SessionHandoff, SessionResolutionOutput, User
+from storage.queries.outputs import output_row
 
 log = logging.getLogger(__name__)
 URGENCIES = ("low", "normal", "high", "critical")
@@ -51,8 +51,12 @@ NO_CHANNEL = (
 
 
 @contextmanager
-def _txn(svc: Services) -> Iterator[Session]:
-    """One transaction, with domain refusals and lost races told as readable sentences."""
+def _txn(svc: Services, team_id: str | None = None, *people: str | None) -> Iterator[Session]:
+    """One transaction, with domain refusals and lost races told as readable sentences.
+    ``people`` (Slack user ids of ``team_id``) are met first: those not seen before are
+    created with their Slack profile outside the transaction, so nothing in it (the session
+    row locked) waits on Slack."""
+    meet(svc, team_id, *people)
     try:
         with unit_of_work(svc.factory) as db, domain_errors():
             yield db
@@ -68,7 +72,7 @@ def _load(db: Session, svc: Services, team_id: str, user_id: str,
     # Lock the session row only (the workspace-scoped load joins ``accounts``, whose row the
     # turn runner also writes): concurrent clicks queue here and then see the winner's state.
     db.refresh(session, with_for_update=True)
-    user = ensure_user(db, session.account, user_id, svc.notifier)
+    user = ensure_user(db, session.account, user_id)  # met before the lock (``_txn``)
     return session, user
 
 
@@ -121,9 +125,9 @@ def _say(svc: Services, channel: str, thread_ts: str, text: str) -> str | None:
 def preview_resolution(svc: Services, *, team_id: str, user_id: str, session_id: str) -> str:
     """The note as it would be stored now (for the resolve modal); changes nothing."""
     now = svc.clock()
-    with _txn(svc) as db:
+    with _txn(svc, team_id, user_id) as db:
         session = load_for_team(db, session_id, team_id)
-        user = ensure_user(db, session.account, user_id, svc.notifier)
+        user = ensure_user(db, session.account, user_id)
         require_may_act(session, user)
         if not st.can(session.status, st.RESOLVE):
             st.transition(session.status, st.RESOLVE)  # raises the readable refusal
@@ -141,7 +145,7 @@ def resolve(svc: Services, *, team_id: str, user_id: str, session_id: str,
     """``note`` is added to the rendered note; ``edited`` (the note as the person edited it
     in the resolve modal) replaces it, masked like every text a person types."""
     now = svc.clock()
-    with _txn(svc) as db:
+    with _txn(svc, team_id, user_id) as db:
         session, user = _load(db, svc, team_id, user_id, session_id)
         require_may_act(session, user)
         move_status(session, st.RESOLVE, now)
@@ -193,19 +197,9 @@ def _quiet(session: AISession) -> None:
     session.escalation_deadline_at = None
 
 
-def _output_row(db: Session, session_id: uuid.UUID, kind: str) -> SessionResolutionOutput | None:
-    return db.execute(
-        select(SessionResolutionOutput).where(
-            SessionResolutionOutput.session_id == session_id,
-            SessionResolutionOutput.output_type == kind,
-            SessionResolutionOutput.target == "slack",
-        )
-    ).scalar_one_or_none()
-
-
 def _output(db: Session, session: AISession, kind: str, markdown: str, content: dict[str, object],
             now: datetime) -> SessionResolutionOutput:
-    row = _output_row(db, session.id, kind)
+    row = output_row(db, session.id, kind)
     if row is None:
         row = SessionResolutionOutput(session_id=session.id, output_type=kind, target="slack",
                                       attempts=0, created_at=now)
@@ -226,7 +220,7 @@ def parse_rating_value(value: str) -> tuple[str, str]:
 
 
 def rate(svc: Services, *, team_id: str, user_id: str, session_id: str, rating: object) -> int:
-    with _txn(svc) as db:
+    with _txn(svc, team_id, user_id) as db:
         value = validate_rating(rating)
         session, user = _load(db, svc, team_id, user_id, session_id)
         require_may_act(session, user)
@@ -242,7 +236,7 @@ def feedback(svc: Services, *, team_id: str, user_id: str, session_id: str, text
     text = text.strip()
     if not text:
         raise DomainError("The feedback was empty; nothing was saved.")
-    with _txn(svc) as db:
+    with _txn(svc, team_id, user_id) as db:
         session, user = _load(db, svc, team_id, user_id, session_id)
         require_may_act(session, user)
         session.session_feedback = text[:MAX_NOTE]
@@ -252,9 +246,9 @@ def feedback(svc: Services, *, team_id: str, user_id: str, session_id: str, text
 
 def check_may_act(svc: Services, *, team_id: str, user_id: str, session_id: str) -> None:
     """Refuse early (before a modal opens) when the person may not act on the session."""
-    with _txn(svc) as db:
+    with _txn(svc, team_id, user_id) as db:
         session = load_for_team(db, session_id, team_id)
-        require_may_act(session, ensure_user(db, session.account, user_id, svc.notifier))
+        require_may_act(session, ensure_user(db, session.account, user_id))
 
 
 # ── escalate ────────────────────────────────────────────────────────────────────────────
@@ -264,9 +258,9 @@ def check_escalation(svc: Services, *, team_id: str, user_id: str,
                      session_id: str) -> tuple[str, str]:
     """Before the modal opens: may act, may escalate, and there is somewhere to escalate to.
     Returns the session's (channel, thread ts)."""
-    with _txn(svc) as db:
+    with _txn(svc, team_id, user_id) as db:
         session = load_for_team(db, session_id, team_id)
-        user = ensure_user(db, session.account, user_id, svc.notifier)
+        user = ensure_user(db, session.account, user_id)
         require_may_act(session, user)
         st.transition(session.status, st.REQUEST_ESCALATION)
         if workspace.escalation_channel(svc, db, session.account) is None:
@@ -294,14 +288,14 @@ def request_escalation(
                                        session_id=session_id)
     thread_url = svc.notifier.permalink(channel, thread)  # outside any transaction
     now = svc.clock()
-    with _txn(svc) as db:
+    with _txn(svc, team_id, user_id, engineer) as db:
         session, user = _load(db, svc, team_id, user_id, session_id)
         require_may_act(session, user)
         target = workspace.escalation_channel(svc, db, session.account)
         if target is None:
             raise DomainError(NO_CHANNEL)
         move_status(session, st.REQUEST_ESCALATION, now)
-        chosen = ensure_user(db, session.account, engineer, svc.notifier) if engineer else None
+        chosen = ensure_user(db, session.account, engineer) if engineer else None
         level = urgency if urgency in URGENCIES else "normal"
         session.escalated_to_id = chosen.id if chosen is not None else None
         session.escalation_reason = reason[:MAX_NOTE]
@@ -321,7 +315,7 @@ def request_escalation(
         markdown = render_escalation_package_markdown(data)
         session.escalation_package_markdown = markdown
         _output(db, session, "escalation_package", markdown, outputs.to_json(data), now)
-        output_delivery.queue_escalation(db, session, markdown, now)
+        output_delivery.queue_escalation(db, session, now)
         add_participant(session, user_id)
         add_step(db, session, "status", user,
                  {"event": "request_escalation", "author": user_id, "reason": reason[:MAX_NOTE],
@@ -349,14 +343,15 @@ def take_over(svc: Services, *, team_id: str, user_id: str, session_id: str) -> 
     """The Take over button: the first click wins, among the people who may take it (see
     ``may_take_over``)."""
     now = svc.clock()
-    with _txn(svc) as db:
+    members = _group_members(svc, team_id, session_id)  # Slack, before the row lock
+    with _txn(svc, team_id, user_id) as db:
         session, user = _load(db, svc, team_id, user_id, session_id)
         if session.status in (st.ACTIVE, st.PAUSED):
             owner = session.user.slack_user_id if session.user is not None else None
             if owner == user_id:
                 raise DomainError("You already own this session; carry on in its thread.")
             raise DomainError(f"Already taken by {mention(owner)}.")
-        if not may_take_over(db, svc, session, user):
+        if not may_take_over(db, svc, session, user, members):
             raise NotAllowedError(
                 "Only the engineer or group this session was escalated to, the people taking "
                 "part in it, or a workspace admin can take it over."
@@ -364,23 +359,42 @@ def take_over(svc: Services, *, team_id: str, user_id: str, session_id: str) -> 
         return _hand(db, svc, session, user, user, "take_over", now)
 
 
-def may_take_over(db: Session, svc: Services, session: AISession, user: User) -> bool:
+def may_take_over(db: Session, svc: Services, session: AISession, user: User,
+                  members: frozenset[str] | None) -> bool:
     """The rule every control follows (owner, participants, the named engineer, admins), plus
     the members of the escalation group when no engineer was named. With neither an engineer
-    nor a group, the escalation went to the channel at large: anyone there may take it."""
+    nor a group, the escalation went to the channel at large: anyone there may take it.
+    ``members``: the group's members, read from Slack before the row lock (None: unknown)."""
     if may_act(session, user):
         return True
     if session.escalated_to_id is not None:
         return False
+    if not _escalation_group(svc, db, session):
+        return True
+    return members is not None and user.slack_user_id in members
+
+
+def _escalation_group(svc: Services, db: Session, session: AISession) -> str | None:
     group = workspace.value(svc, db, session.account, "escalation_group") if session.account \
         else None
-    if not group:
-        return True
+    return str(group) if group else None
+
+
+def _group_members(svc: Services, team_id: str, session_id: str) -> frozenset[str] | None:
+    """The escalation group's members when a take over may depend on them (no engineer
+    named, a group set): ``usergroups.users.list`` runs here, outside any transaction.
+    None when no group applies or Slack cannot say (then only ``may_act`` people may)."""
+    with _txn(svc) as db:
+        session = load_for_team(db, session_id, team_id)
+        group = None if session.escalated_to_id is not None else \
+            _escalation_group(svc, db, session)
+    if group is None:
+        return None
     try:
-        return user.slack_user_id in svc.notifier.group_members(str(group))
+        return frozenset(svc.notifier.group_members(group))
     except SlackError:
         log.warning("could not read escalation group members; take over refused")
-        return False
+        return None
 
 
 def handoff(svc: Services, *, team_id: str, user_id: str, session_id: str,
@@ -389,10 +403,10 @@ def handoff(svc: Services, *, team_id: str, user_id: str, session_id: str,
     if not USER_ID.match(to_user or ""):
         raise DomainError("Name the colleague to hand it to: `/flowpilot handoff @user`.")
     now = svc.clock()
-    with _txn(svc) as db:
+    with _txn(svc, team_id, user_id, to_user) as db:
         session, user = _load(db, svc, team_id, user_id, session_id)
         require_may_act(session, user)
-        target = ensure_user(db, session.account, to_user, svc.notifier)
+        target = ensure_user(db, session.account, to_user)
         if target.id == session.user_id:
             raise DomainError(f"{mention(to_user)} already owns this session.")
         return _hand(db, svc, session, user, target, "handoff", now)
@@ -456,7 +470,7 @@ def _move(svc: Services, event: str, team_id: str, user_id: str, session_id: str
     """Load (locked), check who may act, apply the transition with exact time accounting,
     then ``then`` for what this transition changes besides the status, and record a step."""
     now = svc.clock()
-    with _txn(svc) as db:
+    with _txn(svc, team_id, user_id) as db:
         session, user = _load(db, svc, team_id, user_id, session_id)
         require_may_act(session, user)
         move_status(session, event, now)

@@ -6,11 +6,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from bot.services import deliveries
 from bot.services.container import Services
-from bot.services.sessions import open_session_in_thread
 from storage.db import unit_of_work
 from storage.models import AISession
+from storage.queries import deliveries
+from storage.queries.threads import open_session_in_thread
 
 
 def mention_as_reply(svc: Services, event: dict[str, Any], text: str, team_id: str,

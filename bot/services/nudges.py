@@ -12,7 +12,7 @@ from bot.render import blocks as bk
 from bot.render.blocks import Message
 from bot.render.safe import mention
 from bot.services.container import Services
-from bot.services.identity import ensure_user
+from bot.services.identity import ensure_user, meet
 from bot.services.jobconfig import Config, config
 from bot.services.sessions import add_participant, load_for_team, require_may_act
 from storage.db import unit_of_work
@@ -22,7 +22,7 @@ from storage.models import AISession
 def _nudged_session(svc: Services, db: Session, team_id: str, user_id: str,
                     session_id: str) -> tuple[AISession, Config]:
     s = load_for_team(db, session_id, team_id)
-    user = ensure_user(db, s.account, user_id, svc.notifier)
+    user = ensure_user(db, s.account, user_id)  # met before
     require_may_act(s, user)
     if s.status != st.ACTIVE:
         raise DomainError(f"This session is {st.STATUS_LABELS.get(s.status, s.status)}; "
@@ -34,6 +34,7 @@ def _nudged_session(svc: Services, db: Session, team_id: str, user_id: str,
 def still_working(svc: Services, *, team_id: str, user_id: str, session_id: str) -> Message:
     """Still working: the person is here, so the idle clock and the nudge count start over."""
     now = svc.clock()
+    meet(svc, team_id, user_id)
     with unit_of_work(svc.factory) as db:
         s, cfg = _nudged_session(svc, db, team_id, user_id, session_id)
         s.last_activity_at = s.last_human_activity_at = now
@@ -47,6 +48,7 @@ def snooze(svc: Services, *, team_id: str, user_id: str, value: str) -> Message:
     owner's time zone."""
     session_id, _, option = value.partition("|")
     now = svc.clock()
+    meet(svc, team_id, user_id)
     with unit_of_work(svc.factory) as db:
         s, cfg = _nudged_session(svc, db, team_id, user_id, session_id)
         tz = s.user.tz if s.user else "UTC"

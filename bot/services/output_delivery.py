@@ -39,6 +39,7 @@ from bot.render.safe import neutralize
 from bot.services.container import Services
 from storage.db import unit_of_work
 from storage.models import AISession, PsaConnection, SessionResolutionOutput, User
+from storage.queries.outputs import output_row
 from storage.settings_store import get_setting
 
 log = logging.getLogger(__name__)
@@ -61,8 +62,7 @@ LABEL = {"resolution_note": "resolution note", "escalation_package": "escalation
 
 def _row(db: Session, session: AISession, kind: str, target: str, markdown: str,
          content: dict[str, Any], now: datetime) -> SRO:
-    row = db.execute(select(SRO).where(SRO.session_id == session.id, SRO.output_type == kind,
-                                       SRO.target == target)).scalar_one_or_none()
+    row = output_row(db, session.id, kind, target)
     if row is None:
         row = SRO(session_id=session.id, output_type=kind, target=target, attempts=0,
                   created_at=now)
@@ -77,8 +77,25 @@ def _row(db: Session, session: AISession, kind: str, target: str, markdown: str,
 
 def _targets(db: Session, session: AISession) -> tuple[PsaConnection | None,
                                                        PsaConnection | None]:
-    cw = connections.connectwise(db, session.account_id) if session.psa_ticket_id else None
-    return cw, connections.webhook(db, session.account_id)
+    return _ticket_connection(db, session), connections.webhook(db, session.account_id)
+
+
+def _ticket_connection(db: Session, session: AISession) -> PsaConnection | None:
+    """The ConnectWise connection a session's ticket belongs to: the one it was fetched
+    through (``psa_connection_id``) while that connection is active. A ticket number means
+    nothing on another PSA, so when that connection was switched off nothing is posted to
+    whichever one is active now. Sessions whose ticket came with no connection recorded use
+    the workspace's active one."""
+    if not session.psa_ticket_id:
+        return None
+    if session.psa_connection_id is None:
+        return connections.connectwise(db, session.account_id)
+    row = db.get(PsaConnection, session.psa_connection_id)
+    if row is None or not row.is_active or row.kind != "connectwise":
+        log.warning("session %s: its ticket's PSA connection is no longer active; "
+                    "nothing posted to the PSA", session.id)
+        return None
+    return row
 
 
 def round_minutes(seconds: float, step: int) -> int:
@@ -100,9 +117,7 @@ def _time_content(session: AISession, opts: dict[str, Any], now: datetime) -> di
 
 
 def queue_resolution(db: Session, session: AISession, markdown: str, now: datetime) -> None:
-    slack = db.execute(select(SRO).where(SRO.session_id == session.id,
-                                         SRO.output_type == "resolution_note",
-                                         SRO.target == "slack")).scalar_one_or_none()
+    slack = output_row(db, session.id, "resolution_note")
     if slack is not None:
         slack.next_attempt_at = now  # the thread post goes through the outbox too
     cw, hook = _targets(db, session)
@@ -121,7 +136,10 @@ def queue_resolution(db: Session, session: AISession, markdown: str, now: dateti
              now)
 
 
-def queue_escalation(db: Session, session: AISession, markdown: str, now: datetime) -> None:
+def queue_escalation(db: Session, session: AISession, now: datetime) -> None:
+    """The package as stored with the session (``escalation_package_markdown``) goes to the
+    PSA and the webhook: what the engineer reads there is what Slack showed."""
+    markdown = session.escalation_package_markdown or ""
     cw, hook = _targets(db, session)
     for row, target in ((cw, "psa"), (hook, "webhook")):
         if row is not None:

@@ -10,6 +10,7 @@ from bot.services.container import Services
 from storage.db import unit_of_work
 from storage.models import Account, AISession, User
 from storage.models.session import OPEN_STATUSES
+from storage.queries.threads import latest_session_in_thread
 
 
 @dataclass(frozen=True)
@@ -42,8 +43,6 @@ def my_open_sessions(svc: Services, team_id: str, slack_user_id: str, limit: int
 
 def session_in_thread(svc: Services, channel: str, thread_ts: str) -> str | None:
     """The id of the thread's latest session, or None."""
-    from bot.services.sessions import latest_session_in_thread
-
     with unit_of_work(svc.factory) as db:
         session = latest_session_in_thread(db, channel, thread_ts)
         return None if session is None else str(session.id)

@@ -23,9 +23,9 @@ from storage.models import SessionFact
 
 def current_title(svc: Services, *, team_id: str, user_id: str, session_id: str) -> str:
     """The title to prefill the Rename modal with; refuses people who may not act."""
-    with _txn(svc) as db:
+    with _txn(svc, team_id, user_id) as db:
         session = load_for_team(db, session_id, team_id)
-        require_may_act(session, ensure_user(db, session.account, user_id, svc.notifier))
+        require_may_act(session, ensure_user(db, session.account, user_id))
         return session.title or session.problem_summary or ""
 
 
@@ -41,7 +41,7 @@ def validate_title(raw: str) -> str:
 def rename(svc: Services, *, team_id: str, user_id: str, session_id: str, title: str) -> str:
     """Set ``ai_sessions.title``; the header shows it above the problem summary."""
     new = validate_title(title)
-    with _txn(svc) as db:
+    with _txn(svc, team_id, user_id) as db:
         session, user = _load(db, svc, team_id, user_id, session_id)
         require_may_act(session, user)
         new = redact(new, workspace.redaction_patterns(db, session.account)).text[:TITLE_MAX]
@@ -65,7 +65,7 @@ def retract_fact(svc: Services, *, team_id: str, user_id: str, value: str) -> Re
     sid, sep, fact_id = (value or "").partition("|")
     if not sep:
         raise NotFoundError("That menu is no longer valid.")
-    with _txn(svc) as db:
+    with _txn(svc, team_id, user_id) as db:
         session, user = _load(db, svc, team_id, user_id, sid)
         require_may_act(session, user)
         try:

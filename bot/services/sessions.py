@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import threading
-import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -17,14 +15,15 @@ from sqlalchemy.orm import Session
 
 from bot.domain import confidence as conf
 from bot.errors import NotAllowedError, NotFoundError, SlackError
-from bot.redact import redact
+from bot.redact import RedactionResult, redact
 from bot.render.session import render_header
-from bot.services import deliveries, present, session_meta, workspace
+from bot.services import present, session_meta, workspace
 from bot.services.container import Services
-from bot.services.identity import ensure_account, ensure_user
+from bot.services.identity import ensure_account, ensure_user, meet
 from storage.db import unit_of_work
 from storage.models import Account, AISession, AISessionStep, Tree, User
-from storage.models.session import OPEN_STATUSES
+from storage.queries import deliveries
+from storage.queries.threads import open_session_in_thread
 
 log = logging.getLogger(__name__)
 
@@ -73,91 +72,57 @@ class Opened:
     created: bool  # False when the thread already had an open session
 
 
+@dataclass(frozen=True)
+class _Cleaned:
+    """An intake as it may be stored and sent: cleaned, capped and redacted."""
+
+    text: RedactionResult
+    log: RedactionResult
+    thread: str  # the thread so far (a mention inside a thread), redacted
+
+    @property
+    def masked(self) -> int:
+        return self.text.count + self.log.count
+
+    @property
+    def match_text(self) -> str:
+        return " ".join(x for x in (self.text.text, self.thread, self.log.text[:5000]) if x)
+
+    @property
+    def summary(self) -> str:
+        summary = (self.text.text or self.thread or self.log.text or "New session").strip()
+        return summary.splitlines()[0][:120] if summary else "New session"
+
+
 def open_session(
     svc: Services, *, team_id: str, user_id: str, channel: str, thread_ts: str | None,
     intake: Intake, delivery_key: str | None = None,
 ) -> Opened:
     """Create the session, post its header, and queue the intake as its first turn."""
     now = svc.clock()
-    text, _ = clean_input(intake.text.strip(), MAX_INTAKE_CHARS)
-    log_text, _ = clean_input(intake.log.strip(), MAX_LOG_CHARS)
-    extra = workspace_patterns(svc, team_id)
-    red_text, red_log = redact(text, extra), redact(log_text, extra)
-    thread_text = "\n".join(redact(m, extra).text for m in intake.thread_messages)
-    match_text = " ".join(x for x in (red_text.text, thread_text, red_log.text[:5000]) if x)
-
+    cleaned = _clean_intake(svc, team_id, intake)
+    meet(svc, team_id, user_id, create_account=True)  # Slack's profile, outside transactions
     with unit_of_work(svc.factory) as db:
         account = ensure_account(db, team_id)
-        owner = ensure_user(db, account, user_id, svc.notifier)
+        ensure_user(db, account, user_id)
         if thread_ts:
             existing = open_session_in_thread(db, channel, thread_ts)
             if existing is not None:
                 return Opened(existing.id, channel, thread_ts, created=False)
         nudge_after = workspace.nudge_after(svc, db, account)
         account_id = account.id
-    match = svc.flows.match(match_text, account_id) if match_text.strip() else None
+    match = svc.flows.match(cleaned.match_text, account_id) if cleaned.match_text.strip() else None
 
     session_id = uuid.uuid4()
-    summary = (red_text.text or thread_text or red_log.text or "New session").strip()
-    summary = summary.splitlines()[0][:120] if summary else "New session"
-    draft = AISession(
-        id=session_id, status="active", problem_summary=summary,
-        confidence_score=round(float(match.score), 2) if match else 0.0,
-        confidence_tier=conf.tier_for(float(match.score)) if match else "discovery",
-        user=None, participants=[user_id], step_count=0, created_at=now,
-        total_active_seconds=0, total_parked_seconds=0, status_changed_at=now,
-        psa_ticket_id=intake.ticket, ticket_data=intake.ticket_data,
-    )
-    view = dataclasses.replace(
-        present.header_view(draft, now), owner_id=user_id,
-        domain=match.flow.domain if match else "other",
-        flow_title=match.flow.title if match else None,
-        match_score=round(float(match.score), 4) if match else None,
-        session_type=session_meta.session_type_for(match is not None),
-    )
-    header = render_header(view)
-    header_ts = _post_header(svc, channel, thread_ts, header, session_id)
+    draft = _draft(session_id, user_id, intake, cleaned, match, now)
+    header_ts = _post_header(svc, channel, thread_ts, _header(draft, user_id, match, now),
+                             session_id)
     thread = thread_ts or header_ts
-
     try:
         with unit_of_work(svc.factory) as db:
-            account = ensure_account(db, team_id)
-            owner = ensure_user(db, account, user_id, svc.notifier)
-            tree = tree_for(db, match.flow) if match else None
-            session = AISession(
-                id=session_id, user_id=owner.id, account_id=account.id,
-                team_id=owner.team_id,  # a session belongs to its owner's team (issue 18)
-                intake_type=intake.intake_type,
-                intake_content={
-                    "text": red_text.text, "log_content": red_log.text, "ticket": intake.ticket,
-                    "source": intake.source, "thread": thread_text,
-                    "redacted": red_text.count + red_log.count,
-                },
-                problem_summary=summary, psa_ticket_id=intake.ticket,
-                ticket_data=intake.ticket_data, psa_connection_id=intake.psa_connection_id,
-                status="active", confidence_tier=conf.tier_for(draft.confidence_score),
-                confidence_score=draft.confidence_score,
-                matched_flow_id=tree.id if tree else None,
-                flow_key=match.flow.id if match else None,
-                match_score=round(float(match.score), 4) if match else None,
-                session_type=session_meta.session_type_for(match is not None),
-                system_prompt_snapshot=session_meta.prompt_version(
-                    svc.engine_name,
-                    str(workspace.value(svc, db, account, "ai_model") or svc.settings.ai_model)),
-                problem_domain=match.flow.domain if match else None,
-                slack_channel_id=channel, slack_thread_ts=thread, root_message_ts=header_ts,
-                participants=[user_id], engine=svc.engine_name,
-                created_at=now, status_changed_at=now, last_activity_at=now,
-                last_human_activity_at=now, next_nudge_at=now + nudge_after,
-            )
-            db.add(session)
-            db.flush()
-            add_step(db, session, "intake", owner, {"text": red_text.text, "source": intake.source,
-                                                   "redacted": red_text.count + red_log.count}, now)
-            deliveries.add_turn_input(
-                db, session, kind="intake", now=now, key=f"intake:{session_id}",
-                payload={"author": user_id, "text": red_text.text, "team_id": team_id},
-            )
+            _store_new(svc, db, draft, team_id=team_id, user_id=user_id, intake=intake,
+                       cleaned=cleaned, match=match, where=(channel, thread, header_ts),
+                       next_nudge_at=now + nudge_after)
     except IntegrityError:
         # Another delivery opened a session on this thread at the same moment: use that one.
         with unit_of_work(svc.factory) as db:
@@ -167,21 +132,102 @@ def open_session(
         _mark_header_duplicate(svc, channel, header_ts)
         return Opened(existing.id, channel, thread, created=False)
     svc.metrics.sessions.labels("opened").inc()
-    masked = red_text.count + red_log.count
-    if masked:
-        try:
-            svc.notifier.ephemeral(
-                channel, user_id,
-                f"🔒 {masked} secret(s) in your text were masked before anything was stored "
-                "or sent to the model.", thread_ts=thread,
-            )
-        except SlackError:
-            pass
+    _tell_masked(svc, channel, user_id, thread, cleaned.masked)
     from bot.services.knowledge import offer_quietly  # (knowledge imports this module)
 
     offer_quietly(svc, session_id)  # "Seen before", before the first turn
     svc.kick(session_id)
     return Opened(session_id, channel, thread, created=True)
+
+
+def _clean_intake(svc: Services, team_id: str, intake: Intake) -> _Cleaned:
+    text, _ = clean_input(intake.text.strip(), MAX_INTAKE_CHARS)
+    log_text, _ = clean_input(intake.log.strip(), MAX_LOG_CHARS)
+    extra = workspace_patterns(svc, team_id)
+    thread_text = "\n".join(redact(m, extra).text for m in intake.thread_messages)
+    return _Cleaned(redact(text, extra), redact(log_text, extra), thread_text)
+
+
+def _draft(session_id: uuid.UUID, user_id: str, intake: Intake, cleaned: _Cleaned,
+           match: Any, now: datetime) -> AISession:
+    """The session as its header shows it before it is stored (not added to any session)."""
+    return AISession(
+        id=session_id, status="active", problem_summary=cleaned.summary,
+        confidence_score=round(float(match.score), 2) if match else 0.0,
+        confidence_tier=conf.tier_for(float(match.score)) if match else "discovery",
+        user=None, participants=[user_id], step_count=0, created_at=now,
+        total_active_seconds=0, total_parked_seconds=0, status_changed_at=now,
+        psa_ticket_id=intake.ticket, ticket_data=intake.ticket_data,
+    )
+
+
+def _header(draft: AISession, user_id: str, match: Any, now: datetime) -> Any:
+    view = dataclasses.replace(
+        present.header_view(draft, now), owner_id=user_id,
+        domain=match.flow.domain if match else "other",
+        flow_title=match.flow.title if match else None,
+        match_score=round(float(match.score), 4) if match else None,
+        session_type=session_meta.session_type_for(match is not None),
+    )
+    return render_header(view)
+
+
+def _store_new(svc: Services, db: Session, draft: AISession, *, team_id: str, user_id: str,
+               intake: Intake, cleaned: _Cleaned, match: Any, where: tuple[str, str, str],
+               next_nudge_at: datetime) -> None:
+    """Insert the session, its intake step and its first turn input (one transaction)."""
+    channel, thread, header_ts = where
+    now = draft.created_at
+    account = ensure_account(db, team_id)
+    owner = ensure_user(db, account, user_id)
+    tree = tree_for(db, match.flow) if match else None
+    red_text, red_log = cleaned.text, cleaned.log
+    session = AISession(
+        id=draft.id, user_id=owner.id, account_id=account.id,
+        team_id=owner.team_id,  # a session belongs to its owner's team (issue 18)
+        intake_type=intake.intake_type,
+        intake_content={
+            "text": red_text.text, "log_content": red_log.text, "ticket": intake.ticket,
+            "source": intake.source, "thread": cleaned.thread, "redacted": cleaned.masked,
+        },
+        problem_summary=cleaned.summary, psa_ticket_id=intake.ticket,
+        ticket_data=intake.ticket_data, psa_connection_id=intake.psa_connection_id,
+        status="active", confidence_tier=conf.tier_for(draft.confidence_score),
+        confidence_score=draft.confidence_score,
+        matched_flow_id=tree.id if tree else None,
+        flow_key=match.flow.id if match else None,
+        match_score=round(float(match.score), 4) if match else None,
+        session_type=session_meta.session_type_for(match is not None),
+        system_prompt_snapshot=session_meta.prompt_version(
+            svc.engine_name,
+            str(workspace.value(svc, db, account, "ai_model") or svc.settings.ai_model)),
+        problem_domain=match.flow.domain if match else None,
+        slack_channel_id=channel, slack_thread_ts=thread, root_message_ts=header_ts,
+        participants=[user_id], engine=svc.engine_name,
+        created_at=now, status_changed_at=now, last_activity_at=now,
+        last_human_activity_at=now, next_nudge_at=next_nudge_at,
+    )
+    db.add(session)
+    db.flush()
+    add_step(db, session, "intake", owner, {"text": red_text.text, "source": intake.source,
+                                           "redacted": cleaned.masked}, now)
+    deliveries.add_turn_input(
+        db, session, kind="intake", now=now, key=f"intake:{draft.id}",
+        payload={"author": user_id, "text": red_text.text, "team_id": team_id},
+    )
+
+
+def _tell_masked(svc: Services, channel: str, user_id: str, thread: str, masked: int) -> None:
+    if not masked:
+        return
+    try:
+        svc.notifier.ephemeral(
+            channel, user_id,
+            f"🔒 {masked} secret(s) in your text were masked before anything was stored "
+            "or sent to the model.", thread_ts=thread,
+        )
+    except SlackError:
+        pass
 
 
 HEADER_TRIES = 3  # in-line attempts while the session opens (the SDK retries 429s itself)
@@ -248,29 +294,16 @@ def tree_for(db: Session, flow: Any) -> Tree:
     return tree
 
 
-PATTERNS_TTL = 60.0
-
-
 def workspace_patterns(svc: Services, team_id: str) -> list[str]:
     """The workspace's extra redaction patterns, cached a minute per workspace (read on every
-    reply, before the ack). When the minute is up, one thread re-reads them while the others
-    keep using the old list instead of all querying at once. Call it outside a transaction
-    (on SQLite a second one would wait on the first)."""
-    cache: dict[str, tuple[float, list[str]]] = svc.extras.setdefault("redaction_patterns", {})
-    hit = cache.get(team_id)
-    if hit is not None and time.monotonic() - hit[0] < PATTERNS_TTL:
-        return hit[1]
-    refreshing: threading.Lock = svc.extras.setdefault("redaction_patterns_lock", threading.Lock())
-    if hit is not None and not refreshing.acquire(blocking=False):
-        return hit[1]  # another thread is re-reading them
-    try:
-        with unit_of_work(svc.factory) as own:
-            patterns = _patterns(own, team_id)
-        cache[team_id] = (time.monotonic(), patterns)
-    finally:
-        if hit is not None:
-            refreshing.release()
-    return patterns
+    reply, before the ack; see ``Caches``). Call it outside a transaction (on SQLite a second
+    one would wait on the first)."""
+    return svc.caches.redaction_patterns.get(team_id, lambda: _read_patterns(svc, team_id))
+
+
+def _read_patterns(svc: Services, team_id: str) -> list[str]:
+    with unit_of_work(svc.factory) as own:
+        return _patterns(own, team_id)
 
 
 def _patterns(db: Session, team_id: str) -> list[str]:
@@ -291,24 +324,6 @@ def add_step(
     db.add(step)
     session.step_count = order + 1
     return step
-
-
-def open_session_in_thread(db: Session, channel: str, thread_ts: str) -> AISession | None:
-    return db.execute(
-        select(AISession).where(
-            AISession.slack_channel_id == channel, AISession.slack_thread_ts == thread_ts,
-            AISession.status.in_(OPEN_STATUSES),
-        )
-    ).scalar_one_or_none()
-
-
-def latest_session_in_thread(db: Session, channel: str, thread_ts: str) -> AISession | None:
-    """One indexed lookup (``ix_ai_sessions_thread``): the newest session of a thread."""
-    return db.execute(
-        select(AISession)
-        .where(AISession.slack_channel_id == channel, AISession.slack_thread_ts == thread_ts)
-        .order_by(AISession.created_at.desc()).limit(1)
-    ).scalar_one_or_none()
 
 
 LOCK_ROW: dict[str, bool] = {"key_share": True}  # Session.get(..., with_for_update=LOCK_ROW)

@@ -25,7 +25,7 @@ from bot.engines.base import Engine, TurnContext, Usage
 from bot.errors import EngineError, SlackError, new_reference, unexpected_message
 from bot.render.session import render_engine_failure
 from bot.render.views import TurnView
-from bot.services import deliveries, knowledge, workspace
+from bot.services import knowledge, workspace
 from bot.services.apply import (
     Applied,
     add_account_usage,
@@ -34,17 +34,17 @@ from bot.services.apply import (
     build_context,
 )
 from bot.services.container import Services
-from bot.services.identity import ensure_user
+from bot.services.identity import find_user, meet
 from bot.services.refresh import LOCK_SESSION, post_turn, turn_message_view
 from bot.services.sessions import add_participant, touch
 from bot.tokens import carry
 from storage.db import in_transaction, unit_of_work
 from storage.models import Account, AISession, InboundEvent
+from storage.queries import deliveries
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 LEASE = timedelta(minutes=5)
-NUDGE_TTL = 60.0  # seconds a workspace's nudge_after setting is cached for turns
 
 # (context, input ids, channel, thread ts, ts of the replies taken)
 Begun = tuple[TurnContext, list[uuid.UUID], str, str, list[str]]
@@ -56,13 +56,24 @@ STORE_LOAD = (joinedload(AISession.user), selectinload(AISession.fixes),
 
 
 class TurnRunner:
-    def __init__(self, svc: Services, workers: int, *, slow_after: float = 20.0) -> None:
-        self.svc = svc
+    def __init__(self, workers: int, *, slow_after: float = 20.0) -> None:
+        self._svc: Services | None = None
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fp-turn")
         self.slow_after = slow_after
         self._closed = False
         self._inflight = 0
         self._idle = threading.Condition()
+
+    def bind(self, svc: Services) -> TurnRunner:
+        """The services turns run with (``Services`` binds itself when built)."""
+        self._svc = svc
+        return self
+
+    @property
+    def svc(self) -> Services:
+        if self._svc is None:
+            raise RuntimeError("the turn runner is not bound to services yet")
+        return self._svc
 
     def kick(self, session_id: uuid.UUID) -> Future[int | None] | None:
         """Drive the session soon, on the pool (returns at once)."""
@@ -112,9 +123,12 @@ class TurnRunner:
     def _drive(self, session_id: uuid.UUID) -> int:
         taken = 0
         while True:
-            claimed, begun = in_transaction(self.svc.factory, lambda db: self._begin(db, session_id))
+            claimed, begun, newcomers = in_transaction(
+                self.svc.factory, lambda db: self._begin(db, session_id))
             if not claimed:
                 return taken  # another worker holds the session; it will see our input
+            if newcomers is not None:  # people not seen before: Slack profile, no lock held
+                meet(self.svc, *newcomers)
             try:
                 if begun is not None and self._one_turn(session_id, begun):
                     taken += 1
@@ -216,26 +230,29 @@ class TurnRunner:
         knowledge.offer_if_changed(svc, session_id, ctx.summary)  # "Seen before" again
         return True
 
-    def _begin(self, db: Session, session_id: uuid.UUID) -> tuple[bool, Begun | None]:
+    def _begin(self, db: Session, session_id: uuid.UUID
+               ) -> tuple[bool, Begun | None, tuple[str, ...] | None]:
         """Claim the session (False: another worker holds it), take the queued inputs
-        (marked processing), note who spoke, build the context; one transaction."""
+        (marked processing), note who spoke, build the context; one transaction. Also
+        (workspace, people…) for authors without a user row, created after the commit."""
         if not self._claim(db, session_id):
-            return False, None
+            return False, None, None
         svc = self.svc
         now = svc.clock()
         session = db.get(AISession, session_id, with_for_update=LOCK_SESSION, options=BEGIN_LOAD)
         if session is None:
-            return True, None
+            return True, None, None
         events = deliveries.pending_inputs(db, session_id)
         if not events:
-            return True, None
+            return True, None, None
         if not st.accepts_turns(session.status):
             for event in events:
                 deliveries.finish(db, event.id, "ignored", now, st.explain_no_turns(session.status))
-            return True, None
+            return True, None, None
         authors = [str(e.payload.get("author")) for e in events if (e.payload or {}).get("author")]
+        newcomers = tuple(a for a in dict.fromkeys(authors)
+                          if find_user(db, session.account, a) is None)
         for author in dict.fromkeys(authors):
-            ensure_user(db, session.account, author, svc.notifier)  # first sight: created
             add_participant(session, author)
         if authors:
             touch(session, max(e.received_at for e in events), human=True,
@@ -245,8 +262,9 @@ class TurnRunner:
             event.attempts += 1
         ctx = build_context(svc, db, session, events)
         seen = [str(e.payload["ts"]) for e in events if e.kind == "reply" and e.payload.get("ts")]
+        team = session.account.slack_team_id if session.account is not None else None
         return True, (ctx, [e.id for e in events], session.slack_channel_id,
-                      session.slack_thread_ts, seen)
+                      session.slack_thread_ts, seen), (team, *newcomers) if newcomers else None
 
     def _say_slow(self, channel: str, thread: str) -> None:
         try:
@@ -311,13 +329,8 @@ def _crashed(stage: str, session_id: uuid.UUID) -> str:
 
 def _nudge_after(svc: Services, db: Session, account: Account) -> timedelta:
     """The workspace's nudge delay, cached a minute per workspace (read on every turn)."""
-    cache: dict[uuid.UUID, tuple[float, timedelta]] = svc.extras.setdefault("nudge_after", {})
-    hit = cache.get(account.id)
-    if hit is not None and time.monotonic() - hit[0] < NUDGE_TTL:
-        return hit[1]
-    delay = workspace.nudge_after(svc, db, account)
-    cache[account.id] = (time.monotonic(), delay)
-    return delay
+    return svc.caches.nudge_after.get(account.id,
+                                      lambda: workspace.nudge_after(svc, db, account))
 
 
 def requeue_failed(svc: Services, session_id: uuid.UUID, now: datetime) -> int:

@@ -66,7 +66,7 @@ def test_a_turn_lease_of_a_killed_process_is_taken_back_at_once(
     interrupted = _event(svc, sid=sid, kind="reply", status="processing", attempts=1)
     fresh = _event(svc, sid=sid, kind="reply", status="pending", attempts=0)
     before = len(bot_posts(fake_slack))
-    assert TurnRunner(svc, 1).drive(sid) == 1  # answered now, not in 4 minutes
+    assert TurnRunner(1).bind(svc).drive(sid) == 1  # answered now, not in 4 minutes
     assert _status(svc, interrupted) == ("done", 2) and _status(svc, fresh) == ("done", 1)
     assert len(bot_posts(fake_slack)) > before
     with unit_of_work(svc.factory) as db:
@@ -79,7 +79,7 @@ def test_a_live_holders_turn_lease_is_respected(svc: Services, fake_slack: FakeS
     with unit_of_work(svc.factory) as db:
         db.get(AISession, sid).turn_lease_holder = liveness.me()  # type: ignore[union-attr]
     waiting = _event(svc, sid=sid, kind="reply", status="pending", attempts=0)
-    assert TurnRunner(svc, 1).drive(sid) == 0
+    assert TurnRunner(1).bind(svc).drive(sid) == 0
     assert _status(svc, waiting) == ("pending", 0)
 
 

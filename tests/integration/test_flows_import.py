@@ -90,7 +90,9 @@ def test_workspace_flow_overrides_builtin_for_that_workspace(  # type: ignore[no
     path.write_text(WORKSPACE_FLOW.replace("Contoso Outlook runbook", "Contoso Outlook v2"),
                     encoding="utf-8")
     assert main(["flows", "import", str(path), "--workspace", "T0ACME"]) == 0
-    assert "updated flow 'outlook'" in capsys.readouterr().out
+    again = capsys.readouterr().out
+    assert "updated (first imported 20" in again and "last changed 20" in again
+    assert "flow 'outlook'" in again
     with harness.svc.factory() as db:
         rows = db.execute(select(Tree).where(Tree.account_id == account.id)).scalars().all()
     assert [r.title for r in rows] == ["Contoso Outlook v2"]

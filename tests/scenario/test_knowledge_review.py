@@ -130,11 +130,17 @@ def test_review_round_trip_in_app_home(harness: Harness) -> None:
     assert rejected.review_note == "Too specific to one client" and rejected.reviewed_by_id
     assert "Drafts to review" not in json.dumps(_home(h, ADMIN)["blocks"])
 
-    # /flowpilot scripts lists both approved scripts.
+    # /flowpilot scripts lists both approved scripts, where each came from and who approved it.
     h.command("scripts")
     h.settle()
     listed = h.ephemerals_text("U1")
     assert "Reset mailbox" in listed and "Restart spooler" in listed
+    assert "from <@UALICE>'s session" in listed and f"approved by <@{ADMIN}>" in listed
+    assert "Rejected lately" not in listed  # the reasons are for admins
+    h.command("scripts", user=ADMIN)
+    h.settle()
+    mine = h.ephemerals_text(ADMIN)
+    assert "Rejected lately" in mine and "Too specific to one client" in mine
 
 
 def test_two_approvals_at_once_make_one_script(harness: Harness) -> None:
@@ -181,6 +187,10 @@ def test_an_approved_script_is_offered_when_the_problem_recurs(harness: Harness)
     h.settle()
     [script] = _promoted(h)
     assert script.use_count == 1 and script.last_used_at is not None
+    h.command("scripts", user="UBOB")
+    h.settle()
+    assert "used once" in h.ephemerals_text("UBOB")
+    assert f"last used {script.last_used_at:%Y-%m-%d}" in h.ephemerals_text("UBOB")
     # Nothing is ever run: the only effect is messages in Slack.
     assert not [c for c in h.slack.calls() if "exec" in c.method]
 

@@ -11,6 +11,9 @@ from storage.db import unit_of_work
 
 def test_admins_set_and_unset_settings_others_are_refused(harness: Harness) -> None:
     h = harness
+    h.command("settings", user="UTECH")
+    h.settle()
+    assert "_All defaults._" in h.ephemerals_text("UTECH")
     h.command("settings set escalation_channel <#C0ESC|escalations>", user="UTECH")
     h.settle()
     assert "Only workspace admins" in h.ephemerals_text("UTECH")
@@ -32,6 +35,7 @@ def test_admins_set_and_unset_settings_others_are_refused(harness: Harness) -> N
     h.command("settings", user="UTECH")
     h.settle()
     assert "`nudge_after_minutes`: `45`" in h.ephemerals_text("UTECH")
+    assert "_Last changed 20" in h.ephemerals_text("UTECH")  # when an admin last changed them
 
     h.command("settings unset nudge_after_minutes", user="UADMIN")
     h.settle()

@@ -41,3 +41,25 @@ def test_purge_counts_then_deletes_only_that_workspace(make: Make, fake_anthropi
         assert db.execute(select(func.count()).select_from(SessionFact)
                           .join(AISession, AISession.id == SessionFact.session_id)
                           .where(AISession.account_id != other)).scalar_one() == 0
+
+
+def test_workspace_list_shows_each_workspace_and_its_state(make: Make, fake_anthropic: Any,
+                                                           db_url: str, tmp_path: Any) -> None:
+    import os
+    import subprocess
+    import sys
+
+    h = make()
+    open_session(h, fake_anthropic, team="T0001")
+    open_session(h, fake_anthropic, team="T0OTHER")
+    assert h.event({"type": "app_uninstalled"}, team="T0OTHER")[0] == 200
+    h.settle()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "FLOWPILOT_"))}
+    env["FLOWPILOT_DATABASE_URL"] = db_url
+    done = subprocess.run([sys.executable, "-m", "bot.cli", "workspace", "list"], env=env,
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = {line.split()[0]: line for line in done.stdout.splitlines()}
+    assert set(lines) == {"T0001", "T0OTHER"}
+    assert " active " in lines["T0001"] and "sessions 1 open / 1" in lines["T0001"]
+    assert "uninstalled 20" in lines["T0OTHER"] and "1 people (newest 20" in lines["T0OTHER"]

@@ -25,7 +25,6 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from bot.domain import status as st
 from storage.db import is_postgres
 from storage.models import Account, AISession, InboundEvent
 
@@ -118,17 +117,19 @@ class ReplyRecord:
 def record_reply(
     db: Connection, *, channel: str, thread_ts: str, key: str, now: datetime,
     team_id: str | None, payload: dict[str, Any], notify: str | None,
+    turn_statuses: frozenset[str],
 ) -> ReplyRecord | None:
     """A thread reply, before the ack: find the thread's session and record the reply as its
     turn input (``pending`` when the session takes turns, else ``ignored``), and NOTIFY
-    ``notify`` when it is pending. None when the thread holds no session.
+    ``notify`` when it is pending. None when the thread holds no session. ``turn_statuses``:
+    the session statuses that take turns (``bot.domain.status.TURN_STATUSES``).
 
     On PostgreSQL this is one statement (one round trip); elsewhere, two."""
     if is_postgres(db):
         row = db.execute(_REPLY_PG, {
             "channel": channel, "thread_ts": thread_ts, "id": uuid.uuid4(), "key": key[:255],
             "team_id": team_id, "payload": payload, "now": now,
-            "turn_statuses": sorted(st.TURN_STATUSES), "channel_name": notify or "",
+            "turn_statuses": sorted(turn_statuses), "channel_name": notify or "",
             "notify": notify is not None,
         }).first()
         if row is None:
@@ -142,7 +143,7 @@ def record_reply(
         return ReplyRecord(session_id, status, changed_at, None, foreign=True)
     event_id = record(db, key=key, kind="reply", now=now, team_id=team_id,
                       session_id=session_id, payload=payload,
-                      status="pending" if st.accepts_turns(status) else "ignored")
+                      status="pending" if status in turn_statuses else "ignored")
     return ReplyRecord(session_id, status, changed_at, event_id)
 
 
