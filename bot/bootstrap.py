@@ -57,9 +57,6 @@ class FlowPilot:
         return False
 
     def close(self) -> None:
-        worker = self.extras.get("worker")
-        if worker is not None:
-            worker.stop.set()
         scheduler = self.extras.get("scheduler")
         if scheduler is not None:
             scheduler.shutdown(wait=False)
@@ -85,7 +82,16 @@ def build(
     workers: int | None = None, listener_workers: int = 64,
 ) -> FlowPilot:
     logsafe.install()
-    db = make_engine(settings.database_url, pool_size=settings.pool_size, max_overflow=10)
+    if settings.work_mode == "queue":
+        # The budget is a ceiling: no overflow; a worker's procrastinate pool is inside it.
+        from bot.services.queue import QUEUE_CONNECTIONS
+
+        theirs = QUEUE_CONNECTIONS if mode == "worker" else 0
+        db = make_engine(settings.database_url,
+                         pool_size=max(1, settings.pool_size - theirs),
+                         max_overflow=0, pool_timeout=settings.db_pool_timeout)
+    else:
+        db = make_engine(settings.database_url, pool_size=settings.pool_size, max_overflow=10)
     factory = make_session_factory(db)
     tokens, store = token_source(settings, db, clock)
     client = make_web_client(tokens.single_token, settings.slack_api_url)
@@ -102,10 +108,11 @@ def build(
         settings=settings, factory=factory, clock=clock, notifier=Notifier(client, tokens),
         engine=engine, flows=catalog, metrics=Metrics(),
     )
-    runner = TurnRunner(svc, workers or settings.workers)
+    queue = settings.work_mode == "queue"
+    # Queue mode: work and turns are jobs (serve defers them, workers run them and defer
+    # what they start); a crashed turn is retried with backoff before the thread is told.
+    runner = TurnRunner(svc, workers or settings.workers, crash_retries=2 if queue else 0)
     svc.runner = runner
-    # Only processes that ack Slack hand work to the queue; workers (scheduler) run it.
-    queue = settings.work_mode == "queue" and mode == "serve"
     svc.dispatch = QueueDispatch(svc) if queue else InlineDispatch(svc)
     listeners = TrackingExecutor(listener_workers, thread_name_prefix="fp-listener")
     per_workspace: dict[str, Any] = {}

@@ -40,7 +40,7 @@ def apply_log_level(level: str) -> None:
 # auth.test is three ERROR lines from slack_sdk's retry handler before ours). Hushed while a
 # one-shot command runs and while a long-running one starts; FLOWPILOT_LOG_LEVEL=DEBUG shows all.
 HUSHED_LOGGERS = ("alembic", "slack_sdk", "slack_bolt", "bot.notify")
-LONG_RUNNING = frozenset({"run", "serve", "scheduler"})
+LONG_RUNNING = frozenset({"run", "serve", "scheduler", "worker"})
 
 
 class _Hush(logging.Filter):
@@ -127,6 +127,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _start_scheduler(fp: object) -> None:
+    if getattr(getattr(fp, "settings", None), "work_mode", "") == "queue":
+        return  # queue mode: the sweeps are periodic jobs of `flowpilot worker`
     try:
         from bot.scheduling import start_scheduler
     except ImportError:  # pragma: no cover - scheduling lands with the jobs issue

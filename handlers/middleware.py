@@ -20,7 +20,6 @@ from bot.domain import status as st
 from bot.redact import redact
 from bot.services import acks
 from bot.services.container import Services
-from bot.services.dispatch import CHANNEL
 from bot.services.sessions import workspace_patterns
 
 log = logging.getLogger(__name__)
@@ -166,11 +165,11 @@ def _record_reply(
     red = redact(text, patterns)
     payload = {"author": event.get("user"), "text": red.text, "ts": event.get("ts"),
                "team_id": team_id, "redacted": red.count}
-    # In queue mode the commit wakes a worker; nothing is left for this process.
+    # In queue mode the session's turn job is deferred with it; nothing is left here.
     found = acks.record_reply(
         svc.factory, channel=str(event.get("channel")), thread_ts=str(event.get("thread_ts")),
         key=key, now=svc.clock(), team_id=team_id, payload=payload,
-        notify=CHANNEL if queued else None,
+        defer=queued,
     )
     if found is None:
         return BoltResponse(status=200, body="")  # not a session's thread

@@ -24,7 +24,7 @@ def is_postgres(bind: Engine | Connection | Session) -> bool:
 
 
 def make_engine(url: str, *, pool_size: int = 20, max_overflow: int = 40,
-                echo: bool = False) -> Engine:
+                pool_timeout: float = 30.0, echo: bool = False) -> Engine:
     """Build an engine with the pragmas and pool settings each backend needs."""
     if url.startswith("sqlite"):
         engine = create_engine(
@@ -50,7 +50,8 @@ def make_engine(url: str, *, pool_size: int = 20, max_overflow: int = 40,
 
         return engine
     return create_engine(
-        url, echo=echo, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True
+        url, echo=echo, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True,
+        pool_timeout=pool_timeout,
     )
 
 

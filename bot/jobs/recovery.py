@@ -13,7 +13,7 @@ from bot import liveness
 from bot.jobs.common import BATCH, DONE, FAILED, LEASE, SKIPPED, JobResult
 from bot.services import deliveries
 from bot.services.container import Services
-from bot.services.dispatch import notify_on_commit, run_recorded
+from bot.services.dispatch import run_recorded
 from storage.db import is_postgres, unit_of_work
 from storage.models import AISession, InboundEvent
 
@@ -35,42 +35,6 @@ def recover_query(now: datetime, postgres: bool, limit: int = BATCH) -> Any:
         .order_by(InboundEvent.received_at).limit(limit)
     )
     return stmt.with_for_update(skip_locked=True) if postgres else stmt
-
-
-def reclaim_work(svc: Services, now: datetime) -> int:
-    """Queue-mode work (``work:*``) left ``processing`` by a worker that died: pending again
-    (done at most twice in all), or failed. A holder known dead is reclaimed at once, any
-    other when its lease has run out. Returns how many items were put back or given up."""
-    with unit_of_work(svc.factory) as db:
-        rows = db.execute(
-            select(InboundEvent.id, InboundEvent.lease_until, InboundEvent.lease_holder,
-                   InboundEvent.attempts)
-            .where(InboundEvent.status == "processing", InboundEvent.kind.like("work:%"))
-            .limit(BATCH)
-        ).all()
-        dead_holders: dict[str | None, bool] = {}
-        changed = 0
-        for event_id, lease_until, holder, attempts in rows:
-            if holder not in dead_holders:
-                dead_holders[holder] = liveness.is_dead(holder)
-            expired = lease_until is None or lease_until < now
-            if not (expired or dead_holders[holder]):
-                continue
-            values: dict[str, Any] = (
-                {"status": "pending", "lease_until": None, "lease_holder": None}
-                if attempts < TURN_ATTEMPTS else
-                {"status": "failed", "processed_at": now,
-                 "error": "Gave up after the work was interrupted twice."})
-            changed += db.execute(
-                update(InboundEvent).where(InboundEvent.id == event_id,
-                                           InboundEvent.status == "processing")
-                .values(**values)
-            ).rowcount  # type: ignore[attr-defined]
-        if changed and is_postgres(db):
-            notify_on_commit(db)
-    if changed:
-        log.warning("put back %d work item(s) a dead or late worker had claimed", changed)
-    return changed
 
 
 WORK_GRACE = timedelta(seconds=30)  # inline work younger than this is still on its way
@@ -99,10 +63,10 @@ def run_abandoned_work(svc: Services, now: datetime) -> int:
 
 def recover_turns(svc: Services, now: datetime) -> JobResult:
     """Inputs that never got their answer (the process died mid-turn, the model was down) are
-    processed again — once more at most, in the order they arrived. Queue-mode work a dead
-    worker had claimed is put back too (``reclaim_work``)."""
+    processed again — once more at most, in the order they arrived. In queue mode they go to
+    the session's turn job (procrastinate retries the work of a worker that stopped beating
+    itself: ``bot.worker``)."""
     result = JobResult("recover_turns")
-    reclaim_work(svc, now)
     run_abandoned_work(svc, now)
     with unit_of_work(svc.factory) as db:
         rows = db.execute(recover_query(now, is_postgres(db))).all()
@@ -149,5 +113,8 @@ def _recover_one(svc: Services, sid: uuid.UUID, now: datetime) -> str:
                     event.error = "Gave up after the turn was interrupted twice."
                 continue
             event.status, event.error, event.processed_at = "pending", None, None
+    if svc.dispatch is not None and svc.dispatch.queued:
+        svc.kick(sid)  # the session's turn job (in order, one at a time)
+        return DONE
     runner = svc.runner or TurnRunner(svc, 1)
     return DONE if runner.drive(sid) else SKIPPED

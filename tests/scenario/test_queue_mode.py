@@ -1,25 +1,24 @@
-"""FLOWPILOT_WORK_MODE=queue: the process that acks Slack only records work and notifies; a
-worker process (here: a second app built as ``flowpilot scheduler`` builds it) does it."""
+"""FLOWPILOT_WORK_MODE=queue: the process that acks Slack only records work and defers its
+procrastinate job in the same statement; a worker (here: a second app built as ``flowpilot
+worker`` builds it, on a thread) runs it."""
 
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
-import psycopg
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from support import SECRET, Harness
 
 from bot.bootstrap import build
 from bot.config import load_settings
 from bot.errors import ConfigError
 from bot.sandbox.signing import slash_command_body
-from bot.services.dispatch import CHANNEL, QueueDispatch
-from bot.worker import Worker
+from bot.services.dispatch import QueueDispatch
+from bot.worker import QueueWorker
 from storage.models import AISession, InboundEvent
 
 
@@ -80,19 +79,21 @@ def test_queue_mode_acks_from_the_record_once(db_url: str, engine: Any, fake_sla
                 InboundEvent.kind == "work:click")).scalars().all()
         assert len(clicks) == 1, "a double click is one decision"
 
+        _wait(web, lambda db: _jobs(db) == [] or None)  # the click's work is done
+        worker.stop()  # what the reply's ack leaves behind stays visible
         reply = {"type": "message", "channel": "C1", "user": "U1", "text": "still down",
                  "ts": "1800000000.000100", "thread_ts": thread, "channel_type": "channel"}
-        pg_url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        with psycopg.connect(pg_url, autocommit=True) as listener:
-            listener.execute(f"LISTEN {CHANNEL}")
-            assert web.event(reply) == (200, "")
-            woken = list(listener.notifies(timeout=5, stop_after=1))
-        assert [n.channel for n in woken] == [CHANNEL], "the reply's commit wakes a worker"
+        assert web.event(reply) == (200, "")
+        assert _jobs(web) == [("flowpilot.turns", str(session.id), "todo")], \
+            "the reply's ack deferred the session's turn job"
         assert web.event(reply, event_id="Ev-retry") == (200, "")  # a retried event
+        second = dict(reply, ts="1800000000.000150", text="and again")
+        assert web.event(second) == (200, "")  # joins the waiting job (queueing_lock)
+        assert _jobs(web) == [("flowpilot.turns", str(session.id), "todo")]
         with web.svc.factory() as db:
             replies = db.execute(select(InboundEvent.status).where(
                 InboundEvent.kind == "reply")).scalars().all()
-        assert len(replies) == 1
+        assert replies == ["pending", "pending"]
 
         with web.svc.factory.begin() as db:  # the session ends (as resolving it would)
             db.execute(update(AISession).values(status="resolved"))
@@ -106,11 +107,22 @@ def test_queue_mode_acks_from_the_record_once(db_url: str, engine: Any, fake_sla
         assert ignored == "ignored"
 
 
+def _jobs(where: Any) -> list[tuple[str, str | None, str]]:
+    """procrastinate's jobs of our queue: (task, lock, status), oldest first."""
+    query = text("SELECT task_name, lock, status::text FROM procrastinate_jobs "
+                 "WHERE queue_name = 'flowpilot' AND task_name NOT LIKE 'flowpilot.job.%' "
+                 "AND task_name <> 'flowpilot.retry_stalled' ORDER BY id")
+    if isinstance(where, Harness):
+        with where.svc.factory() as db:
+            return [tuple(r) for r in db.execute(query).all()]  # type: ignore[misc]
+    return [tuple(r) for r in where.execute(query).all()]
+
+
 @contextlib.contextmanager
 def _serve_and_worker(db_url: str, fake_slack: Any, anthropic_url: str | None, *,
-                      workers: int) -> Iterator[tuple[Harness, Worker]]:
-    """``serve`` in queue mode (the harness) and a worker built as ``flowpilot scheduler``
-    builds it; the test starts the worker's loop when it wants work taken."""
+                      workers: int) -> Iterator[tuple[Harness, QueueWorker]]:
+    """``serve`` in queue mode (the harness) and a worker built as ``flowpilot worker``
+    builds it; the test starts the worker when it wants work taken."""
     web = Harness(db_url, fake_slack, anthropic_url=anthropic_url, FLOWPILOT_WORK_MODE="queue")
     model = ({"ANTHROPIC_API_KEY": "sk-ant-test", "ANTHROPIC_BASE_URL": anthropic_url}
              if anthropic_url else {})
@@ -119,16 +131,13 @@ def _serve_and_worker(db_url: str, fake_slack: Any, anthropic_url: str | None, *
         SLACK_API_URL=fake_slack.url, FLOWPILOT_DATABASE_URL=db_url,
         FLOWPILOT_WORK_MODE="queue", **model,
     )
-    worker_app = build(settings, mode="scheduler", workers=workers)
+    worker_app = build(settings, mode="worker", workers=workers)
     worker_app.services.bot_user_id = "UFPBOT"
-    worker = Worker(worker_app, poll_seconds=0.2)
+    worker = QueueWorker(worker_app, concurrency=workers, poll=0.2)
     try:
         yield web, worker
     finally:
-        worker.stop.set()
-        for thread in threading.enumerate():
-            if thread.name == "fp-worker":  # its LISTEN connection closes before the database
-                thread.join(5)
+        worker.stop()  # its LISTEN connection closes before the database
         worker_app.close()
         web.close()
 

@@ -1,0 +1,100 @@
+"""Queue mode's jobs, deferred in our own transactions (procrastinate's tables).
+
+A job is a row in ``procrastinate_jobs`` (procrastinate 3, MIT). We write that row with the
+same columns ``procrastinate_defer_jobs_v1`` writes (its triggers add the event and the
+NOTIFY that wakes a worker), inside the transaction that records the delivery, so an ack
+means the work is accepted and a rolled-back delivery leaves no job. Workers
+(``flowpilot worker``, ``bot.worker``) run them.
+
+- ``flowpilot.turns``: a session's queued inputs. ``lock`` = the session id (one running job
+  per session, in order), ``queueing_lock`` = the session id (at most one waiting job per
+  session). A second input while a job waits joins that job: the insert meets the waiting
+  row (``ON CONFLICT … DO UPDATE``), which also locks it until our commit, so a worker cannot
+  start it before our input is visible. procrastinate's own ``defer`` raises
+  ``AlreadyEnqueued`` there instead, which would fail the ack.
+- ``flowpilot.work``: a recorded work item (``inbound_events`` row ``work:<name>``), by id.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, DateTime, Uuid, bindparam, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Session
+
+QUEUE = "flowpilot"
+# procrastinate's own pool in a worker process (its LISTEN, fetch/finish, heartbeat): counted
+# in the process's connection budget (FLOWPILOT_DB_POOL_SIZE).
+QUEUE_CONNECTIONS = 3
+TURNS = "flowpilot.turns"
+WORK = "flowpilot.work"
+
+# One waiting turn job per session; a second defer joins it and locks it until commit.
+_DEFER_TURN = text(f"""
+INSERT INTO procrastinate_jobs (queue_name, task_name, priority, lock, queueing_lock, args,
+                                scheduled_at)
+VALUES ('{QUEUE}', '{TURNS}', 0, :sid, :sid, :args, :at)
+ON CONFLICT (queueing_lock) WHERE status = 'todo'
+DO UPDATE SET lock = EXCLUDED.lock
+""").bindparams(bindparam("args", type_=JSONB), bindparam("at", type_=DateTime(timezone=True)))
+
+_DEFER_WORK = text(f"""
+INSERT INTO procrastinate_jobs (queue_name, task_name, priority, args)
+VALUES ('{QUEUE}', '{WORK}', 0, :args)
+""").bindparams(bindparam("args", type_=JSONB))
+
+# The CTE forms used before the ack: the delivery and its job in one statement.
+TURN_JOB_CTE = f"""
+    INSERT INTO procrastinate_jobs (queue_name, task_name, priority, lock, queueing_lock, args)
+    SELECT '{QUEUE}', '{TURNS}', 0, CAST(ins_s.sid AS text), CAST(ins_s.sid AS text),
+           jsonb_build_object('session_id', CAST(ins_s.sid AS text))
+    FROM ins_s
+    ON CONFLICT (queueing_lock) WHERE status = 'todo' DO UPDATE SET lock = EXCLUDED.lock
+"""
+
+_RECORD_WORK = text(f"""
+WITH ins AS (
+    INSERT INTO inbound_events (id, delivery_key, kind, slack_team_id, session_id, payload,
+                                status, attempts, received_at)
+    VALUES (:id, :key, :kind, :team_id, NULL, :payload, 'pending', 0, :now)
+    ON CONFLICT (delivery_key) DO NOTHING
+    RETURNING id
+), job AS (
+    INSERT INTO procrastinate_jobs (queue_name, task_name, priority, args)
+    SELECT '{QUEUE}', '{WORK}', 0, jsonb_build_object('event_id', CAST(ins.id AS text))
+    FROM ins
+    RETURNING id
+)
+SELECT ins.id FROM ins
+""").bindparams(bindparam("payload", type_=JSONB), bindparam("id", type_=Uuid),
+               bindparam("now", type_=DateTime(timezone=True)))
+
+
+def defer_turn(db: Session | Connection, session_id: uuid.UUID, *,
+               delay: timedelta | None = None, now: datetime | None = None,
+               attempt: int = 0) -> None:
+    """Take the session's inputs in a worker (joins a job already waiting)."""
+    at = (now + delay) if (delay and now) else None
+    args: dict[str, Any] = {"session_id": str(session_id)}
+    if attempt:
+        args["attempt"] = attempt
+    db.execute(_DEFER_TURN, {"sid": str(session_id), "args": args, "at": at})
+
+
+def defer_work(db: Session | Connection, event_id: uuid.UUID) -> None:
+    """Run the recorded work item ``event_id`` in a worker."""
+    db.execute(_DEFER_WORK, {"args": {"event_id": str(event_id)}})
+
+
+def record_work(db: Session | Connection, *, key: str, kind: str, now: datetime,
+                team_id: str | None, payload: dict[str, Any]) -> uuid.UUID | None:
+    """Record a work item and defer its job in one statement (one round trip before the
+    ack); None when ``key`` was recorded before (no job either)."""
+    row = db.execute(_RECORD_WORK, {
+        "id": uuid.uuid4(), "key": key[:255], "kind": kind, "team_id": team_id,
+        "payload": payload, "now": now,
+    }).first()
+    return row[0] if row else None
