@@ -89,7 +89,8 @@ def build(
         theirs = QUEUE_CONNECTIONS if mode == "worker" else 0
         db = make_engine(settings.database_url,
                          pool_size=max(1, settings.pool_size - theirs),
-                         max_overflow=0, pool_timeout=settings.db_pool_timeout)
+                         max_overflow=0, pool_timeout=settings.db_pool_timeout,
+                         application_name=f"flowpilot-{mode}")
     else:
         db = make_engine(settings.database_url, pool_size=settings.pool_size, max_overflow=10)
     factory = make_session_factory(db)

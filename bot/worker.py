@@ -72,7 +72,8 @@ def make_app(fp: FlowPilot) -> procrastinate.App:
     runner = fp.runner
     connector = procrastinate.PsycopgConnector(
         conninfo=conninfo(fp), min_size=1, max_size=queue.QUEUE_CONNECTIONS,
-        timeout=30.0,  # waiting for one of its pool's connections (never a lost job)
+        timeout=fp.settings.db_pool_timeout,  # waiting for one of its connections
+        kwargs={"application_name": "flowpilot-worker"},
     )
     app = procrastinate.App(connector=connector)
 

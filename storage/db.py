@@ -24,7 +24,8 @@ def is_postgres(bind: Engine | Connection | Session) -> bool:
 
 
 def make_engine(url: str, *, pool_size: int = 20, max_overflow: int = 40,
-                pool_timeout: float = 30.0, echo: bool = False) -> Engine:
+                pool_timeout: float = 30.0, echo: bool = False,
+                application_name: str | None = None) -> Engine:
     """Build an engine with the pragmas and pool settings each backend needs."""
     if url.startswith("sqlite"):
         engine = create_engine(
@@ -52,6 +53,8 @@ def make_engine(url: str, *, pool_size: int = 20, max_overflow: int = 40,
     return create_engine(
         url, echo=echo, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True,
         pool_timeout=pool_timeout,
+        # Who holds a connection, in pg_stat_activity (the connection budget, docs/deploy.md).
+        connect_args={"application_name": application_name} if application_name else {},
     )
 
 
