@@ -330,6 +330,10 @@ class TurnRunner:
                 unusable = unusable and session.engine == "claude"
         msg = render_engine_failure(str(session_id), message, use_flows=unusable)
         try:
+            if give_up:  # no Retry: it failed every time; the person words it again
+                svc.notifier.post(channel, f"⚠️ {message} I tried several times and set your "
+                                  "last message aside: please send it again.", thread_ts=thread)
+                return
             svc.notifier.post(channel, msg.text, msg.blocks, thread_ts=thread)
         except SlackError:
             log.warning("could not tell the thread about a failed turn (session %s)", session_id)

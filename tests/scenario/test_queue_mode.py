@@ -5,6 +5,7 @@ worker`` builds it, on a thread) runs it."""
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -19,6 +20,7 @@ from bot.errors import ConfigError
 from bot.sandbox.signing import slash_command_body
 from bot.services.dispatch import QueueDispatch
 from bot.worker import QueueWorker
+from storage.db import unit_of_work
 from storage.models import AISession, InboundEvent
 
 
@@ -167,3 +169,48 @@ def _wait(h: Harness, probe: Any, timeout: float = 20.0) -> Any:
             return found
         time.sleep(0.1)
     raise AssertionError("the worker did not get there in time")
+
+
+@pytest.mark.postgres_only
+def test_a_poison_input_is_retried_then_told_once(db_url: str, engine: Any,
+                                                  fake_slack: Any) -> None:
+    """An input that fails every time before its turn (a malformed record) is retried with
+    backoff, then set aside and the thread told once; another session is answered meanwhile,
+    and the poisoned session answers its next reply."""
+    with _serve_and_worker(db_url, fake_slack, None, workers=4) as (web, worker):
+        worker.start()
+        for channel in ("C1", "C2"):
+            web.command(f"VPN drops every few minutes ({channel})", channel=channel)
+        rows = _wait(web, lambda db: (lambda r: r if len(r) == 2 else None)(
+            db.execute(select(AISession.id, AISession.slack_channel_id,
+                              AISession.slack_thread_ts).order_by(
+                AISession.slack_channel_id)).all()))
+        (bad, _, bad_thread), (good, _, good_thread) = rows
+        _wait(web, lambda db: db.execute(select(InboundEvent.id).where(
+            InboundEvent.kind == "intake", InboundEvent.status != "done")).first() is None)
+        with unit_of_work(web.svc.factory) as db:  # a record no turn can read
+            db.add(InboundEvent(delivery_key="poison", kind="reply", session_id=bad,
+                                payload="not an object", status="pending", attempts=0,
+                                received_at=web.svc.clock()))
+        web.svc.kick(bad)
+        started = time.monotonic()
+        web.reply("still down", good_thread, channel="C2", ts="1800000002.000001")
+        _wait(web, lambda db: db.execute(select(InboundEvent.status).where(
+            InboundEvent.delivery_key == "msg:C2:1800000002.000001")).scalar() == "done")
+        assert time.monotonic() - started < 20  # not behind the poisoned session's backoff
+
+        def told(db: Any) -> list[str] | None:
+            said = [m for m in web.bot_messages("C1", bad_thread)
+                    if "Something went wrong on our side" in json.dumps(m)]
+            return said or None
+
+        _wait(web, told, timeout=40)
+        with web.svc.factory() as db:
+            poison = db.execute(select(InboundEvent.status).where(
+                InboundEvent.delivery_key == "poison")).scalar_one()
+        assert poison == "ignored", "set aside: it no longer rides along with new inputs"
+        web.reply("it works after a reboot", bad_thread, channel="C1", ts="1800000002.000002")
+        _wait(web, lambda db: db.execute(select(InboundEvent.status).where(
+            InboundEvent.delivery_key == "msg:C1:1800000002.000002")).scalar() == "done")
+        time.sleep(1.0)
+        assert len(told(None) or []) == 1, "the thread is told once"
