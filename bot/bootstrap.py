@@ -115,6 +115,10 @@ def build(
     runner = TurnRunner(svc, workers or settings.workers, crash_retries=2 if queue else 0)
     svc.runner = runner
     svc.dispatch = QueueDispatch(svc) if queue else InlineDispatch(svc)
+    if queue:
+        from bot.services.queue import QueueCollector
+
+        svc.metrics.registry.register(QueueCollector(factory))  # type: ignore[arg-type]
     listeners = TrackingExecutor(listener_workers, thread_name_prefix="fp-listener")
     per_workspace: dict[str, Any] = {}
     if store is not None:  # many workspaces: Bolt asks the token source per request

@@ -102,6 +102,16 @@ def make_app(fp: FlowPilot) -> procrastinate.App:
     async def retry_stalled(timestamp: int) -> int:
         return await _retry_stalled(app, fp)
 
+    @app.periodic(cron="17 * * * *", periodic_id="forget_old_jobs")
+    @app.task(name="flowpilot.forget_old_jobs", queue=queue.QUEUE,
+              queueing_lock="flowpilot.forget_old_jobs", lock="flowpilot.forget_old_jobs")
+    async def forget_old_jobs(timestamp: int) -> None:
+        """Job history (/metrics, ``procrastinate`` CLI): a day of done jobs, a week of
+        failed ones."""
+        await app.job_manager.delete_old_jobs(nb_hours=24, queue=queue.QUEUE)
+        await app.job_manager.delete_old_jobs(nb_hours=24 * 7, queue=queue.QUEUE,
+                                              include_failed=True)
+
     return app
 
 
@@ -186,7 +196,7 @@ class QueueWorker:
                 "update_heartbeat_interval": stalled / HEARTBEAT_SHARE,
                 "stalled_worker_timeout": stalled,
                 "install_signal_handlers": install_signal_handlers,
-                "delete_jobs": pjobs.DeleteJobCondition.SUCCESSFUL,
+                "delete_jobs": pjobs.DeleteJobCondition.NEVER,  # history: forget_old_jobs
             }
             self._task = asyncio.ensure_future(self.app.run_worker_async(**options))
             self.ready.set()

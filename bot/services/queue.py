@@ -17,6 +17,7 @@ means the work is accepted and a rolled-back delivery leaves no job. Workers
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,6 +26,7 @@ from sqlalchemy import Connection, DateTime, Uuid, bindparam, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
+log = logging.getLogger(__name__)
 QUEUE = "flowpilot"
 # procrastinate's own pool in a worker process (its LISTEN, fetch/finish, heartbeat): counted
 # in the process's connection budget (FLOWPILOT_DB_POOL_SIZE).
@@ -98,3 +100,75 @@ def record_work(db: Session | Connection, *, key: str, kind: str, now: datetime,
         "payload": payload, "now": now,
     }).first()
     return row[0] if row else None
+
+
+# -- /metrics: read from procrastinate's tables on each scrape (any serve replica) ---------------
+
+_DEPTH = text("""
+SELECT task_name, status::text, count(*),
+       coalesce(extract(epoch FROM now() - min(scheduled_at)) FILTER (
+           WHERE status = 'todo' AND scheduled_at IS NOT NULL AND scheduled_at <= now()), 0)
+FROM procrastinate_jobs WHERE queue_name = :queue AND status IN ('todo', 'doing', 'failed')
+GROUP BY 1, 2
+""")
+_OLDEST = text("""
+SELECT coalesce(max(extract(epoch FROM now() - e.at)), 0)
+FROM procrastinate_jobs j JOIN procrastinate_events e ON e.job_id = j.id AND e.type = 'deferred'
+WHERE j.queue_name = :queue AND j.status = 'todo'
+  AND (j.scheduled_at IS NULL OR j.scheduled_at <= now())
+""")
+# Waiting time (deferred → started) and run time (started → finished) of recent jobs.
+_LATENCY = text("""
+SELECT j.task_name,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM s.at - d.at)),
+       percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM s.at - d.at)),
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM f.at - s.at)),
+       percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM f.at - s.at)),
+       count(*)
+FROM procrastinate_jobs j
+JOIN LATERAL (SELECT max(at) AS at FROM procrastinate_events
+              WHERE job_id = j.id AND type = 'deferred') d ON true
+JOIN LATERAL (SELECT max(at) AS at FROM procrastinate_events
+              WHERE job_id = j.id AND type = 'started') s ON true
+JOIN LATERAL (SELECT max(at) AS at FROM procrastinate_events
+              WHERE job_id = j.id AND type IN ('succeeded', 'failed')) f ON true
+WHERE j.queue_name = :queue AND j.status IN ('succeeded', 'failed')
+  AND f.at > now() - interval '5 minutes'
+GROUP BY 1
+""")
+
+
+class QueueCollector:
+    """Queue depth, waiting and run times, failures: ``flowpilot_queue_*`` on ``/metrics``."""
+
+    def __init__(self, factory: Any) -> None:
+        self.factory = factory
+
+    def collect(self) -> Any:
+        from prometheus_client.core import GaugeMetricFamily
+
+        jobs = GaugeMetricFamily("flowpilot_queue_jobs",
+                                 "Jobs in the work queue by task and status (failed: kept "
+                                 "7 days)", labels=["task", "status"])
+        oldest = GaugeMetricFamily("flowpilot_queue_oldest_waiting_seconds",
+                                   "Age of the oldest job ready to run")
+        wait = GaugeMetricFamily("flowpilot_queue_wait_seconds",
+                                 "Deferred to started, jobs finished in the last 5 minutes",
+                                 labels=["task", "quantile"])
+        run = GaugeMetricFamily("flowpilot_queue_run_seconds",
+                                "Started to finished, jobs finished in the last 5 minutes",
+                                labels=["task", "quantile"])
+        try:
+            with self.factory() as db:
+                for task, status, n, _ in db.execute(_DEPTH, {"queue": QUEUE}).all():
+                    jobs.add_metric([task, status], float(n))
+                oldest.add_metric([], float(db.execute(_OLDEST, {"queue": QUEUE}).scalar() or 0))
+                for task, w50, w95, r50, r95, _n in db.execute(_LATENCY, {"queue": QUEUE}).all():
+                    wait.add_metric([task, "0.5"], float(w50 or 0))
+                    wait.add_metric([task, "0.95"], float(w95 or 0))
+                    run.add_metric([task, "0.5"], float(r50 or 0))
+                    run.add_metric([task, "0.95"], float(r95 or 0))
+        except Exception:  # a scrape never fails because the queue can't be read
+            log.warning("could not read the work queue for /metrics", exc_info=True)
+            return
+        yield from (jobs, oldest, wait, run)
