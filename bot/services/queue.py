@@ -105,9 +105,7 @@ def record_work(db: Session | Connection, *, key: str, kind: str, now: datetime,
 # -- /metrics: read from procrastinate's tables on each scrape (any serve replica) ---------------
 
 _DEPTH = text("""
-SELECT task_name, status::text, count(*),
-       coalesce(extract(epoch FROM now() - min(scheduled_at)) FILTER (
-           WHERE status = 'todo' AND scheduled_at IS NOT NULL AND scheduled_at <= now()), 0)
+SELECT task_name, status::text, count(*)
 FROM procrastinate_jobs WHERE queue_name = :queue AND status IN ('todo', 'doing', 'failed')
 GROUP BY 1, 2
 """)
@@ -160,7 +158,7 @@ class QueueCollector:
                                 labels=["task", "quantile"])
         try:
             with self.factory() as db:
-                for task, status, n, _ in db.execute(_DEPTH, {"queue": QUEUE}).all():
+                for task, status, n in db.execute(_DEPTH, {"queue": QUEUE}).all():
                     jobs.add_metric([task, status], float(n))
                 oldest.add_metric([], float(db.execute(_OLDEST, {"queue": QUEUE}).scalar() or 0))
                 for task, w50, w95, r50, r95, _n in db.execute(_LATENCY, {"queue": QUEUE}).all():

@@ -214,3 +214,47 @@ def test_a_poison_input_is_retried_then_told_once(db_url: str, engine: Any,
             InboundEvent.delivery_key == "msg:C1:1800000002.000002")).scalar() == "done")
         time.sleep(1.0)
         assert len(told(None) or []) == 1, "the thread is told once"
+
+
+@pytest.mark.postgres_only
+def test_a_small_connection_budget_makes_work_wait_not_fail(db_url: str, engine: Any,
+                                                            fake_slack: Any) -> None:
+    """A worker with 8 job threads and a budget of 5 connections (2 of them its own pool's,
+    3 procrastinate's): threads wait for a connection; every input is answered, none twice.
+    /metrics shows the queue (read from procrastinate's tables)."""
+    web = Harness(db_url, fake_slack, FLOWPILOT_WORK_MODE="queue")
+    settings = load_settings(
+        env_file=None, SLACK_BOT_TOKEN="xoxb-test", SLACK_SIGNING_SECRET=SECRET,
+        SLACK_API_URL=fake_slack.url, FLOWPILOT_DATABASE_URL=db_url,
+        FLOWPILOT_WORK_MODE="queue", FLOWPILOT_DB_POOL_SIZE="5",
+    )
+    worker_app = build(settings, mode="worker", workers=8)
+    assert worker_app.db.pool.size() == 2  # type: ignore[attr-defined]
+    worker_app.services.bot_user_id = "UFPBOT"
+    worker = QueueWorker(worker_app, concurrency=8, poll=0.2)
+    try:
+        for i in range(6):
+            web.command(f"printer offline on floor {i}", channel=f"C{i + 1}")
+        status, body = web.get("/metrics")
+        assert status == 200
+        assert 'flowpilot_queue_jobs{status="todo",task="flowpilot.work"} 6.0' in body
+        worker.start()
+        rows = _wait(web, lambda db: (lambda r: r if len(r) == 6 else None)(
+            db.execute(select(AISession.slack_channel_id, AISession.slack_thread_ts)).all()))
+        for channel, thread in rows:
+            for n in range(2):
+                web.reply(f"no luck {n}", thread, channel=channel)
+
+        def answered(db: Any) -> list[int] | None:
+            found = db.execute(select(InboundEvent.status, InboundEvent.attempts).where(
+                InboundEvent.kind.in_(["reply", "intake"]))).all()
+            ok = len(found) == 18 and all(s == "done" for s, _ in found)
+            return [a for _, a in found] if ok else None
+
+        assert _wait(web, answered, timeout=60) == [1] * 18
+        status, body = web.get("/metrics")
+        assert "flowpilot_queue_run_seconds" in body and "flowpilot_queue_wait_seconds" in body
+    finally:
+        worker.stop()
+        worker_app.close()
+        web.close()
