@@ -258,3 +258,31 @@ def test_a_small_connection_budget_makes_work_wait_not_fail(db_url: str, engine:
         worker.stop()
         worker_app.close()
         web.close()
+
+
+@pytest.mark.postgres_only
+def test_the_ack_defers_its_job_in_the_same_statement(db_url: str, engine: Any,
+                                                      fake_slack: Any) -> None:
+    """Queue mode adds no round trip before the ack: a command's work item and its job are one
+    statement, a reply's session lookup, input and turn job one statement (workspace
+    settings, cached a minute, are read on the first delivery in both modes)."""
+    from sqlalchemy import event
+
+    with _serve_and_worker(db_url, fake_slack, None, workers=2) as (web, worker):
+        seen: list[str] = []
+
+        def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            seen.append(statement)
+
+        event.listen(web.fp.db, "before_cursor_execute", count)
+        web.command("VPN drops every few minutes")
+        writes = [s for s in seen if "inbound_events" in s or "procrastinate" in s]
+        assert len(writes) == 1 and "procrastinate_jobs" in writes[0], seen
+        worker.start()
+        session = _wait(web, lambda db: db.execute(select(AISession)).scalar_one_or_none())
+        worker.stop()
+        seen.clear()
+        web.reply("still down", session.slack_thread_ts)
+        writes = [s for s in seen if "inbound_events" in s or "procrastinate" in s]
+        assert len(writes) == 1 and "procrastinate_jobs" in writes[0], seen
+        event.remove(web.fp.db, "before_cursor_execute", count)
