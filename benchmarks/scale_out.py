@@ -174,6 +174,8 @@ def benchmark(args: argparse.Namespace) -> int:
                                            AISession.slack_thread_ts)).all()
         log(f"{len(sessions)} sessions open")
 
+        pending = (select(func.count()).select_from(InboundEvent)
+                   .where(InboundEvent.kind == "reply", InboundEvent.status != "done"))
         runs = [(1, args.threads), (2, args.threads), (4, args.threads),
                 (1, args.big_threads), (2, args.big_threads)]
         for round_, (workers, threads) in enumerate(runs):
@@ -187,9 +189,6 @@ def benchmark(args: argparse.Namespace) -> int:
                 cpu0 = pool.cpu_seconds()
                 t0 = time.time()
                 pool.thaw()
-                pending = (select(func.count()).select_from(InboundEvent)
-                           .where(InboundEvent.kind == "reply",
-                                  InboundEvent.status != "done"))
                 _wait(lambda: count(pending) == 0, 900, "replies were not all answered")
                 cpu = pool.cpu_seconds() - cpu0
             finally:
