@@ -164,15 +164,21 @@ def benchmark(args: argparse.Namespace) -> int:
         try:
             for i in range(n):
                 web.command(f"VPN drops every few minutes on laptop {i}", channel=f"CS{i:04d}")
-            intake_done = (select(func.count()).select_from(InboundEvent)
-                           .where(InboundEvent.kind == "intake", InboundEvent.status == "done"))
-            _wait(lambda: count(intake_done) >= n, 600, "the sessions did not open")
+            # Every command's work done, then every opened session's first turn.
+            open_left = (select(func.count()).select_from(InboundEvent)
+                         .where(InboundEvent.kind.in_(["work:open_command", "intake"]),
+                                InboundEvent.status.in_(["pending", "processing"])))
+            opened = select(func.count()).select_from(AISession)
+            _wait(lambda: count(opened) >= n * 0.95 and count(open_left) == 0, 900,
+                  "the sessions did not open")
         finally:
             opener.stop()
         with engine.connect() as conn:
             sessions = conn.execute(select(AISession.slack_channel_id,
                                            AISession.slack_thread_ts)).all()
         log(f"{len(sessions)} sessions open")
+        if len(sessions) < 300:
+            raise RuntimeError(f"only {len(sessions)} sessions opened (300 needed)")
 
         pending = (select(func.count()).select_from(InboundEvent)
                    .where(InboundEvent.kind == "reply", InboundEvent.status != "done"))

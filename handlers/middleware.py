@@ -135,7 +135,8 @@ def make_delivery_middleware(svc: Services) -> Callable[..., Any]:
         work = queued_work(svc, body)
         event_id = acks.record_delivery(
             svc.factory, key=key, kind=kind, now=now, team_id=team_id, work=work,
-            wake=work is not None and svc.dispatch.queued,  # type: ignore[union-attr]
+            wake=work is not None and svc.dispatch.queued  # type: ignore[union-attr]
+            and svc.dispatch.notifies,  # type: ignore[union-attr]
         )
         if event_id is None:
             svc.metrics.deliveries.labels(kind, "duplicate").inc()
@@ -169,7 +170,7 @@ def _record_reply(
     found = acks.record_reply(
         svc.factory, channel=str(event.get("channel")), thread_ts=str(event.get("thread_ts")),
         key=key, now=svc.clock(), team_id=team_id, payload=payload,
-        defer=queued,
+        defer=queued and svc.dispatch.notifies,  # type: ignore[union-attr]
     )
     if found is None:
         return BoltResponse(status=200, body="")  # not a session's thread

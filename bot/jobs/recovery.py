@@ -37,6 +37,42 @@ def recover_query(now: datetime, postgres: bool, limit: int = BATCH) -> Any:
     return stmt.with_for_update(skip_locked=True) if postgres else stmt
 
 
+def reclaim_work(svc: Services, now: datetime) -> int:
+    """Recorded work (``work:*``) left ``processing`` by a process that died (a worker process
+    of one host, ``bot.host_worker``): pending again (done at most twice in all), or failed.
+    Queue mode does not need it: procrastinate re-runs a dead worker's job, which claims its
+    item again (``run_recorded(reclaim=True)``). A holder known dead is reclaimed at once, any
+    other when its lease has run out. Returns how many items were put back or given up."""
+    with unit_of_work(svc.factory) as db:
+        rows = db.execute(
+            select(InboundEvent.id, InboundEvent.lease_until, InboundEvent.lease_holder,
+                   InboundEvent.attempts)
+            .where(InboundEvent.status == "processing", InboundEvent.kind.like("work:%"))
+            .limit(BATCH)
+        ).all()
+        dead_holders: dict[str | None, bool] = {}
+        changed = 0
+        for event_id, lease_until, holder, attempts in rows:
+            if holder not in dead_holders:
+                dead_holders[holder] = liveness.is_dead(holder)
+            expired = lease_until is None or lease_until < now
+            if not (expired or dead_holders[holder]):
+                continue
+            values: dict[str, Any] = (
+                {"status": "pending", "lease_until": None, "lease_holder": None}
+                if attempts < TURN_ATTEMPTS else
+                {"status": "failed", "processed_at": now,
+                 "error": "Gave up after the work was interrupted twice."})
+            changed += db.execute(
+                update(InboundEvent).where(InboundEvent.id == event_id,
+                                           InboundEvent.status == "processing")
+                .values(**values)
+            ).rowcount  # type: ignore[attr-defined]
+    if changed:
+        log.warning("put back %d work item(s) a dead or late worker had claimed", changed)
+    return changed
+
+
 WORK_GRACE = timedelta(seconds=30)  # inline work younger than this is still on its way
 
 
@@ -67,6 +103,8 @@ def recover_turns(svc: Services, now: datetime) -> JobResult:
     the session's turn job (procrastinate retries the work of a worker that stopped beating
     itself: ``bot.worker``)."""
     result = JobResult("recover_turns")
+    if svc.dispatch is None or not svc.dispatch.queued or not svc.dispatch.notifies:
+        reclaim_work(svc, now)
     run_abandoned_work(svc, now)
     with unit_of_work(svc.factory) as db:
         rows = db.execute(recover_query(now, is_postgres(db))).all()

@@ -35,6 +35,9 @@ class Dispatch:
     """Named work with JSON payloads (so it can cross a process boundary)."""
 
     queued = False  # True: work and turns run in worker processes, not here
+    # For queued dispatches: the record's own transaction wakes the workers (queue mode: its
+    # procrastinate job is written in it). Shared with i20b's one-host worker (False there).
+    notifies = True
 
     def __init__(self, svc: Services) -> None:
         self.svc = svc

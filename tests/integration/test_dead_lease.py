@@ -15,6 +15,7 @@ from sqlalchemy import select
 from test_jobs_support import T0, app, bot_posts, clock, seed, svc
 
 from bot import liveness
+from bot.jobs.recovery import reclaim_work
 from bot.sandbox.fake_slack import FakeSlack
 from bot.services.container import Services
 from bot.services.dispatch import run_recorded
@@ -98,3 +99,20 @@ def test_work_of_a_stalled_job_is_claimed_again_at_most_twice(svc: Services,
     assert _status(svc, interrupted) == ("failed", 2)  # ran (no such work: failed), once
     assert not run_recorded(svc, twice, reclaim=True)
     assert _status(svc, twice) == ("processing", 2)
+
+
+def test_work_claimed_by_a_killed_worker_is_put_back(svc: Services, dead_holder: str) -> None:
+    dead = _event(svc, sid=None, kind="work:open_command", status="processing", attempts=1,
+                  holder=dead_holder, lease=timedelta(minutes=4))
+    live = _event(svc, sid=None, kind="work:open_command", status="processing", attempts=1,
+                  holder=liveness.me(), lease=timedelta(minutes=4))
+    late = _event(svc, sid=None, kind="work:click", status="processing", attempts=1,
+                  holder="another-host|b|1|1", lease=timedelta(minutes=-1))
+    twice = _event(svc, sid=None, kind="work:click", status="processing", attempts=2,
+                   holder=dead_holder, lease=timedelta(minutes=4))
+    assert reclaim_work(svc, T0) == 3
+    assert _status(svc, dead) == ("pending", 1)
+    assert _status(svc, live) == ("processing", 1)
+    assert _status(svc, late) == ("pending", 1)
+    assert _status(svc, twice) == ("failed", 2)
+    assert reclaim_work(svc, T0) == 0
