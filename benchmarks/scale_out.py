@@ -71,13 +71,13 @@ class Workers:
                     [sys.executable, "-m", "bot.cli", "worker", "--concurrency", str(threads)],
                     env=env, cwd=workdir, stdout=out, stderr=subprocess.STDOUT))
             self.logs.append(path)
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 300  # a loaded machine imports slowly
         while not all("work queue running" in p.read_text(errors="replace") for p in self.logs):
             for proc, path in zip(self.procs, self.logs, strict=True):
                 if proc.poll() is not None:
                     raise RuntimeError(f"a worker exited:\n{path.read_text(errors='replace')}")
             if time.monotonic() > deadline:
-                raise RuntimeError("the workers did not start within 90 s")
+                raise RuntimeError("the workers did not start within 300 s")
             time.sleep(0.2)
         time.sleep(1.0)  # past procrastinate's start (LISTEN, first fetch)
 
