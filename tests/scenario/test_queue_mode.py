@@ -110,10 +110,11 @@ def test_queue_mode_acks_from_the_record_once(db_url: str, engine: Any, fake_sla
 
 
 def _jobs(where: Any) -> list[tuple[str, str | None, str]]:
-    """procrastinate's jobs of our queue: (task, lock, status), oldest first."""
+    """procrastinate's waiting or running turn and work jobs: (task, lock, status), oldest
+    first (done ones stay a day as history)."""
     query = text("SELECT task_name, lock, status::text FROM procrastinate_jobs "
-                 "WHERE queue_name = 'flowpilot' AND task_name NOT LIKE 'flowpilot.job.%' "
-                 "AND task_name <> 'flowpilot.retry_stalled' ORDER BY id")
+                 "WHERE task_name IN ('flowpilot.turns', 'flowpilot.work') "
+                 "AND status IN ('todo', 'doing') ORDER BY id")
     if isinstance(where, Harness):
         with where.svc.factory() as db:
             return [tuple(r) for r in db.execute(query).all()]  # type: ignore[misc]
