@@ -40,7 +40,7 @@ def apply_log_level(level: str) -> None:
 # auth.test is three ERROR lines from slack_sdk's retry handler before ours). Hushed while a
 # one-shot command runs and while a long-running one starts; FLOWPILOT_LOG_LEVEL=DEBUG shows all.
 HUSHED_LOGGERS = ("alembic", "slack_sdk", "slack_bolt", "bot.notify")
-LONG_RUNNING = frozenset({"run", "serve", "scheduler"})
+LONG_RUNNING = frozenset({"run", "serve", "scheduler", "worker"})
 
 
 class _Hush(logging.Filter):
@@ -128,7 +128,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def _start_work(fp: object, *, scheduler: bool) -> None:
     """Where turns, work after the ack and the scheduled jobs run: in the worker process
     (``FLOWPILOT_WORK_MODE=inline``, the default: ``bot.host_worker``), else here (``thread``;
-    in ``queue`` mode the scheduler runs here and ``flowpilot scheduler`` takes the work)."""
+    in ``queue`` mode ``flowpilot worker`` processes take the work and run the scheduled
+    sweeps as periodic jobs, so nothing starts here)."""
     from bot.bootstrap import FlowPilot
     from bot.host_worker import HostWorker
     from bot.services.host_dispatch import HostDispatch
@@ -146,6 +147,8 @@ def _start_work(fp: object, *, scheduler: bool) -> None:
 
 
 def _start_scheduler(fp: object) -> None:
+    if getattr(getattr(fp, "settings", None), "work_mode", "") == "queue":
+        return  # queue mode: the sweeps are periodic jobs of `flowpilot worker`
     try:
         from bot.scheduling import start_scheduler
     except ImportError:  # pragma: no cover - scheduling lands with the jobs issue

@@ -20,7 +20,6 @@ from bot.domain import status as st
 from bot.redact import redact
 from bot.services import acks
 from bot.services.container import Services
-from bot.services.dispatch import CHANNEL
 from bot.services.sessions import workspace_patterns
 
 log = logging.getLogger(__name__)
@@ -144,7 +143,7 @@ def make_delivery_middleware(svc: Services) -> Callable[..., Any]:
         if work is not None:
             # Recorded work is acked here: its listener would only ack (after Bolt's listener
             # runner polls for that ack every 10 ms on another thread). Queued, a worker
-            # process takes it (woken by the record's NOTIFY, or by ``recorded()``); on
+            # process takes it (woken by the job its statement deferred, or by ``recorded()``); on
             # threads, this process runs it now; if it dies first, ``recover_turns`` runs it
             # (exactly once).
             if queued:
@@ -164,17 +163,16 @@ def _record_reply(
     context: BoltContext, next: Callable[[], None],
 ) -> BoltResponse | None:
     queued = svc.dispatch.queued
-    notify = CHANNEL if queued and svc.dispatch.notifies else None
     patterns = workspace_patterns(svc, team_id or "")  # cached a minute
     text = (event.get("text") or "")[:MAX_REPLY_CHARS]
     red = redact(text, patterns)
     payload = {"author": event.get("user"), "text": red.text, "ts": event.get("ts"),
                "team_id": team_id, "redacted": red.count}
-    # In queue mode the commit wakes a worker; nothing is left for this process.
+    # In queue mode the session's turn job is deferred with it; nothing is left here.
     found = acks.record_reply(
         svc.factory, channel=str(event.get("channel")), thread_ts=str(event.get("thread_ts")),
         key=key, now=svc.clock(), team_id=team_id, payload=payload,
-        notify=notify,
+        defer=queued and svc.dispatch.notifies,
     )
     if found is None:
         return BoltResponse(status=200, body="")  # not a session's thread

@@ -105,9 +105,11 @@ class WriteGate:
 
 
 def make_engine(url: str, *, pool_size: int = 20, max_overflow: int = 40,
-                echo: bool = False, gate: GateRole | None = None) -> Engine:
+                pool_timeout: float = 30.0, echo: bool = False,
+                application_name: str | None = None, gate: GateRole | None = None) -> Engine:
     """Build an engine with the pragmas and pool settings each backend needs. ``gate``
-    (SQLite file only): this process's role at the ``WriteGate``."""
+    (SQLite file only): this process's role at the ``WriteGate``; ``application_name``
+    (PostgreSQL only): how its connections are named."""
     if url.startswith("sqlite"):
         engine = create_engine(
             url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}
@@ -160,7 +162,10 @@ def make_engine(url: str, *, pool_size: int = 20, max_overflow: int = 40,
 
         return engine
     return create_engine(
-        url, echo=echo, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True
+        url, echo=echo, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True,
+        pool_timeout=pool_timeout,
+        # Who holds a connection, in pg_stat_activity (the connection budget, docs/deploy.md).
+        connect_args={"application_name": application_name} if application_name else {},
     )
 
 
