@@ -33,6 +33,7 @@ from procrastinate import jobs as pjobs
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import update
 
+from bot import liveness
 from bot.bootstrap import FlowPilot
 from bot.jobs import INTERVALS, JOBS, run_job
 from bot.services import queue
@@ -135,6 +136,10 @@ def _before_turn_failed(fp: FlowPilot, sid: uuid.UUID, attempt: int, exc: Except
     if database or attempt < BEFORE_TURN_RETRIES:
         delay = min(DB_BACKOFF_CAP, 1.0 * 4 ** min(attempt, 4))
         assert svc.dispatch is not None
+        try:  # a lost connection may have left this process's lease and taken inputs
+            _release_own(fp, sid)
+        except Exception:
+            log.warning("could not release session %s yet", sid, exc_info=True)
         # If this fails too (the database is down), recover_turns defers it later.
         svc.dispatch.retry_turn(sid, timedelta(seconds=delay), attempt + 1)
         return
@@ -157,6 +162,21 @@ async def _retry_stalled(app: procrastinate.App, fp: FlowPilot) -> int:
         await app.job_manager.finish_job(job, status=pjobs.Status.FAILED, delete_job=False)
         await asyncio.to_thread(_free_turns, fp, uuid.UUID(str(job.task_kwargs["session_id"])))
     return len(stalled)
+
+
+def _release_own(fp: FlowPilot, sid: uuid.UUID) -> None:
+    """The session's turn lease, when this process holds it after its job failed: only one
+    turn job per session runs at a time (procrastinate's lock), so it is stale. Inputs it
+    had taken are pending again (twice at most)."""
+    svc = fp.services
+    with unit_of_work(svc.factory) as db:
+        freed = db.execute(update(AISession)
+                           .where(AISession.id == sid,
+                                  AISession.turn_lease_holder == liveness.me())
+                           .values(turn_lease_until=None, turn_lease_holder=None)
+                           .execution_options(synchronize_session=False)).rowcount  # type: ignore[attr-defined]
+        if freed:
+            deliveries.requeue_interrupted(db, sid, svc.clock())
 
 
 def _free_turns(fp: FlowPilot, sid: uuid.UUID) -> None:

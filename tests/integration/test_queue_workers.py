@@ -150,18 +150,21 @@ def test_a_worker_killed_mid_turn_and_the_next_input_is_answered_once(
     try:
         with _workers(tmp_path, db_url, fake_slack, fake_anthropic.url) as procs:
             [(sid, channel, thread)] = _open_sessions(web, 1)
-            fake_anthropic.hang(60)  # the next model call hangs: a turn in flight
+            for _ in range(2):  # the next model calls hang (a stray call may take one)
+                fake_anthropic.hang(20)
             web.reply("it started after the update", thread, channel=channel,
                       ts="1800000001.000001")
 
-            def holder(db: Any) -> str | None:
-                return db.execute(select(AISession.turn_lease_holder)
-                                  .where(AISession.id == sid)).scalar_one()
+            def in_flight(db: Any) -> str | None:
+                """The holder of the turn that took the reply (it is with the model)."""
+                taken = db.execute(select(InboundEvent.status).where(
+                    InboundEvent.delivery_key == "msg:C1:1800000001.000001")).scalar()
+                holder = db.execute(select(AISession.turn_lease_holder)
+                                    .where(AISession.id == sid)).scalar_one()
+                return holder if taken == "processing" and holder else None
 
-            pid = int(_wait(web, holder).split("|")[2])
+            pid = int(_wait(web, in_flight).split("|")[2])
             victim = next(p for p in procs if p.pid == pid)
-            requests_before = len(fake_anthropic.message_requests)
-            _wait(web, lambda db: len(fake_anthropic.message_requests) > requests_before - 1)
             victim.send_signal(signal.SIGKILL)
             victim.wait(10)
             web.reply("and it still fails", thread, channel=channel, ts="1800000001.000002")
