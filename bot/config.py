@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     workers: int = Field(default=32, ge=1, le=512, alias="FLOWPILOT_WORKERS")
     log_level: str = Field(default="INFO", alias="FLOWPILOT_LOG_LEVEL")
     # inline: run/serve hand turns to a worker process of their own on this host;
-    # thread: on the acking process's own threads; queue: `flowpilot scheduler` processes.
+    # thread: on the acking process's own threads; queue: `flowpilot worker` processes.
     work_mode: Literal["inline", "thread", "queue"] = Field(
         default="inline", alias="FLOWPILOT_WORK_MODE")
     worker_nice: int = Field(default=10, ge=0, le=19, alias="FLOWPILOT_WORKER_NICE")
