@@ -201,6 +201,47 @@ class Notifier:
     def auth_test(self) -> dict[str, Any]:
         return self._call("auth.test")
 
+    def file_info(self, file_id: str) -> dict[str, Any]:
+        """A shared file's object (files.info, scope files:read); SlackError with the code
+        (``missing_scope``, ``file_not_found``) when Slack refuses."""
+        return dict(self._call("files.info", file=file_id).get("file") or {})
+
+    def download(self, url: str, limit: int) -> bytes:
+        """A file's bytes from its ``url_private_download``, with the bot token (Slack wants
+        ``Authorization: Bearer``), at most ``limit`` bytes (the stream is cut there). Only
+        Slack's file host, or the host of ``SLACK_API_URL``, ever gets the token. Raises
+        SlackError: ``not_slack_url``, ``no_file_access`` (Slack answered its HTML sign-in page,
+        what it does without files:read), ``download_failed``."""
+        import httpx
+
+        client, _ = self._client_for()
+        host = httpx.URL(url).host if url.startswith(("https://", "http://")) else ""
+        allowed = {"files.slack.com", httpx.URL(client.base_url).host}
+        if host not in allowed:
+            raise SlackError(f"{url[:80]} is not a Slack file address.", code="not_slack_url")
+        headers = {"Authorization": f"Bearer {client.token}"}
+        try:
+            with httpx.stream("GET", url, headers=headers, timeout=20.0,
+                              follow_redirects=False) as resp:
+                kind = resp.headers.get("content-type", "")
+                if resp.status_code != 200 or kind.startswith("text/html"):
+                    code = "no_file_access" if resp.status_code in (200, 302, 401, 403) \
+                        else "download_failed"
+                    log.warning("slack file download refused: HTTP %s %s", resp.status_code,
+                                kind.split(";")[0])
+                    raise SlackError("Slack did not let FlowPilot download the file.", code=code)
+                chunks, size = [], 0
+                for chunk in resp.iter_bytes():
+                    chunks.append(chunk)
+                    size += len(chunk)
+                    if size >= limit:
+                        break
+                return b"".join(chunks)[:limit]
+        except httpx.HTTPError as exc:
+            log.warning("slack file download failed: %s", exc.__class__.__name__)
+            raise SlackError("Slack could not be reached for the file.",
+                             code="download_failed") from None
+
 
 # chat.postMessage truncates ``text`` beyond 40,000 characters
 # (https://api.slack.com/methods/chat.postMessage#truncating).

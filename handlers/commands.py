@@ -21,7 +21,7 @@ HELP = """*FlowPilot* — troubleshooting co-pilot in a thread.
 • Reply in the session's thread to answer; use the buttons to answer questions, mark actions and fixes
 • `/flowpilot show fp-…` — a session's details: its flow, ticket and where its outputs went (any session, open or closed)
 • `/flowpilot list` — your open sessions, with their references (`fp-…`, also in each session's header) · `/flowpilot scripts` — approved scripts
-• `/flowpilot resolve fp-… [note]` · `park fp-…` · `resume fp-…` · `handoff fp-… @user` · `escalate fp-… [reason]` — name the session by its reference or its thread's link (Slack does not tell FlowPilot which thread a command was typed in)
+• `/flowpilot resolve fp-… [note]` · `park fp-…` · `resume fp-…` · `handoff fp-… @user` · `escalate fp-… [team:NAME] [reason]` — name the session by its reference or its thread's link (Slack does not tell FlowPilot which thread a command was typed in)
 • `/flowpilot help` — this help"""
 
 Subcommand = Callable[[Services, dict[str, Any], str, Callable[..., Any]], None]

@@ -17,7 +17,7 @@ from bot import ids
 from bot.domain.refs import take_session_word
 from bot.errors import DomainError, SlackError
 from bot.render.modals import escalate_modal, feedback_modal, note_digest, resolve_modal
-from bot.services import command_target, escalation, lifecycle, output_delivery
+from bot.services import command_target, escalation, lifecycle, output_delivery, teams
 from bot.services.container import Services
 from handlers.commands import subcommand
 from handlers.common import action_value, run_click, run_submit, team_of, tell, user_of
@@ -89,7 +89,7 @@ def _register_escalate(app: App, svc: Services) -> None:
         sid = action_value(body)
         if run_click(svc, ack, body, _passes(lambda: lifecycle.check_escalation(
                 svc, **_who(body), session_id=sid))):
-            _open(svc, body, escalate_modal(sid))
+            _open(svc, body, escalate_modal(sid, teams=teams.team_names(svc, team_of(body))))
 
     @app.view(ids.ESCALATE_MODAL)
     def on_escalate_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -102,6 +102,7 @@ def _register_escalate(app: App, svc: Services) -> None:
             svc, **_who(body), session_id=str(view.get("private_metadata")), reason=reason,
             engineer=field(view, ids.ESCALATE_TO) or None,
             urgency=field(view, ids.ESCALATE_URGENCY) or None,
+            team=field(view, ids.ESCALATE_TEAM) or None,
         ))
         if done is None:
             return
@@ -217,12 +218,18 @@ def _handoff_cmd(svc: Services, body: dict[str, Any], rest: str, respond: Respon
 @subcommand("escalate")
 def _escalate_cmd(svc: Services, body: dict[str, Any], rest: str, respond: Respond) -> None:
     target, rest = _target(svc, body, rest, "escalate")
+    first, _, after = rest.strip().partition(" ")
+    team = first if teams.team_word(first) else None
+    if team is not None:
+        rest = after
     if not rest.strip():
         lifecycle.check_escalation(svc, **target)
-        svc.notifier.open_view(str(body.get("trigger_id") or ""),
-                               escalate_modal(target["session_id"]))
+        # an unknown team is refused before the modal opens; a known one is preselected
+        named = teams.name_of(svc, target["team_id"], team) if team is not None else None
+        svc.notifier.open_view(str(body.get("trigger_id") or ""), escalate_modal(
+            target["session_id"], teams=teams.team_names(svc, target["team_id"]), team=named))
         return
-    done = lifecycle.request_escalation(svc, **target, reason=rest)
+    done = lifecycle.request_escalation(svc, **target, reason=rest, team=team)
     problem = _escalate_and_post(svc, done)
     _private(respond, problem or "🔺 Escalated. The package is in the escalation channel.")
 

@@ -19,6 +19,7 @@ from slack_bolt.context import BoltContext
 from bot.domain import status as st
 from bot.redact import redact
 from bot.services import acks
+from bot.services.attachments import refs_from_event
 from bot.services.container import Services
 from bot.services.sessions import workspace_patterns
 
@@ -168,6 +169,9 @@ def _record_reply(
     red = redact(text, patterns)
     payload = {"author": event.get("user"), "text": red.text, "ts": event.get("ts"),
                "team_id": team_id, "redacted": red.count}
+    files = refs_from_event(event)  # descriptions only: downloaded after the ack (issue 18)
+    if files:
+        payload["files"] = files
     # In queue mode the session's turn job is deferred with it; nothing is left here.
     found = acks.record_reply(
         svc.factory, channel=str(event.get("channel")), thread_ts=str(event.get("thread_ts")),

@@ -16,6 +16,9 @@ USAGE = ("`/flowpilot settings` shows them · `/flowpilot settings set <name> <v
 
 
 def _show(value: Any, key: str) -> str:
+    if key == "allow_images":  # off by default: screenshots can't be redacted (issue 18)
+        return "`on` (screenshots go to Claude)" if value is True else \
+            "`off` (screenshots are not sent: they can't be redacted)"
     if value in (None, "", []):
         return "—"
     if key.endswith("_channel"):

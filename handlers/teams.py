@@ -11,12 +11,16 @@ from handlers.commands import subcommand
 from handlers.common import team_of, user_of
 
 USAGE = ("`/flowpilot team list` · `/flowpilot team add NAME` · "
-         "`/flowpilot team members NAME @a @b` · `/flowpilot team routing NAME all|round-robin`")
+         "`/flowpilot team members NAME @a @b` · `/flowpilot team group NAME @user-group|none` · "
+         "`/flowpilot team routing NAME all|round-robin` · "
+         "escalate to one: `/flowpilot escalate fp-… team:NAME reason`")
 _ROUTING_TEXT = {"tag_all": "tags every member", "round_robin": "one member in turn"}
 
 
 def _line(t: teams.TeamView) -> str:
     people = " ".join(f"<@{m}>" for m in t.members) or "_no members yet_"
+    if t.usergroup:  # the members come from the Slack user group
+        people = f"members of <!subteam^{t.usergroup}>"
     return f"• *{t.name}* ({_ROUTING_TEXT.get(t.routing, t.routing)}): {people}"
 
 
@@ -35,6 +39,9 @@ def _team(svc: Services, body: dict[str, Any], rest: str, respond: Callable[...,
                 response_type="ephemeral")
     elif verb == "members" and len(words) >= 3:
         view = teams.set_members(svc, team, user, words[1], words[2:])
+        respond(text=f"✅ {_line(view)}", response_type="ephemeral")
+    elif verb == "group" and len(words) == 3:
+        view = teams.set_usergroup(svc, team, user, words[1], words[2])
         respond(text=f"✅ {_line(view)}", response_type="ephemeral")
     elif verb == "routing" and len(words) == 3:
         routing = teams.set_routing(svc, team, user, words[1], words[2])

@@ -131,6 +131,17 @@ class TurnInput:
     text: str = ""  # reply text (already redacted by the caller for the model)
     item_id: str | None = None  # question / action / fix id
     choice: str | None = None  # chosen option, or fix decision (worked|failed|rejected)
+    files: int = 0  # files shared with it, still to read (bot/services/attachments.py)
+
+
+@dataclass(frozen=True)
+class ImageInput:
+    """A screenshot shared with this turn, for a model that reads images (base64, never
+    stored): the workspace allowed images and the file passed the size and type limits."""
+
+    name: str
+    media_type: str  # image/jpeg | image/png | image/gif | image/webp
+    data: str  # base64
 
 
 @dataclass(frozen=True)
@@ -163,6 +174,8 @@ class TurnContext:
     # Facts the technician marked wrong ("That's wrong…"): the model is told to disregard them
     # (it may have seen them in an earlier turn of the conversation).
     retracted_fact_ids: list[str] = field(default_factory=list)
+    # Screenshots shared with this turn's inputs (Claude only; bot/services/attachments.py).
+    images: list[ImageInput] = field(default_factory=list)
 
 
 @runtime_checkable

@@ -667,6 +667,15 @@ def render_seen_before(ctx: TurnContext) -> str:
     return "\n".join(lines)
 
 
+def image_blocks(ctx: TurnContext) -> list[dict[str, Any]]:
+    """The turn's screenshots as base64 image blocks, before the inputs that mention them
+    (images before the text about them work best: platform.claude.com/docs/en/
+    build-with-claude/vision)."""
+    return [{"type": "image",
+             "source": {"type": "base64", "media_type": image.media_type, "data": image.data}}
+            for image in ctx.images]
+
+
 def render_turn_text(ctx: TurnContext, output: str = "tool") -> str:
     parts = (render_state(ctx), render_seen_before(ctx), render_inputs(ctx),
              TURN_INSTRUCTIONS[output])
@@ -741,6 +750,7 @@ def build_request(
         "content": [*tool_results_for(previous),
                     *([{"type": "text", "text": state}] if state else []),
                     *([{"type": "text", "text": seen}] if seen else []),
+                    *image_blocks(ctx),
                     {"type": "text", "text": inputs}],
     }
     request: dict[str, Any] = {"model": model, "max_tokens": max_tokens}
@@ -767,8 +777,9 @@ def stored_user_message(request: Mapping[str, Any], ctx: TurnContext) -> dict[st
     """The sent user message as the transcript keeps it: its tool results, its state or update
     and its new inputs, without the closing instruction."""
     sent = request["messages"][-1]["content"]
+    # Images are never kept (nor stored): the inputs say which were shown in this turn.
     kept = [{k: v for k, v in b.items() if k != "cache_control"} for b in sent[:-1]
-            if not str(b.get("text", "")).startswith("<seen_before>")]
+            if not str(b.get("text", "")).startswith("<seen_before>") and b.get("type") != "image"]
     return {"role": "user", "content": [*kept, {"type": "text", "text": render_inputs(ctx)}]}
 
 

@@ -65,6 +65,7 @@ class SeenBeforeView:
     when_text: str
     link: str | None
     script: ScriptView | None = None
+    summary: str = ""  # the session's resolution summary: the problem and what fixed it
 
 
 def seen_before_value(session_id: str, entry_id: int) -> str:
@@ -85,8 +86,9 @@ def script_text(s: ScriptView, *, max_len: int = 2400) -> str:
 
 
 def _hit_text(n: int, hit: SeenBeforeView) -> str:
-    lines = [f"*{n}. {neutralize(one_line(hit.problem), max_len=200) or 'A past session'}*"]
-    if hit.fix_title:
+    head = one_line(hit.summary or hit.problem)
+    lines = [f"*{n}. {neutralize(head, max_len=300) or 'A past session'}*"]
+    if hit.fix_title and one_line(hit.fix_title) not in head:
         lines.append(f"Fixed by: _{neutralize(one_line(hit.fix_title), max_len=200)}_")
     for i, step in enumerate(hit.fix_steps[:STEPS_SHOWN], 1):
         lines.append(f"   {i}. {neutralize(one_line(step), max_len=200)}")

@@ -70,7 +70,11 @@ def _option(value: str, label: str) -> dict[str, Any]:
     return {"text": bk.plain_text(label, limits.OPTION_TEXT), "value": value}
 
 
-def escalate_modal(session_id: str, default_reason: str = "") -> View:
+MAX_TEAM_OPTIONS = 100  # a static_select holds at most 100 options (Block Kit reference)
+
+
+def escalate_modal(session_id: str, default_reason: str = "", teams: list[str] | None = None,
+                   team: str | None = None) -> View:
     urgency = {
         "type": "input",
         "block_id": ids.ESCALATE_URGENCY,
@@ -104,8 +108,23 @@ def escalate_modal(session_id: str, default_reason: str = "") -> View:
             initial=default_reason,
         ),
         engineer,
-        urgency,
     ]
+    if teams:
+        options = [_option(name, f"👥 {name}") for name in teams[:MAX_TEAM_OPTIONS]]
+        element: dict[str, Any] = {
+            "type": "static_select", "action_id": ids.ESCALATE_TEAM, "options": options,
+            "placeholder": bk.plain_text("Choose a team"),
+        }
+        chosen = [o for o in options if team and o["value"].lower() == team.lower()]
+        if chosen:
+            element["initial_option"] = chosen[0]
+        blocks.append({
+            "type": "input", "block_id": ids.ESCALATE_TEAM, "optional": True,
+            "label": bk.plain_text("Team"),
+            "hint": bk.plain_text("Tags the team's members (or the one whose turn it is)."),
+            "element": element,
+        })
+    blocks.append(urgency)
     return _modal(ids.ESCALATE_MODAL, "Escalate session", "Escalate", blocks, session_id)
 
 
@@ -164,6 +183,13 @@ def intake_modal(channel_id: str) -> View:
             hint="Passwords and keys are masked before anything is sent to the AI.",
         ),
         _text_input(ids.INTAKE_TICKET, "Ticket number (optional)", optional=True, max_length=50),
+        # Block Kit's file_input (docs.slack.dev/reference/block-kit/block-elements/
+        # file-input-element: inside an input block, max_files 1-10, needs files:read).
+        {"type": "input", "block_id": ids.INTAKE_FILES, "optional": True,
+         "label": bk.plain_text("Screenshot or log file (optional)", limits.INPUT_LABEL),
+         "hint": bk.plain_text("Log files are masked like pasted text; screenshots reach the AI "
+                               "only if an admin allowed images.", 150),
+         "element": {"type": "file_input", "action_id": ids.INTAKE_FILES, "max_files": 5}},
     ]
     return _modal(ids.INTAKE_MODAL, "New FlowPilot session", "Start", blocks, channel_id)
 

@@ -151,6 +151,8 @@ def render_escalation_package_markdown(data: EscalationData) -> str:
         meta.append(f"**Confidence:** {percent(data.confidence)}")
     if data.ticket_ref:
         meta.append(f"**Ticket:** {_line(data.ticket_ref, 60)}")
+    if data.team:
+        meta.append(f"**Team:** {_line(data.team, 63)}")
     if data.technician:
         meta.append(f"**Escalated by:** {_line(data.technician, 80)}")
     return _join(f"Escalation: {data.summary}", meta, escalation_sections(data))

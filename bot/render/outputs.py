@@ -89,6 +89,8 @@ def render_escalation_message(
     meta = [f"Urgency: *{urgency}*", domain_label(data.domain)]
     if data.confidence is not None:
         meta.append(f"confidence {percent(data.confidence)}")
+    if data.team:
+        meta.append(f"👥 team *{neutralize(one_line(data.team), max_len=63)}*")
     if data.owner_id:
         meta.append(f"from {who(data.owner_id)}")
     if data.time_spent_text:

@@ -47,8 +47,12 @@ def render_header(h: HeaderView) -> Message:
     ]
     if h.owner_id:
         parts.append(f"owner {who(h.owner_id)}")
+    if h.team:
+        parts.append(f"👥 {neutralize(one_line(h.team), max_len=63)}")
     if h.escalated_to_id:
         parts.append(f"escalated to {who(h.escalated_to_id)}")
+    if h.escalation_team:
+        parts.append(f"escalated to team *{neutralize(one_line(h.escalation_team), max_len=63)}*")
     if h.time_active_text:
         parts.append(f"⏱️ active {neutralize(h.time_active_text, max_len=40)}")
     if h.time_parked_text:

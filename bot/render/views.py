@@ -36,6 +36,8 @@ class HeaderView:
     handoff_count: int = 0
     rating: int | None = None
     feedback: str | None = None
+    team: str | None = None  # the owner's team (issue 18)
+    escalation_team: str | None = None  # the team it was escalated to
 
 
 @dataclass(frozen=True)
@@ -181,3 +183,4 @@ class EscalationData:
     ticket_ref: str | None = None
     technician: str = ""  # display name of who escalated
     owner_id: str | None = None  # Slack id, used only in the Slack message
+    team: str = ""  # the team it was escalated to (issue 18)

@@ -25,6 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from bot.sandbox.fake_slack_files import FakeFiles
 from bot.sandbox.fake_slack_oauth import FakeOAuth, FakeWorkspace
 
 logger = logging.getLogger(__name__)
@@ -200,9 +201,12 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception as exc:  # a bug in the fake must not hang the client
             logger.exception("FakeSlack failed on %s", self.path)
             status, extra, payload = 500, {}, {"ok": False, "error": f"fake_slack_bug: {exc}"}
-        data = json.dumps(payload).encode("utf-8")
+        if isinstance(payload, bytes):  # a file download (fake_slack_files)
+            data = payload
+        else:
+            data = json.dumps(payload).encode("utf-8")
+            extra = {"Content-Type": "application/json; charset=utf-8", **extra}
         self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
         for key, value in extra.items():
             self.send_header(key, value)
@@ -252,6 +256,8 @@ class FakeSlack:
         self._watchers: list[Callable[[Call], None]] = []
         # Apps, codes and the tokens issued by OAuth, each bound to one workspace.
         self.oauth = FakeOAuth()
+        # Files people shared: files.info and the private download (fake_slack_files).
+        self.files = FakeFiles(lambda: self.root_url, team_id)
         self._routes: dict[str, Callable[[Call], tuple[JSONDict, list[tuple[str, JSONDict]]]]] = {
             "auth.test": self._auth_test,
             "chat.postMessage": self._chat_post_message,
@@ -273,6 +279,7 @@ class FakeSlack:
             "conversations.history": self._conversations_history,
             "assistant.threads.setStatus": self._set_status,
             "apps.connections.open": self._connections_open,
+            "files.info": lambda call: (self.files.info(call.body), []),
         }
 
     # ------------------------------------------------------------------ lifecycle
@@ -394,6 +401,7 @@ class FakeSlack:
             self._interceptors.clear()
             self._channels.clear()
             self._failed_channels.clear()
+        self.files.reset()
 
     # ------------------------------------------------------------------ scripting
     def script(
@@ -600,8 +608,15 @@ class FakeSlack:
 
     def _handle(
         self, http_method: str, path: str, headers: dict[str, str], raw: str
-    ) -> tuple[int, dict[str, str], JSONDict]:
+    ) -> tuple[int, dict[str, str], Any]:
         split = urlsplit(path)
+        if split.path.startswith("/files-pri/") and http_method == "GET":
+            auth = headers.get("authorization", "")
+            bearer = auth[7:].strip() if auth.lower().startswith("bearer ") else None
+            with self._lock:
+                self._calls.append(Call("files.download", {}, headers, bearer, time.monotonic(),
+                                        http_method, path, raw))
+            return self.files.download(split.path, bearer)
         if split.path.startswith("/api/"):
             method = split.path[len("/api/") :].strip("/")
         elif split.path.startswith("/hooks/"):

@@ -29,7 +29,7 @@ def fill_form(sb: Sandbox, view: dict[str, Any]) -> None:
     errors: dict[str, str] = {}
     answers: dict[str, Any] = {}
     for _ in range(MAX_ROUNDS):
-        fields = modal_fields(view)
+        fields = [f for f in modal_fields(view) if f.kind != "file"]
         if not errors:
             sb.say("", *render_view(view, users=sb.screen.names,
                                     channels=sb.screen.channel_names, width=sb.screen.width,

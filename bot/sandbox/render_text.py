@@ -325,6 +325,7 @@ _KINDS = {
     "multi_static_select": "multi_select",
     "radio_buttons": "select",
     "checkboxes": "multi_select",
+    "file_input": "file",  # not asked in the terminal: share the file in the thread instead
 }
 
 

@@ -69,6 +69,11 @@ def parse(key: str, raw: str) -> Any:
         if not low <= value <= high:
             raise DomainError(f"`{key}` must be between {low} and {high}.")
         return value
+    if kind is bool:
+        word = raw.lower()
+        if word not in ("on", "off", "true", "false", "yes", "no"):
+            raise DomainError(f"`{key}` is `on` or `off`.")
+        return word in ("on", "true", "yes")
     if kind is list:
         return [part for part in re.split(r"[\s,]+", raw) if part]
     if key in ("working_hours_start", "working_hours_end") and not re.match(r"^\d{2}:\d{2}$", raw):

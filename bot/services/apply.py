@@ -38,6 +38,13 @@ from storage.models import (
 from storage.queries import deliveries
 
 MAX_OPTIONS = 8
+# What the model is told of ``ai_sessions.intake_type`` (the vocabulary's words).
+INTAKE_SAYS = {
+    "screenshot": "Input so far includes a screenshot (shown to you only when the workspace "
+                  "allows images; otherwise the technician types what it shows).",
+    "log_paste": "Input so far includes a log (pasted or a shared text file).",
+    "combined": "Input so far combines typed text with a log file or a screenshot.",
+}
 MAX_TEXT = 2_000
 
 
@@ -52,6 +59,8 @@ def build_context(
         parts.append("Pasted log:\n" + str(intake["log_content"]))
     if intake.get("ticket"):
         parts.append(f"Ticket: {intake['ticket']}")
+    if session.intake_type in INTAKE_SAYS:  # what the technician gave (issue 18)
+        parts.append(INTAKE_SAYS[session.intake_type])
     items = present.lane_items(session)
     lane = [
         LaneItemView(
@@ -102,6 +111,7 @@ def _turn_input(event: InboundEvent) -> TurnInput:
         kind=kind,  # type: ignore[arg-type]
         author=str(p.get("author_name") or p.get("author") or "technician"),
         text=str(p.get("text") or ""), item_id=p.get("item_id"), choice=p.get("choice"),
+        files=len(p.get("files") or []),
     )
 
 

@@ -72,6 +72,7 @@ class _Post:
     metadata: dict[str, object] | None
     tagged: str
     requested: str  # when this escalation was requested: one outbox row per request
+    note: str = ""  # why nobody was tagged (a team's user group Slack could not read)
 
 
 def _package(session: AISession, now: datetime) -> EscalationData:
@@ -90,18 +91,25 @@ def _prepare(svc: Services, session_id: uuid.UUID, now: datetime) -> _Post | Non
             return None
         channel = session.escalation_channel_id or workspace.escalation_channel(
             svc, db, session.account)
-        engineers = [session.escalated_to.slack_user_id] if session.escalated_to else []
-        group = None if engineers else workspace.value(svc, db, session.account,
-                                                       "escalation_group")
+        stored = session.escalation_package or {}
+        note = ""
+        if session.escalation_team_id is not None and "tagged_ids" in stored:
+            # To a team: whom the request picked (every member, or the one in turn).
+            engineers = [str(u) for u in stored.get("tagged_ids") or []]
+            group, note = None, str(stored.get("tag_note") or "")
+        else:
+            engineers = [session.escalated_to.slack_user_id] if session.escalated_to else []
+            group = None if engineers else workspace.value(svc, db, session.account,
+                                                           "escalation_group")
         msg = render_escalation_message(
             _package(session, now), engineer_ids=engineers, group_id=str(group or "") or None,
             session_id=str(session.id), take_over_enabled=True, taken_by=None,
         )
-        tagged = mention(engineers[0]) if engineers else (
+        tagged = " ".join(mention(e) for e in engineers) if engineers else (
             group_mention(str(group)) if group else "")
         requested = (session.status_changed_at or now).isoformat()
         return _Post(channel or "", session.slack_channel_id, session.slack_thread_ts,
-                     msg.text, msg.blocks, msg.metadata, tagged, requested)
+                     msg.text, msg.blocks, msg.metadata, tagged, requested, note)
 
 
 def post_escalation_package(svc: Services, session_id: uuid.UUID) -> bool:
@@ -143,7 +151,7 @@ def _record(svc: Services, session_id: uuid.UUID, post: _Post,
     payload = {"channel": post.channel, "text": post.text, "blocks": post.blocks,
                "session_id": str(session_id),
                "after": {"thread_channel": post.thread_channel, "thread_ts": post.thread_ts,
-                         "tagged": post.tagged}}
+                         "tagged": post.tagged, "note": post.note}}
     key = f"escalation:{session_id}:{post.requested}"
     with unit_of_work(svc.factory) as db:
         message_id = outbox.enqueue(db, target="slack", kind="escalation", dedupe_key=key,
@@ -175,7 +183,7 @@ def _package_sent(svc: Services, payload: dict[str, Any], ts: str) -> None:
     after = payload.get("after") or {}
     post = _Post(str(payload["channel"]), str(after.get("thread_channel") or ""),
                  str(after.get("thread_ts") or ""), "", [], None, str(after.get("tagged") or ""),
-                 "")
+                 "", str(after.get("note") or ""))
     _posted(svc, uuid.UUID(str(payload["session_id"])), post, ts, svc.clock())
 
 
@@ -206,10 +214,14 @@ def _posted(svc: Services, session_id: uuid.UUID, post: _Post, ts: str, now: dat
     where = channel_link(post.channel)
     if link:
         where = safe_link(link, "the escalation channel")
-    tagging = (f", tagging {post.tagged}" if post.tagged else
-               " (no engineer or group was tagged: an admin can set one with "
-               "`/flowpilot settings set escalation_group @group`)")
-    _say(svc, post, f"🔺 Escalated: the package is in {where}{tagging}. "
+    if post.tagged:
+        tagging = f", tagging {post.tagged}."
+    elif post.note:
+        tagging = f". ⚠️ {post.note}"
+    else:
+        tagging = (" (no engineer or group was tagged: an admin can set one with "
+                   "`/flowpilot settings set escalation_group @group`).")
+    _say(svc, post, f"🔺 Escalated: the package is in {where}{tagging} "
                     "Whoever takes it over carries on here, in this thread.")
     refresh_header(svc, session_id)
 

@@ -29,6 +29,7 @@ from bot.render.knowledge import (
     render_seen_before,
 )
 from bot.render.views import TurnView
+from bot.services import workspace
 from bot.services.container import Services
 from bot.services.identity import ensure_user, meet
 from bot.services.refresh import post_turn, turn_message_view
@@ -61,14 +62,20 @@ def index_session(db: Session, session: AISession, resolver: str | None, now: da
 
     intake = session.intake_content or {}
     fix = worked_fix(session)
+    # Without a fix marked Worked, what resolved it is the resolution action (the
+    # technician's words or the note's Resolution section): searched and shown the same way.
+    action = [ln for ln in (session.resolution_action or "").splitlines() if ln.strip()]
+    title = fix.title if fix else (action[0] if action else "")
+    steps = [str(s) for s in (fix.steps or [])] if fix else action[1:]
     values = {
         "account_id": session.account_id,
         "problem": _clean(f"{session.problem_summary or ''}\n{intake.get('text') or ''}",
                           patterns),
         "facts": _clean("\n".join(f.text for f in session.facts if f.is_active), patterns),
-        "fix_title": _clean(fix.title if fix else "", patterns, 500),
-        "fix_steps": [_clean(str(s), patterns, 500) for s in (fix.steps or [])][:20] if fix else [],
-        "note": _clean(session.resolution_note_markdown or session.resolution_summary or "",
+        "fix_title": _clean(title, patterns, 500),
+        "fix_steps": [_clean(s, patterns, 500) for s in steps][:20],
+        "note": _clean("\n\n".join(x for x in (session.resolution_summary,
+                                               session.resolution_note_markdown) if x),
                        patterns, 8000),
         "domain": session.problem_domain or "other",
         "resolved_by_slack_id": resolver, "resolved_at": now,
@@ -131,6 +138,19 @@ def _when(at: datetime) -> str:
 class _Hit:
     entry: KnowledgeEntry
     script: ScriptView | None
+    summary: str = ""
+
+
+def _summaries(db: Session, account_id: uuid.UUID, entries: list[KnowledgeEntry],
+               patterns: list[str]) -> dict[uuid.UUID, str]:
+    """The resolution summaries of the entries' sessions (same workspace only), redacted
+    with today's patterns like the index itself."""
+    ids_ = [e.session_id for e in entries if e.session_id is not None]
+    if not ids_:
+        return {}
+    rows = db.execute(select(AISession.id, AISession.resolution_summary).where(
+        AISession.id.in_(ids_), AISession.account_id == account_id))
+    return {sid: _clean(summary, patterns, 500) for sid, summary in rows if summary}
 
 
 def offer(svc: Services, session_id: uuid.UUID) -> int:
@@ -151,12 +171,15 @@ def offer(svc: Services, session_id: uuid.UUID) -> int:
             if not found:
                 return 0
             facts = text.splitlines()
+            summaries = _summaries(db, session.account_id, found,
+                                   workspace.redaction_patterns(db, session.account))
             hits = []
             for rank, entry in enumerate(found):
                 db.add(SeenBeforeOffer(session_id=session_id, entry_id=entry.id, rank=rank,
                                        created_at=now))
                 script = _script_for(db, entry)
-                hits.append(_Hit(entry, _script_view(script, facts) if script else None))
+                hits.append(_Hit(entry, _script_view(script, facts) if script else None,
+                                 summaries.get(entry.session_id) or ""))
             db.flush()
             channel, thread = session.slack_channel_id, session.slack_thread_ts
             db.expunge_all()
@@ -169,7 +192,7 @@ def offer(svc: Services, session_id: uuid.UUID) -> int:
             _when(h.entry.resolved_at),
             svc.notifier.permalink(h.entry.channel_id, h.entry.thread_ts)
             if h.entry.channel_id and h.entry.thread_ts else None,
-            h.script,
+            h.script, h.summary,
         )
         for h in hits
     ]

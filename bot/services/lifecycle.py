@@ -24,10 +24,10 @@ from bot.errors import DomainError, NotAllowedError, NotFoundError, SlackError
 from bot.render.notes import render_escalation_package_markdown, render_resolution_note_markdown
 from bot.render.outputs import render_rating_prompt, render_take_over_notice
 from bot.render.safe import USER_ID, mention
-from bot.services import knowledge, output_delivery, outputs, present, workspace
+from bot.services import knowledge, output_delivery, outputs, present, teams, workspace
 from bot.services.container import Services
 from bot.services.decisions import domain_errors
-from bot.services.identity import ensure_user, meet
+from bot.services.identity import ensure_account, ensure_user, meet
 from bot.services.refresh import refresh_header
 from bot.services.sessions import (
     add_participant,
@@ -155,17 +155,11 @@ def resolve(svc: Services, *, team_id: str, user_id: str, session_id: str,
             from bot.redact import redact
 
             markdown = redact(edited.strip()[:MAX_EDITED_NOTE]).text
-        fix = outputs.worked_fix(session)
         session.resolution_note_markdown = markdown
         session.resolved_at = session.ended_at = now
-        session.resolution_summary = (
-            f"{session.problem_summary or 'Problem'} — fixed by: {fix.title}" if fix is not None
-            else (note.strip()[:500] or session.problem_summary)
-        )
-        session.resolution_action = (
-            "\n".join(f"{n}. {s}" for n, s in enumerate(fix.steps or [], start=1))
-            if fix is not None else (note.strip()[:MAX_NOTE] or None)
-        )
+        # What search ("Seen before") matches and shows, and the knowledge analysis reads.
+        session.resolution_summary, session.resolution_action = outputs.resolution_lines(
+            session, note, markdown)
         session.analysis_status = "pending"  # the knowledge flywheel picks it up
         knowledge.index_session(db, session, user_id, now,
                                 workspace.redaction_patterns(db, session.account))
@@ -276,9 +270,14 @@ class Escalated:
 
 def request_escalation(
     svc: Services, *, team_id: str, user_id: str, session_id: str, reason: str,
-    engineer: str | None = None, urgency: str | None = None,
+    engineer: str | None = None, urgency: str | None = None, team: str | None = None,
 ) -> Escalated:
-    """Store the package and queue its post (``escalation.post_escalation_package`` posts it)."""
+    """Store the package and queue its post (``escalation.post_escalation_package`` posts it).
+
+    ``team`` (a name, ``team:NAME``, ``@NAME`` or a user group) targets a team: its members
+    are tagged, or one in turn (round-robin). Whom to tag is worked out before the
+    transaction (Slack calls); the round-robin turn is taken inside it, so a refused
+    escalation (a double click) never uses up anyone's turn."""
     reason = reason.strip()
     if not reason:
         raise DomainError("Say why this needs an escalation engineer; the reason is required.")
@@ -287,7 +286,36 @@ def request_escalation(
     channel, thread = check_escalation(svc, team_id=team_id, user_id=user_id,
                                        session_id=session_id)
     thread_url = svc.notifier.permalink(channel, thread)  # outside any transaction
+    for _ in range(5):  # another process took the same round-robin turn: pick again
+        chosen = _pick_team(svc, team_id, team, engineer) if team and team.strip() else None
+        try:
+            return _store_escalation(svc, team_id, user_id, session_id, reason, engineer,
+                                     urgency, thread_url, chosen)
+        except teams.TurnTaken:
+            continue
+    raise DomainError("Many escalations went to that team at this moment; try again.")
+
+
+def _pick_team(svc: Services, team_id: str, raw: str, engineer: str | None) -> teams.Pick:
+    with _txn(svc) as db:
+        account = ensure_account(db, team_id)
+        found = teams.find_for_escalation(db, account, raw.strip())
+        snap = teams.snapshot(db, found)
+    if not snap.usergroup and not snap.stored:
+        raise DomainError(
+            f"Team `{snap.name}` has no members yet, so nobody would be tagged: an admin adds "
+            f"them with `/flowpilot team members {snap.name} @a @b`, or escalate without a team.")
+    if engineer:  # a named engineer is tagged; the team still owns the escalation
+        return teams.Pick(snap.id, snap.name, tagged=[engineer])
+    return teams.pick(svc, snap)
+
+
+def _store_escalation(svc: Services, team_id: str, user_id: str, session_id: str, reason: str,
+                      engineer: str | None, urgency: str | None, thread_url: str | None,
+                      chosen: teams.Pick | None) -> Escalated:
     now = svc.clock()
+    if chosen is not None and not engineer and chosen.cursor is not None:
+        engineer = chosen.tagged[0]  # the member whose turn it is (met before the lock)
     with _txn(svc, team_id, user_id, engineer) as db:
         session, user = _load(db, svc, team_id, user_id, session_id)
         require_may_act(session, user)
@@ -295,9 +323,12 @@ def request_escalation(
         if target is None:
             raise DomainError(NO_CHANNEL)
         move_status(session, st.REQUEST_ESCALATION, now)
-        chosen = ensure_user(db, session.account, engineer) if engineer else None
+        if chosen is not None:
+            teams.take_turn(db, chosen)
+        chosen_user = ensure_user(db, session.account, engineer) if engineer else None
         level = urgency if urgency in URGENCIES else "normal"
-        session.escalated_to_id = chosen.id if chosen is not None else None
+        session.escalated_to_id = chosen_user.id if chosen_user is not None else None
+        session.escalation_team_id = chosen.team_id if chosen is not None else None
         session.escalation_reason = reason[:MAX_NOTE]
         session.escalation_urgency = level
         session.escalation_channel_id = target
@@ -310,8 +341,12 @@ def request_escalation(
         session.escalation_reping_count = 0
         session.next_nudge_at = None
         data = outputs.escalation_data(session, now, reason=reason, urgency=level,
-                                       thread_url=thread_url, technician=user.display_name)
-        session.escalation_package = outputs.to_json(data)
+                                       thread_url=thread_url, technician=user.display_name,
+                                       team=chosen.team if chosen is not None else "")
+        package = outputs.to_json(data)
+        if chosen is not None:  # whom the post tags (Slack ids stay out of the markdown)
+            package.update(tagged_ids=chosen.tagged, tag_note=chosen.note)
+        session.escalation_package = package
         markdown = render_escalation_package_markdown(data)
         session.escalation_package_markdown = markdown
         _output(db, session, "escalation_package", markdown, outputs.to_json(data), now)
@@ -319,7 +354,8 @@ def request_escalation(
         add_participant(session, user_id)
         add_step(db, session, "status", user,
                  {"event": "request_escalation", "author": user_id, "reason": reason[:MAX_NOTE],
-                  "engineer": engineer, "urgency": level}, now)
+                  "engineer": engineer, "urgency": level,
+                  "team": chosen.team if chosen is not None else None}, now)
         moved = _moved(session, user_id)
     svc.metrics.sessions.labels("escalated").inc()
     return Escalated(moved, target)
@@ -362,11 +398,15 @@ def take_over(svc: Services, *, team_id: str, user_id: str, session_id: str) -> 
 def may_take_over(db: Session, svc: Services, session: AISession, user: User,
                   members: frozenset[str] | None) -> bool:
     """The rule every control follows (owner, participants, the named engineer, admins), plus
-    the members of the escalation group when no engineer was named. With neither an engineer
-    nor a group, the escalation went to the channel at large: anyone there may take it.
-    ``members``: the group's members, read from Slack before the row lock (None: unknown)."""
+    the members of the team it was escalated to, or of the escalation group when neither a
+    team nor an engineer was named. With neither an engineer nor a group, the escalation went
+    to the channel at large: anyone there may take it.
+    ``members``: the Slack user group's members (the team's group, else the escalation
+    group), read from Slack before the row lock (None: unknown or no group applies)."""
     if may_act(session, user):
         return True
+    if session.escalation_team is not None:  # escalated to a team: any of its members
+        return user.slack_user_id in teams.members_of(db, session.escalation_team, members)
     if session.escalated_to_id is not None:
         return False
     if not _escalation_group(svc, db, session):
@@ -381,13 +421,18 @@ def _escalation_group(svc: Services, db: Session, session: AISession) -> str | N
 
 
 def _group_members(svc: Services, team_id: str, session_id: str) -> frozenset[str] | None:
-    """The escalation group's members when a take over may depend on them (no engineer
-    named, a group set): ``usergroups.users.list`` runs here, outside any transaction.
-    None when no group applies or Slack cannot say (then only ``may_act`` people may)."""
+    """The members of the Slack user group a take over may depend on: the user group of the
+    team it was escalated to (issue 18), else the escalation group when no engineer was named.
+    ``usergroups.users.list`` runs here, outside any transaction. None when no group applies
+    or Slack cannot say (then only ``may_act`` people, or a team's stored members, may)."""
     with _txn(svc) as db:
         session = load_for_team(db, session_id, team_id)
-        group = None if session.escalated_to_id is not None else \
-            _escalation_group(svc, db, session)
+        if session.escalation_team is not None:
+            group = session.escalation_team.slack_usergroup_id
+        elif session.escalated_to_id is None:
+            group = _escalation_group(svc, db, session)
+        else:
+            group = None
     if group is None:
         return None
     try:

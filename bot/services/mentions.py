@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from bot.services.attachments import refs_from_event
 from bot.services.container import Services
 from storage.db import unit_of_work
 from storage.models import AISession
@@ -28,8 +29,11 @@ def mention_as_reply(svc: Services, event: dict[str, Any], text: str, team_id: s
 
 def _as_reply(svc: Services, db: Any, session: AISession, event: dict[str, Any], text: str,
               team_id: str, event_id: uuid.UUID | None) -> None:
-    payload = {"author": event.get("user"), "text": text, "ts": event.get("ts"),
-               "team_id": team_id}
+    payload: dict[str, Any] = {"author": event.get("user"), "text": text, "ts": event.get("ts"),
+                               "team_id": team_id}
+    files = refs_from_event(event)  # read by the turn (bot/services/attachments.py)
+    if files:
+        payload["files"] = files
     if event_id is not None:
         deliveries.attach(db, event_id, session_id=session.id, kind="reply", payload=payload)
     else:

@@ -141,6 +141,49 @@ def resolution_data(session: AISession, now: datetime, *, note: str = "") -> Res
     )
 
 
+MAX_SUMMARY = 500
+MAX_ACTION = 4000
+
+
+def _note_resolution(markdown: str) -> list[str]:
+    """The lines of a note's *Resolution* section (the note may have been edited by hand)."""
+    lines: list[str] = []
+    inside = False
+    for line in markdown.splitlines():
+        if line.startswith("## "):
+            inside = line[3:].strip().lower() == "resolution"
+            continue
+        text = line.strip().strip("*").strip()
+        if inside and text and text != "_None recorded._":
+            lines.append(text)
+    return lines
+
+
+def resolution_lines(session: AISession, note: str, markdown: str) -> tuple[str, str | None]:
+    """``resolution_summary`` (the note in one line: the problem and what fixed it) and
+    ``resolution_action`` (the fix that worked with its steps; else the technician's words;
+    else the Resolution section of the note as stored)."""
+    problem = " ".join((session.problem_summary or "Problem").split())
+    fix = worked_fix(session)
+    said = [ln.strip() for ln in note.splitlines() if ln.strip()]
+    from_note = _note_resolution(markdown)
+    if fix is not None:
+        how = fix.title
+        action: str | None = "\n".join(
+            [fix.title, *(f"{n}. {s}" for n, s in enumerate(fix.steps or [], start=1))])
+    elif said:
+        how, action = said[0], "\n".join(said)
+    elif from_note:
+        how, action = from_note[0], "\n".join(from_note)
+    else:
+        how, action = "", None
+    how = " ".join(how.split())
+    summary = f"{problem} — fixed by: {how}" if how else problem
+    if len(summary) > MAX_SUMMARY:
+        summary = summary[:MAX_SUMMARY - 1].rstrip() + "…"
+    return summary, action[:MAX_ACTION] if action else None
+
+
 def hypotheses(session: AISession) -> list[Hypothesis]:
     """Fixes not yet tried, most likely first; then the model's latest reading, if any."""
     pending = sorted((f for f in session.fixes if f.user_decision in OPEN_FIX_STATES),
@@ -193,7 +236,7 @@ def next_steps(session: AISession) -> list[str]:
 
 def escalation_data(
     session: AISession, now: datetime, *, reason: str, urgency: str, thread_url: str | None,
-    technician: str,
+    technician: str, team: str = "",
 ) -> EscalationData:
     return EscalationData(
         session_id=str(session.id),
@@ -214,6 +257,7 @@ def escalation_data(
         ticket_ref=session.psa_ticket_id,
         technician=technician,
         owner_id=session.user.slack_user_id if session.user is not None else None,
+        team=team,
     )
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.domain import confidence as conf
+from bot.domain import status as st
 from bot.domain import timekeeping
 from bot.render.views import ActionItem, FactItem, FixItem, HeaderView, QuestionItem, TurnView
 from storage.models import AISession, AISessionStep, SessionFact, SessionSuggestedFix, User
@@ -57,6 +58,10 @@ def header_view(session: AISession, now: datetime) -> HeaderView:
         title=session.title, session_type=session.session_type or "guided",
         match_score=session.match_score, handoff_count=session.handoff_count or 0,
         rating=session.session_rating, feedback=session.session_feedback,
+        team=session.team.name if session.team is not None else None,
+        escalation_team=(session.escalation_team.name if session.escalation_team is not None
+                         and session.status in (st.REQUESTING_ESCALATION, st.ESCALATED)
+                         else None),
     )
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.domain import confidence as conf
+from bot.domain.attachments import intake_type_for, kind_of
 from bot.errors import NotAllowedError, NotFoundError, SlackError
 from bot.redact import RedactionResult, redact
 from bot.render.session import render_header
@@ -21,7 +22,7 @@ from bot.services import present, session_meta, workspace
 from bot.services.container import Services
 from bot.services.identity import ensure_account, ensure_user, meet
 from storage.db import unit_of_work
-from storage.models import Account, AISession, AISessionStep, Tree, User
+from storage.models import Account, AISession, AISessionStep, Team, Tree, User
 from storage.queries import deliveries
 from storage.queries.threads import open_session_in_thread
 
@@ -40,18 +41,19 @@ class Intake:
     thread_messages: list[str] = field(default_factory=list)
     ticket_data: dict[str, Any] | None = None  # a PSA ticket, redacted (bot.services.tickets)
     psa_connection_id: uuid.UUID | None = None
+    # Files shared with the intake message (bot.services.attachments.refs_from_event).
+    files: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def intake_type(self) -> str:
-        if self.ticket_data is not None:
-            return "psa_ticket"
-        if self.log and self.text:
-            return "combined"
-        if self.log:
-            return "log_paste"
-        if self.ticket and not self.text:
-            return "psa_ticket"
-        return "free_text"
+        return self.intake_type_with(log=bool(self.log), image=False)
+
+    def intake_type_with(self, *, log: bool, image: bool) -> str:
+        """The vocabulary's intake type (bot.domain.attachments.intake_type_for), given what
+        the shared files turned out to hold."""
+        ticket = self.ticket_data is not None or bool(self.ticket and not self.text)
+        return intake_type_for(text=bool(self.text.strip()), log=log or bool(self.log),
+                               image=image, ticket=ticket)
 
 
 def clean_input(text: str, limit: int) -> tuple[str, int]:
@@ -79,6 +81,10 @@ class _Cleaned:
     text: RedactionResult
     log: RedactionResult
     thread: str  # the thread so far (a mention inside a thread), redacted
+    # Files shared with the intake (issue 18): their text is in ``log`` already; the images
+    # wait for the first turn; ``file_lines`` tell the thread about files not taken.
+    images: list[dict[str, Any]] = field(default_factory=list)
+    file_lines: list[str] = field(default_factory=list)
 
     @property
     def masked(self) -> int:
@@ -104,19 +110,21 @@ def open_session(
     meet(svc, team_id, user_id, create_account=True)  # Slack's profile, outside transactions
     with unit_of_work(svc.factory) as db:
         account = ensure_account(db, team_id)
-        ensure_user(db, account, user_id)
+        owner = ensure_user(db, account, user_id)
         if thread_ts:
             existing = open_session_in_thread(db, channel, thread_ts)
             if existing is not None:
                 return Opened(existing.id, channel, thread_ts, created=False)
         nudge_after = workspace.nudge_after(svc, db, account)
         account_id = account.id
+        team = db.get(Team, owner.team_id) if owner.team_id else None
+        team_name = team.name if team is not None else None  # the header shows it (issue 18)
     match = svc.flows.match(cleaned.match_text, account_id) if cleaned.match_text.strip() else None
 
     session_id = uuid.uuid4()
     draft = _draft(session_id, user_id, intake, cleaned, match, now)
-    header_ts = _post_header(svc, channel, thread_ts, _header(draft, user_id, match, now),
-                             session_id)
+    header_ts = _post_header(svc, channel, thread_ts,
+                             _header(draft, user_id, match, now, team_name), session_id)
     thread = thread_ts or header_ts
     try:
         with unit_of_work(svc.factory) as db:
@@ -132,6 +140,11 @@ def open_session(
         _mark_header_duplicate(svc, channel, header_ts)
         return Opened(existing.id, channel, thread, created=False)
     svc.metrics.sessions.labels("opened").inc()
+    for line in cleaned.file_lines:
+        try:
+            svc.notifier.post(channel, line, thread_ts=thread)
+        except SlackError:
+            log.warning("could not tell the thread about a file of session %s", session_id)
     _tell_masked(svc, channel, user_id, thread, cleaned.masked)
     from bot.services.knowledge import offer_quietly  # (knowledge imports this module)
 
@@ -145,7 +158,21 @@ def _clean_intake(svc: Services, team_id: str, intake: Intake) -> _Cleaned:
     log_text, _ = clean_input(intake.log.strip(), MAX_LOG_CHARS)
     extra = workspace_patterns(svc, team_id)
     thread_text = "\n".join(redact(m, extra).text for m in intake.thread_messages)
-    return _Cleaned(redact(text, extra), redact(log_text, extra), thread_text)
+    red_log = redact(log_text, extra)
+    if not intake.files:
+        return _Cleaned(redact(text, extra), red_log, thread_text)
+    # Files shared with the intake (issue 18): text files now, as the intake's log (redacted
+    # like a paste); images are left to the first turn, which may show them to Claude.
+    from bot.services import attachments
+
+    files = attachments.take(svc, intake.files, extra, images="skip")
+    if files.text:
+        joined = "\n\n".join(x for x in (red_log.text, files.text) if x)
+        red_log = dataclasses.replace(red_log, text=joined, count=red_log.count + files.redacted)
+    images = [f for f in intake.files
+              if kind_of(str(f.get("name") or ""), str(f.get("mimetype") or ""),
+                         str(f.get("filetype") or "")) == "image"]
+    return _Cleaned(redact(text, extra), red_log, thread_text, images, files.lines)
 
 
 def _draft(session_id: uuid.UUID, user_id: str, intake: Intake, cleaned: _Cleaned,
@@ -161,13 +188,14 @@ def _draft(session_id: uuid.UUID, user_id: str, intake: Intake, cleaned: _Cleane
     )
 
 
-def _header(draft: AISession, user_id: str, match: Any, now: datetime) -> Any:
+def _header(draft: AISession, user_id: str, match: Any, now: datetime,
+            team: str | None = None) -> Any:
     view = dataclasses.replace(
         present.header_view(draft, now), owner_id=user_id,
         domain=match.flow.domain if match else "other",
         flow_title=match.flow.title if match else None,
         match_score=round(float(match.score), 4) if match else None,
-        session_type=session_meta.session_type_for(match is not None),
+        session_type=session_meta.session_type_for(match is not None), team=team,
     )
     return render_header(view)
 
@@ -185,10 +213,13 @@ def _store_new(svc: Services, db: Session, draft: AISession, *, team_id: str, us
     session = AISession(
         id=draft.id, user_id=owner.id, account_id=account.id,
         team_id=owner.team_id,  # a session belongs to its owner's team (issue 18)
-        intake_type=intake.intake_type,
+        intake_type=intake.intake_type_with(log=bool(red_log.text), image=bool(cleaned.images)),
         intake_content={
             "text": red_text.text, "log_content": red_log.text, "ticket": intake.ticket,
             "source": intake.source, "thread": cleaned.thread, "redacted": cleaned.masked,
+            **({"files": [{"name": f.get("name"), "mimetype": f.get("mimetype"),
+                           "size": f.get("size")} for f in intake.files]}
+               if intake.files else {}),
         },
         problem_summary=cleaned.summary, psa_ticket_id=intake.ticket,
         ticket_data=intake.ticket_data, psa_connection_id=intake.psa_connection_id,
@@ -213,7 +244,8 @@ def _store_new(svc: Services, db: Session, draft: AISession, *, team_id: str, us
                                            "redacted": cleaned.masked}, now)
     deliveries.add_turn_input(
         db, session, kind="intake", now=now, key=f"intake:{draft.id}",
-        payload={"author": user_id, "text": red_text.text, "team_id": team_id},
+        payload={"author": user_id, "text": red_text.text, "team_id": team_id,
+                 **({"files": cleaned.images} if cleaned.images else {})},
     )
 
 

@@ -25,7 +25,7 @@ from bot.engines.base import Engine, TurnContext, Usage
 from bot.errors import EngineError, SlackError, new_reference, unexpected_message
 from bot.render.session import render_engine_failure
 from bot.render.views import TurnView
-from bot.services import knowledge, workspace
+from bot.services import attachments, knowledge, workspace
 from bot.services.apply import (
     Applied,
     add_account_usage,
@@ -201,6 +201,10 @@ class TurnRunner:
         for ts in seen:  # the technician sees at once that their message was taken
             svc.notifier.react(channel, ts, "eyes")
         svc.notifier.set_status(channel, thread, "is working on it…")
+        try:  # shared files: text into the inputs (redacted), images for Claude (issue 18)
+            ctx = attachments.for_turn(svc, session_id, event_ids, ctx)
+        except Exception:
+            log.exception("reading the files of session %s failed", session_id)
         slow = threading.Timer(self.slow_after, self._say_slow, args=(channel, thread))
         slow.daemon = True
         slow.start()

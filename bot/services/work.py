@@ -16,6 +16,7 @@ from typing import Any
 from bot.errors import DomainError, readable
 from bot.redact import redact
 from bot.services import decisions, knowledge, mentions, tickets
+from bot.services.attachments import refs_from_event
 from bot.services.container import Services
 from bot.services.dispatch import Dispatch, WorkFn
 from bot.services.notices import refuse, reply_privately, tell
@@ -101,7 +102,7 @@ def handle_mention(svc: Services, event: dict[str, Any], team_id: str,
         if session_id is not None:
             svc.kick(session_id)
             return
-    intake = Intake(text=text, source="mention")
+    intake = Intake(text=text, source="mention", files=refs_from_event(event))
     if thread_ts:
         intake.source = "thread"
         intake.thread_messages = [
@@ -109,7 +110,7 @@ def handle_mention(svc: Services, event: dict[str, Any], team_id: str,
             for m in svc.notifier.thread_messages(channel, str(thread_ts))
             if m.get("ts") != ts and not m.get("bot_id")
         ]
-    if not text and not intake.thread_messages:
+    if not text and not intake.thread_messages and not intake.files:
         svc.notifier.ephemeral(channel, user, "Tell me the problem: `@FlowPilot <problem>`.",
                                thread_ts=thread_ts)
         return

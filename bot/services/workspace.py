@@ -33,6 +33,8 @@ KEYS: dict[str, type] = {
     "ai_effort": str,  # low | medium | high | xhigh | max (FLOWPILOT_AI_EFFORT by default)
     "redaction_patterns": list,
     "admins": list,
+    # Screenshots go to Claude (issue 18). Off by default: an image can't be redacted.
+    "allow_images": bool,
 }
 
 

@@ -205,6 +205,11 @@ class AISession(Base):
     escalation_post_next_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     escalation_deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     escalation_reping_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    # The team an escalation targets (issue 18): its members are tagged (or one in turn), and
+    # the SLA re-ping tags the same team. NULL: the default engineer group / the channel.
+    escalation_team_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("teams.id", ondelete="SET NULL"), nullable=True
+    )
     # A job's claim on this row (lease): set when claimed, cleared when done.
     job_lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     analysis_error: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -218,9 +223,10 @@ class AISession(Base):
     # ── relationships ──
     user: Mapped[User] = relationship("User", foreign_keys=[user_id])
     account: Mapped[Account] = relationship("Account")
-    team: Mapped[Team | None] = relationship("Team")
+    team: Mapped[Team | None] = relationship("Team", foreign_keys=[team_id])
     matched_flow: Mapped[Tree | None] = relationship("Tree", foreign_keys=[matched_flow_id])
     escalated_to: Mapped[User | None] = relationship("User", foreign_keys=[escalated_to_id])
+    escalation_team: Mapped[Team | None] = relationship("Team", foreign_keys=[escalation_team_id])
     psa_connection: Mapped[PsaConnection | None] = relationship("PsaConnection")
     steps: Mapped[list[AISessionStep]] = relationship(
         "AISessionStep", back_populates="session", cascade="all, delete-orphan",

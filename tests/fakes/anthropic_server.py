@@ -8,7 +8,8 @@ generic ``submit_turn``. It checks requests the way the API does (tool_use / too
 pairing, alternating roles, at most four ``cache_control`` breakpoints, the forced tool exists)
 and, model by model, what each current model refuses (``anthropic_models.RULES``, each rule
 citing its doc: forced tool use, thinking types, effort levels, structured-output schemas,
-thinking blocks from another model). An unknown model gets the API's 404. ``GET /v1/models``
+thinking blocks from another model), and image blocks (media types, 5 MB, 8000 px, the bytes
+matching the declared type: ``anthropic_images``). An unknown model gets the API's 404. ``GET /v1/models``
 and ``GET /v1/models/{id}`` answer with capabilities. A request that asks for structured
 outputs (``output_config.format``) is answered with the turn as a JSON text block.
 
@@ -32,6 +33,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from .anthropic_checks import model_problem, signature_for, thinking_type
+from .anthropic_images import image_problem
 from .anthropic_models import RULES, ModelRules, model_info
 
 Reply = tuple[int, dict[str, Any], dict[str, str]]
@@ -159,7 +161,7 @@ def request_problem(body: Any) -> str | None:
         return "messages.0: the first message must use the 'user' role"
     if messages[-1]["role"] != "user":
         return "messages: the last message must use the 'user' role (no prefill here)"
-    problem = _pairing_problem(messages)
+    problem = _pairing_problem(messages) or image_problem(messages)
     if problem:
         return problem
     breakpoints = _count_breakpoints(body)

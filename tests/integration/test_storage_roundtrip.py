@@ -166,7 +166,8 @@ def _world() -> list[tuple[type[Base], dict[str, Any]]]:
         "escalation_channel_id": "C0ESC", "escalation_message_ts": "1700000001.000300",
         "escalation_requested_by_id": ids["owner"], "escalation_post_attempts": 1,
         "escalation_post_next_at": _at(33), "escalation_deadline_at": _at(34),
-        "escalation_reping_count": 1, "job_lease_until": _at(35),
+        "escalation_reping_count": 1, "escalation_team_id": ids["team"],
+        "job_lease_until": _at(35),
         "analysis_error": "none",
     }
     steps = [

@@ -71,6 +71,37 @@ def test_take_over_asks_slack_before_the_row_lock(make: Make, fake_anthropic: An
 
 
 @pytest.mark.postgres_only
+def test_escalation_to_a_user_group_team_asks_slack_before_the_row_lock(
+        make: Make, fake_anthropic: Any) -> None:
+    """Issue 18: a round-robin team backed by a Slack user group. The escalation reads the
+    group and the member in turn (``users.info``: left the workspace? never seen?) before the
+    session row is locked; the take over by another member of the group reads the group
+    before its lock too."""
+    h = make(FLOWPILOT_ESCALATION_CHANNEL=ESC)
+    h.slack.set_user("UADMIN", is_admin=True)
+    h.slack.set_usergroup("S0TIER2", ["UGA", "UGB"])
+    for command in ("team add tier2", "team group tier2 <!subteam^S0TIER2|@tier2-oncall>",
+                    "team routing tier2 round-robin"):
+        assert h.command(command, user="UADMIN")[0] == 200
+        h.settle()
+    _thread, sid = open_session(h, fake_anthropic)
+    seen = _watch(h)
+    lifecycle.request_escalation(h.svc, team_id="T0001", user_id="U1", session_id=str(sid),
+                                 reason="needs tier 2", team="tier2")
+    assert escalation.post_escalation_package(h.svc, sid)
+    assert load(h, sid).escalated_to.slack_user_id == "UGA", "the member in turn"
+    escalated = list(seen)
+    assert sorted({m for m, _ in escalated}) == sorted(WATCHED)
+    ts, button = h.find_button("fp_take_over", channel=ESC)
+    # UGB was never seen and is only in the team through the user group.
+    h.click(button["action_id"], button["value"], message_ts=ts, user="UGB", channel=ESC)
+    h.settle()
+    assert load(h, sid).user.slack_user_id == "UGB", "a member of the team's group took it"
+    assert sorted({m for m, _ in seen[len(escalated):]}) == sorted(WATCHED)
+    assert [m for m, locks in seen if locks] == [], "no Slack call while a row was locked"
+
+
+@pytest.mark.postgres_only
 def test_a_newcomers_click_asks_slack_before_the_row_lock(make: Make,
                                                           fake_anthropic: Any) -> None:
     h = make()

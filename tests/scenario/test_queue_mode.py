@@ -287,3 +287,33 @@ def test_the_ack_defers_its_job_in_the_same_statement(db_url: str, engine: Any,
         writes = [s for s in seen if "inbound_events" in s or "procrastinate" in s]
         assert len(writes) == 1 and "procrastinate_jobs" in writes[0], seen
         event.remove(web.fp.db, "before_cursor_execute", count)
+
+
+@pytest.mark.postgres_only
+def test_a_log_file_reply_is_read_by_the_worker_not_by_serve(
+        db_url: str, engine: Any, fake_slack: Any, fake_anthropic: Any) -> None:
+    """Issue 18 in queue mode: ``serve`` records the file's description only; the worker
+    downloads, redacts and sends it."""
+    secret = "Sup3r-Secret-Value-991"
+    log = f"ERROR 0x8004010F\npassword={secret}\n".encode()
+    with _serve_and_worker(db_url, fake_slack, fake_anthropic.url, workers=2) as (web, worker):
+        worker.start()
+        web.command("outlook keeps asking for a password")
+        session = _wait(web, lambda db: db.execute(select(AISession)).scalar_one_or_none())
+        thread = session.slack_thread_ts
+        _wait(web, lambda db: len(fake_anthropic.message_requests) >= 1 or None)
+        f = fake_slack.files.add("outlook.log", log, "text/plain")
+        ts = fake_slack.add_message("C1", "", thread_ts=thread, files=[f])["ts"]
+        web.event({"type": "message", "subtype": "file_share", "channel": "C1", "user": "U1",
+                   "text": "", "ts": ts, "thread_ts": thread, "files": [f]})
+        web.settle()
+
+        def done(db: Any) -> bool | None:
+            rows = db.execute(select(InboundEvent.status).where(
+                InboundEvent.kind == "reply")).scalars().all()
+            return rows == ["done"] or None
+
+        _wait(web, done)
+        sent = str(fake_anthropic.message_requests[-1].body["messages"][-1])
+        assert "0x8004010F" in sent and secret not in sent
+        assert len(fake_slack.calls("files.download")) == 1

@@ -3,6 +3,7 @@ its owner's team; round-robin picks one member in turn."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 from support import Harness
 
@@ -54,14 +55,30 @@ def test_round_robin_picks_one_member_in_turn_and_tag_all_tags_everyone(
     h.command("team members tier2 <@UCAT> <@UANA> <@UBEN>", user="UADMIN")
     h.command("team routing tier2 rr", user="UADMIN")
     h.settle()
+
+    def snap() -> teams.Snapshot:
+        with unit_of_work(h.svc.factory) as db:
+            return teams.snapshot(db, db.execute(select(Team).where(Team.name == "tier2"))
+                                  .scalar_one())
+
     picks = []
     for _ in range(4):
+        chosen = teams.pick(h.svc, snap())
         with unit_of_work(h.svc.factory) as db:
-            team = db.execute(select(Team).where(Team.name == "tier2")).scalar_one()
-            picks.append(teams.escalation_targets(db, team))
+            teams.take_turn(db, chosen)
+        picks.append(chosen.tagged)
     assert picks == [["UANA"], ["UBEN"], ["UCAT"], ["UANA"]]  # stored cursor, survives restarts
+
+    # Two processes reading the same cursor: only the first takes that turn.
+    seen = snap()
+    first, second = teams.pick(h.svc, seen), teams.pick(h.svc, seen)
+    assert first.tagged == second.tagged == ["UBEN"]
+    with unit_of_work(h.svc.factory) as db:
+        teams.take_turn(db, first)
+    with pytest.raises(teams.TurnTaken), unit_of_work(h.svc.factory) as db:
+        teams.take_turn(db, second)
+    assert teams.pick(h.svc, snap()).tagged == ["UCAT"]
+
     h.command("team routing tier2 all", user="UADMIN")
     h.settle()
-    with unit_of_work(h.svc.factory) as db:
-        team = db.execute(select(Team).where(Team.name == "tier2")).scalar_one()
-        assert teams.escalation_targets(db, team) == ["UANA", "UBEN", "UCAT"]
+    assert teams.pick(h.svc, snap()).tagged == ["UANA", "UBEN", "UCAT"]

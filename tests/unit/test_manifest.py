@@ -122,6 +122,10 @@ SCOPE_USES = {
     "usergroups:read": {"usergroups.users.list"},
     "app_mentions:read": {"app_mention"},
     "commands": {"/flowpilot", "message shortcut"},
+    # Screenshots and log files shared with a session (issue 18): files.info and the
+    # url_private_download a message's files carry both need it (docs.slack.dev/reference/
+    # scopes/files.read; without it the download answers Slack's HTML page, PostHog#73568).
+    "files:read": {"files.info"},
 }
 
 
