@@ -5,7 +5,7 @@ is its schema as of its migration 03.04.00; a later procrastinate that ships mig
 that one gets a new Alembic revision applying them (see docs/deploy.md, "Upgrades").
 
 Revision ID: 20_procrastinate
-Revises: 18_teams_branching
+Revises: 18_escalation_team
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "20_procrastinate"
-down_revision: str | None = "18_teams_branching"
+down_revision: str | None = "18_escalation_team"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
