@@ -66,7 +66,6 @@ import json
 import math
 import os
 import platform
-import re
 import shutil
 import signal
 import subprocess
@@ -104,7 +103,7 @@ FLOOR_TABLE = "bench_floor_deliveries"
 def serve_floor(port: int, db_url: str, slack_url: str, threads: int) -> None:
     from types import SimpleNamespace
 
-    from slack_bolt import App
+    from slack_bolt import App, BoltResponse
     from sqlalchemy import text
 
     from bot.executor import TrackingExecutor
@@ -112,10 +111,11 @@ def serve_floor(port: int, db_url: str, slack_url: str, threads: int) -> None:
     from bot.server import serve
     from storage.db import make_engine
 
-    engine = make_engine(db_url)  # the app's pool settings
+    engine = make_engine(db_url)  # the app's pool settings (and SQLite pragmas)
+    now = "now()" if db_url.startswith("postgresql") else "CURRENT_TIMESTAMP"
     insert = text(
         f"INSERT INTO {FLOOR_TABLE} (delivery_key, kind, received_at) "
-        "VALUES (:key, :kind, now()) ON CONFLICT (delivery_key) DO NOTHING"
+        f"VALUES (:key, :kind, {now}) ON CONFLICT (delivery_key) DO NOTHING"
     )
     app = App(
         client=make_web_client("xoxb-bench", slack_url),
@@ -128,23 +128,15 @@ def serve_floor(port: int, db_url: str, slack_url: str, threads: int) -> None:
 
     @app.middleware
     def record(body: dict[str, Any], next: Any) -> Any:  # noqa: A002
+        # The tight floor: record, then ack right here, as the app's delivery middleware
+        # acks the work it records (handlers/middleware.py). Acking from a listener instead
+        # goes through Bolt's listener runner, which hands the listener to another thread
+        # and polls for its ack every 10 ms: that floor was up to 10 ms slower per ack.
         kind = str(body.get("type") or ("command" if body.get("command") else "other"))
         key = body.get("event_id") or body.get("trigger_id") or uuid.uuid4().hex
         with engine.begin() as conn:
             conn.execute(insert, {"key": f"{kind}:{key}"[:255], "kind": kind[:40]})
-        return next()
-
-    @app.command(re.compile(r"^/"))
-    def on_command(ack: Any) -> None:
-        ack()
-
-    @app.event("message")
-    def on_message() -> None:
-        pass
-
-    @app.action(re.compile(r"^fp_"))
-    def on_action(ack: Any) -> None:
-        ack()
+        return BoltResponse(status=200, body="")
 
     stub = SimpleNamespace(app=app, db=engine, services=None)
     serve(stub, "127.0.0.1", port, threads)  # type: ignore[arg-type]
@@ -200,7 +192,7 @@ class Child:
             return
         self.proc.send_signal(signal.SIGINT)  # waitress stops; the app drains its turn pool
         try:
-            self.proc.wait(timeout=20)
+            self.proc.wait(timeout=60)  # inline: serve waits up to 25 s for its worker
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(timeout=5)
@@ -351,6 +343,15 @@ def side_by_side(reqs: list[Req]) -> list[Req]:
     return out
 
 
+def child_pids(pid: int) -> list[int]:
+    """The direct children of a process (Linux ``/proc``; else none)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(OSError, ValueError):
+            found += [int(x) for x in task.read_text().split()]
+    return found
+
+
 def cpu_ms(pid: int) -> float | None:
     """CPU time (user + system) a process has used, in ms (Linux ``/proc``; else None)."""
     try:
@@ -366,14 +367,12 @@ def cpu_ms(pid: int) -> float | None:
 
 
 def turn_input_counts(engine: Any) -> dict[str, int]:
-    from sqlalchemy import text
+    from sqlalchemy import bindparam, text
 
+    query = text("SELECT status, count(*) FROM inbound_events WHERE kind IN :kinds "
+                 "GROUP BY status").bindparams(bindparam("kinds", expanding=True))
     with engine.connect() as conn:
-        rows = conn.execute(
-            text("SELECT status, count(*) FROM inbound_events WHERE kind = ANY(:kinds) "
-                 "GROUP BY status"),
-            {"kinds": list(TURN_KINDS)},
-        ).all()
+        rows = conn.execute(query, {"kinds": list(TURN_KINDS)}).all()
     return {str(status): int(n) for status, n in rows}
 
 
@@ -525,18 +524,34 @@ def benchmark(args: argparse.Namespace) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="fp-bench-"))
     children: list[Child] = []
     with contextlib.ExitStack() as stack:
-        db_url = stack.enter_context(scratch_database(args.pg_url, "fp_bench"))
+        if args.db == "postgres":
+            db_url = stack.enter_context(scratch_database(args.pg_url, "fp_bench"))
+            floor_url = db_url  # another table in the same database: no lock in common
+        else:
+            # SQLite locks the whole file for a write: the floor gets a file of its own, as
+            # it gets a table of its own on PostgreSQL, so it never waits for the app's writes.
+            db_url, floor_url = f"sqlite:///{workdir}/app.db", f"sqlite:///{workdir}/floor.db"
         engine = make_engine(db_url, pool_size=2)
         stack.callback(engine.dispose)
         upgrade(engine)
-        with engine.begin() as conn:
-            conn.execute(text(
-                f"CREATE TABLE {FLOOR_TABLE} (id bigserial PRIMARY KEY, "
-                "delivery_key varchar(255) NOT NULL UNIQUE, kind varchar(40) NOT NULL, "
-                "received_at timestamptz NOT NULL)"
-            ))
-            pg_version = conn.execute(text("SHOW server_version")).scalar()
-        log(f"database {db_url.rsplit('/', 1)[1]} migrated")
+        floor_engine = engine if floor_url == db_url else make_engine(floor_url)
+        stack.callback(floor_engine.dispose)
+        with floor_engine.begin() as conn:
+            if args.db == "postgres":
+                conn.execute(text(
+                    f"CREATE TABLE {FLOOR_TABLE} (id bigserial PRIMARY KEY, "
+                    "delivery_key varchar(255) NOT NULL UNIQUE, kind varchar(40) NOT NULL, "
+                    "received_at timestamptz NOT NULL)"
+                ))
+                db_version = "PostgreSQL " + str(conn.execute(text("SHOW server_version")).scalar())
+            else:
+                conn.execute(text(
+                    f"CREATE TABLE {FLOOR_TABLE} (id integer PRIMARY KEY, "
+                    "delivery_key varchar(255) NOT NULL UNIQUE, kind varchar(40) NOT NULL, "
+                    "received_at timestamp NOT NULL)"
+                ))
+                db_version = "SQLite " + str(conn.execute(text("SELECT sqlite_version()")).scalar())
+        log(f"database {db_url.rsplit('/', 1)[1]} migrated ({db_version})")
 
         slack = stack.enter_context(FakeSlack())
         model = stack.enter_context(slow_anthropic(args.model_delay))
@@ -563,7 +578,7 @@ def benchmark(args: argparse.Namespace) -> int:
                 [sys.executable, "-m", "bot.cli", "scheduler"], app_env, workdir))
         children.append(start_child(
             "floor", [sys.executable, str(Path(__file__).resolve()), "--serve-floor",
-                      "--port", str(floor_port), "--db-url", db_url, "--slack-url", slack.url,
+                      "--port", str(floor_port), "--db-url", floor_url, "--slack-url", slack.url,
                       "--threads", str(args.threads)],
             clean_env(), workdir, floor_port,
         ))
@@ -571,6 +586,16 @@ def benchmark(args: argparse.Namespace) -> int:
 
         load = Loader({"app": app_port, "floor": floor_port}, conc)
         pids = {c.name: c.proc.pid for c in children}
+        if args.work_mode == "inline":  # the app's own worker process (bot/host_worker.py)
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and "worker process running" not in \
+                    children[0].tail(200):
+                time.sleep(0.2)
+            found = child_pids(pids["app"])
+            if "worker process running" not in children[0].tail(200) or not found:
+                raise RuntimeError(f"the app's worker process did not start:\n"
+                                   f"{children[0].tail()}")
+            pids["worker"] = found[0]
         cpu: dict[str, dict[str, float]] = {}  # kind -> process -> CPU ms during the phase
         app, floor = Run(), Run()  # side by side: same moments, same machine load
 
@@ -661,8 +686,10 @@ def benchmark(args: argparse.Namespace) -> int:
             log(f"floor alone: {len(reqs)} {kind} requests")
             alone.samples += load.run([Req(r.kind, r.body, r.content_type, "floor")
                                        for r in reqs])
-        with engine.connect() as conn:
+        with floor_engine.connect() as conn:
             floor_rows = conn.execute(text(f"SELECT count(*) FROM {FLOOR_TABLE}")).scalar()
+        app_log = "\n".join(c.log.read_text(errors="replace") for c in children
+                            if c.name in ("app", "worker"))
 
     # ------------------------------------------------------------------ report
     expected = 3 * n
@@ -684,7 +711,7 @@ def benchmark(args: argparse.Namespace) -> int:
     print("FlowPilot ack latency (issue 3 benchmark)")
     print(f"  {n} requests per kind, concurrency {conc}, model answers after "
           f"{args.model_delay:g} s, FLOWPILOT_WORKERS={args.workers}, work mode {args.work_mode}, waitress threads "
-          f"{args.threads}, PostgreSQL {pg_version}, Python {platform.python_version()}, "
+          f"{args.threads}, {db_version}, Python {platform.python_version()}, "
           f"{cores} cores")
     print("  app = flowpilot serve; floor = minimal Bolt app, one INSERT then ack, same stack;")
     print("  side by side: each client sends a request to the app, then the same to the floor")
@@ -713,6 +740,9 @@ def benchmark(args: argparse.Namespace) -> int:
     print(f"  turns answered: {answered}/{expected} (turn inputs by status: {states or 'none'}"
           f"{'; gave up waiting' if timed_out else ''}); model calls {model_calls}; "
           f"clicks without a button {missing}; floor rows {floor_rows}")
+    errors = sum(1 for line in app_log.splitlines() if " ERROR " in line)
+    locked = app_log.count("database is locked")
+    print(f"  app log (with its worker's): {errors} ERROR lines, {locked} 'database is locked'")
     print()
     for name, ok, detail in checks:
         print(f"  {'PASS' if ok else 'FAIL'}  {name}: {detail}")
@@ -732,9 +762,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--concurrency", type=int, default=16, help="client threads (default 16)")
     p.add_argument("--model-delay", type=float, default=2.0, help="seconds per model answer")
     p.add_argument("--workers", type=int, default=64, help="FLOWPILOT_WORKERS for the app")
-    p.add_argument("--work-mode", choices=("queue", "inline"), default="queue",
-                   help="queue: serve + a `flowpilot scheduler` worker process (production); "
-                        "inline: turns run inside the serve process")
+    p.add_argument("--work-mode", choices=("queue", "inline", "thread"), default="queue",
+                   help="queue: serve + a `flowpilot scheduler` worker process (PostgreSQL); "
+                        "inline (the default of flowpilot serve): serve starts its own worker "
+                        "process for turns; thread: turns on serve's own threads")
+    p.add_argument("--db", choices=("postgres", "sqlite"), default="postgres",
+                   help="the app's database (sqlite: a file in the run's temporary directory)")
     p.add_argument("--threads", type=int, default=32,
                    help="waitress threads for the floor (flowpilot serve uses 32)")
     p.add_argument("--turn-timeout", type=float, default=180.0,
@@ -753,6 +786,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.load_client:
         load_client(args.concurrency)
         return 0
+    if args.db == "sqlite" and args.work_mode == "queue":
+        p.error("--work-mode queue needs PostgreSQL (use --work-mode inline or thread)")
     try:
         return benchmark(args)
     except (RuntimeError, TimeoutError, OSError) as exc:

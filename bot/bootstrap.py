@@ -29,12 +29,13 @@ from bot.oauth import (
 )
 from bot.services.catalog import FlowCatalog
 from bot.services.container import Caches, Services
-from bot.services.dispatch import InlineDispatch, QueueDispatch
+from bot.services.dispatch import Dispatch, InlineDispatch, QueueDispatch
+from bot.services.host_dispatch import HostDispatch
 from bot.services.tenancy import refused
 from bot.services.turns import TurnRunner
 from bot.services.work import register_work
 from bot.ttlcache import Ticker
-from storage.db import make_engine, make_session_factory
+from storage.db import GateRole, make_engine, make_session_factory
 from storage.migrate import is_current
 
 log = logging.getLogger(__name__)
@@ -59,9 +60,9 @@ class FlowPilot:
         return False
 
     def close(self) -> None:
-        worker = self.extras.get("worker")
-        if worker is not None:
-            worker.stop.set()
+        host_worker = self.extras.get("host_worker")
+        if host_worker is not None:
+            host_worker.stop()  # it finishes its turns first (bot.host_worker)
         scheduler = self.extras.get("scheduler")
         if scheduler is not None:
             scheduler.shutdown(wait=False)
@@ -85,11 +86,32 @@ def build_engine(settings: Settings) -> TurnEngine:
 def build(
     settings: Settings, *, clock: Clock = utcnow, mode: str = "serve",
     workers: int | None = None, listener_workers: int = 64, ticker: Ticker = time.monotonic,
+    worker_process: bool = False,
 ) -> FlowPilot:
     """``clock``: what ``now`` is (tests move it); ``ticker``: the seconds the per-process
-    caches expire on (``time.monotonic``; tests pass a ``FakeTicker``)."""
+    caches expire on (``time.monotonic``; tests pass a ``FakeTicker``).
+
+    ``worker_process``: ``run`` and ``serve`` in the default work mode (``inline``) hand
+    turns and work to a worker process of their own (``bot.host_worker``, started by the
+    CLI); without it (``flowpilot try``, the test harness, ``FLOWPILOT_WORK_MODE=thread``)
+    they run on this process's pool."""
     logsafe.install()
-    db = make_engine(settings.database_url, pool_size=settings.pool_size, max_overflow=10)
+    queue = settings.work_mode == "queue"
+    host = settings.work_mode == "inline" and worker_process and mode in ("run", "serve")
+    if queue:
+        # The budget is a ceiling: no overflow; a worker's procrastinate pool is inside it.
+        from bot.services.queue import QUEUE_CONNECTIONS
+
+        theirs = QUEUE_CONNECTIONS if mode == "worker" else 0
+        db = make_engine(settings.database_url,
+                         pool_size=max(1, settings.pool_size - theirs),
+                         max_overflow=0, pool_timeout=settings.db_pool_timeout,
+                         application_name=f"flowpilot-{mode}")
+    else:
+        # On SQLite the acking process writes first; its worker process yields (storage.db).
+        gate: GateRole | None = "first" if host else "yield" if mode == "worker" else None
+        db = make_engine(settings.database_url, pool_size=settings.pool_size, max_overflow=10,
+                         gate=gate)
     factory = make_session_factory(db)
     tokens, store = token_source(settings, db, clock)
     client = make_web_client(tokens.single_token, settings.slack_api_url)
@@ -104,16 +126,27 @@ def build(
         from bot.engines.offline import OfflineEngine
 
         engine = OfflineEngine(catalog.base)
-    runner = TurnRunner(workers or settings.workers)
-    # Only processes that ack Slack hand work to the queue; workers (scheduler) run it.
-    queue = settings.work_mode == "queue" and mode == "serve"
-    dispatch = QueueDispatch() if queue else InlineDispatch()
+    # Queue mode: work and turns are jobs (serve defers them, workers run them and defer
+    # what they start); a crashed turn is retried with backoff before the thread is told.
+    runner = TurnRunner(workers or settings.workers, crash_retries=2 if queue else 0)
+    # The one-host worker process (inline under run/serve) or this process's pool otherwise.
+    dispatch: Dispatch
+    if queue:
+        dispatch = QueueDispatch()
+    elif host:
+        dispatch = HostDispatch()
+    else:
+        dispatch = InlineDispatch()
     register_work(dispatch)  # what the dispatch runs by name after the ack
     svc = Services(
         settings=settings, factory=factory, clock=clock, notifier=Notifier(client, tokens),
         engine=engine, flows=catalog, metrics=Metrics(), runner=runner, dispatch=dispatch,
         caches=Caches.build(ticker), drafter=drafter,
     )
+    if queue:
+        from bot.services.queue import QueueCollector
+
+        svc.metrics.registry.register(QueueCollector(factory))  # type: ignore[arg-type]
     listeners = TrackingExecutor(listener_workers, thread_name_prefix="fp-listener")
     per_workspace: dict[str, Any] = {}
     if store is not None:  # many workspaces: Bolt asks the token source per request

@@ -40,7 +40,7 @@ def apply_log_level(level: str) -> None:
 # auth.test is three ERROR lines from slack_sdk's retry handler before ours). Hushed while a
 # one-shot command runs and while a long-running one starts; FLOWPILOT_LOG_LEVEL=DEBUG shows all.
 HUSHED_LOGGERS = ("alembic", "slack_sdk", "slack_bolt", "bot.notify")
-LONG_RUNNING = frozenset({"run", "serve", "scheduler"})
+LONG_RUNNING = frozenset({"run", "serve", "scheduler", "worker"})
 
 
 class _Hush(logging.Filter):
@@ -88,7 +88,7 @@ def _start(mode: str) -> object:
     require_token_shapes(settings)
     if mode == "run":
         require_app_token(settings)
-    fp = build(settings, mode=mode)
+    fp = build(settings, mode=mode, worker_process=True)
     check_ready(fp)
     started()
     return fp
@@ -100,7 +100,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     fp = _start("run")
     assert isinstance(fp, FlowPilot)
-    _start_scheduler(fp)
+    _start_work(fp, scheduler=True)
     assert fp.settings.slack_app_token is not None
     handler = CheckedSocketModeHandler(fp.app, fp.settings.slack_app_token.get_secret_value())
     handler.services = fp.services
@@ -117,8 +117,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     fp = _start("serve")
     assert isinstance(fp, FlowPilot)
-    if not args.no_scheduler:
-        _start_scheduler(fp)
+    _start_work(fp, scheduler=not args.no_scheduler)
     try:
         serve(fp, args.host, args.port)
     finally:
@@ -126,7 +125,30 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _start_work(fp: object, *, scheduler: bool) -> None:
+    """Where turns, work after the ack and the scheduled jobs run: in the worker process
+    (``FLOWPILOT_WORK_MODE=inline``, the default: ``bot.host_worker``), else here (``thread``;
+    in ``queue`` mode ``flowpilot worker`` processes take the work and run the scheduled
+    sweeps as periodic jobs, so nothing starts here)."""
+    from bot.bootstrap import FlowPilot
+    from bot.host_worker import HostWorker
+    from bot.services.host_dispatch import HostDispatch
+
+    assert isinstance(fp, FlowPilot)
+    dispatch = fp.services.dispatch
+    if isinstance(dispatch, HostDispatch):
+        worker = HostWorker([sys.executable, "-m", "bot.host_worker",
+                             *([] if scheduler else ["--no-scheduler"])])
+        dispatch.wake = worker.wake
+        fp.extras["host_worker"] = worker
+        worker.start()
+    elif scheduler:
+        _start_scheduler(fp)
+
+
 def _start_scheduler(fp: object) -> None:
+    if getattr(getattr(fp, "settings", None), "work_mode", "") == "queue":
+        return  # queue mode: the sweeps are periodic jobs of `flowpilot worker`
     try:
         from bot.scheduling import start_scheduler
     except ImportError:  # pragma: no cover - scheduling lands with the jobs issue
@@ -184,7 +206,7 @@ def parser() -> argparse.ArgumentParser:
         prog="flowpilot", description="FlowPilot for Slack",
         epilog="--debug (anywhere on the line): show the full traceback of an error")
     sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="Socket Mode, one process, scheduler inside").set_defaults(fn=cmd_run)
+    sub.add_parser("run", help="Socket Mode; starts its own worker process (turns, jobs)").set_defaults(fn=cmd_run)
     serve = sub.add_parser("serve", help="HTTP mode for production")
     serve.add_argument("--host", default="0.0.0.0")
     serve.add_argument("--port", type=int, default=3000)
@@ -227,11 +249,12 @@ def _extend(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add_commands(sub)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    words = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in words
-    args = parser().parse_args([w for w in words if w != "--debug"])
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def configure_logging(fmt: str = LOG_FORMAT) -> None:
+    """Log lines to stderr, libraries hushed until ``started()`` (also the worker process's)."""
+    logging.basicConfig(level=logging.INFO, format=fmt)
     for handler in logging.getLogger().handlers:
         handler.addFilter(_HUSH)
     _HUSH.active = True
@@ -239,6 +262,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     # settings load (and a malformed value is reported then, in one line).
     early = os.environ.get("FLOWPILOT_LOG_LEVEL", "INFO").strip().upper()
     apply_log_level(early if early in LOG_LEVELS else "INFO")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    words = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in words
+    args = parser().parse_args([w for w in words if w != "--debug"])
+    configure_logging()
     try:
         return int(args.fn(args))
     except KeyboardInterrupt:

@@ -14,6 +14,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from bot.errors import ConfigError
 
 DEFAULT_MODEL = "claude-sonnet-5-5"
+QUEUE_POOL_SIZE = 20  # queue mode's default connection budget per process
+
 Mode = Literal["run", "serve", "scheduler", "jobs", "doctor", "db", "try", "flows"]
 
 
@@ -56,15 +58,27 @@ class Settings(BaseSettings):
     # Operational knobs beyond the contract (documented in the README).
     workers: int = Field(default=32, ge=1, le=512, alias="FLOWPILOT_WORKERS")
     log_level: str = Field(default="INFO", alias="FLOWPILOT_LOG_LEVEL")
-    work_mode: Literal["inline", "queue"] = Field(default="inline", alias="FLOWPILOT_WORK_MODE")
+    # inline: run/serve hand turns to a worker process of their own on this host;
+    # thread: on the acking process's own threads; queue: `flowpilot worker` processes.
+    work_mode: Literal["inline", "thread", "queue"] = Field(
+        default="inline", alias="FLOWPILOT_WORK_MODE")
     worker_nice: int = Field(default=10, ge=0, le=19, alias="FLOWPILOT_WORKER_NICE")
-    db_pool_size: int | None = Field(default=None, ge=1, le=1000, alias="FLOWPILOT_DB_POOL_SIZE")
+    db_pool_size: int | None = Field(default=None, ge=2, le=1000, alias="FLOWPILOT_DB_POOL_SIZE")
+    # Queue mode: a worker whose heartbeat is older than this is gone; its jobs run again.
+    worker_stalled_after: float = Field(default=30.0, ge=2, le=3600,
+                                        alias="FLOWPILOT_WORKER_STALLED_AFTER")
+    db_pool_timeout: float = Field(default=30.0, gt=0, le=600, alias="FLOWPILOT_DB_POOL_TIMEOUT")
 
     @property
     def pool_size(self) -> int:
-        """Connections a process keeps (opened on demand): one per thread that may hold one
-        at once (the turn workers, plus the ack and job threads), so a busy process reuses
-        its connections instead of opening and closing overflow ones."""
+        """Connections a process keeps (opened on demand). Inline: one per thread that may
+        hold one at once (the turn workers, plus the ack and job threads), plus 10 overflow.
+        Queue mode: the process's whole budget (docs/deploy.md, "Connection budget"), a
+        worker's procrastinate pool included; a thread that finds none free waits for one
+        (``FLOWPILOT_DB_POOL_TIMEOUT``), so many threads share few connections (a turn holds
+        one only between its model calls)."""
+        if self.work_mode == "queue":
+            return self.db_pool_size or QUEUE_POOL_SIZE
         return self.db_pool_size or max(20, self.workers + 8)
 
     @field_validator("slack_api_url")

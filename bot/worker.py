@@ -1,128 +1,248 @@
-"""The work loop of ``flowpilot scheduler`` in queue mode: take recorded work (sessions to
-open, messages to refresh) and sessions with queued turn inputs, woken by
-``LISTEN flowpilot_work`` and polling as a backstop. Claims use ``FOR UPDATE SKIP LOCKED``,
-so any number of these processes can run side by side."""
+"""``flowpilot worker`` (and ``flowpilot scheduler`` in queue mode): a procrastinate worker.
+
+Jobs are deferred by ``bot.services.queue`` in the transactions that record them. Here they
+run, ``concurrency`` at a time, on threads (sync tasks run on the event loop's default
+executor, sized to ``concurrency`` here: its stock size is min(32, CPUs + 4)):
+
+- ``flowpilot.turns``: ``TurnRunner.drive`` on the session (procrastinate's ``lock`` keeps one
+  job per session running, in order). A turn that crashes is retried with backoff by the
+  runner itself (``crash_retries``); an error before the turn starts (the database went away,
+  no pool connection in time, a poison input) is retried here with backoff: a database error
+  for as long as it lasts, anything else twice, then the thread is told once.
+- ``flowpilot.work``: a recorded work item (``run_recorded``), retried once with backoff.
+- the scheduled sweeps of ``bot.jobs`` as procrastinate periodic tasks (deferred once across
+  all workers), plus ``retry_stalled``: jobs of workers that stopped beating (killed) for
+  ``FLOWPILOT_WORKER_STALLED_AFTER`` seconds run again.
+
+procrastinate's own pool (``queue.QUEUE_CONNECTIONS``: its LISTEN, fetch/finish and heartbeat) is
+counted in the process's connection budget (``Settings.pool_size``, docs/deploy.md).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
-import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
-import psycopg
-from sqlalchemy import select, update
+import procrastinate
+from procrastinate import jobs as pjobs
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import update
 
 from bot import liveness
 from bot.bootstrap import FlowPilot
-from bot.jobs.recovery import reclaim_work
-from bot.services.dispatch import CHANNEL
-from bot.services.tenancy import for_team
+from bot.jobs import INTERVALS, JOBS, run_job
+from bot.services import queue
+from bot.services.dispatch import run_recorded
 from storage.db import unit_of_work
-from storage.models import InboundEvent
+from storage.models import AISession
 from storage.queries import deliveries
 
 log = logging.getLogger(__name__)
-BATCH = 50
-LEASE = timedelta(minutes=5)
-RECLAIM_SECONDS = 5.0
+
+HEARTBEAT_SHARE = 6  # beats per FLOWPILOT_WORKER_STALLED_AFTER (30 s: every 5 s)
+POLL = 2.0  # fetch backstop when a NOTIFY was missed (procrastinate listens too)
+BEFORE_TURN_RETRIES = 2  # a non-database error before the turn: tries after the first
+DB_BACKOFF_CAP = 30.0
 
 
-class Worker:
-    def __init__(self, fp: FlowPilot, *, poll_seconds: float = 1.0) -> None:
-        self.fp = fp
-        self.svc = fp.services
-        self.poll_seconds = poll_seconds
-        self.stop = threading.Event()
-        self._driving: set[uuid.UUID] = set()
-        self._last_reclaim = float("-inf")
-        self._lock = threading.Lock()
+def conninfo(fp: FlowPilot) -> str:
+    """libpq form of FLOWPILOT_DATABASE_URL (no SQLAlchemy driver suffix)."""
+    return fp.db.url.set(drivername="postgresql").render_as_string(hide_password=False)
 
-    def start(self) -> threading.Thread:
-        thread = threading.Thread(target=self.run_forever, name="fp-worker", daemon=True)
-        thread.start()
-        return thread
 
-    def run_forever(self) -> None:
-        url = self.fp.db.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        while not self.stop.is_set():
-            try:
-                with psycopg.connect(url, autocommit=True) as conn:
-                    conn.execute(f"LISTEN {CHANNEL}")
-                    while not self.stop.is_set():
-                        self.pass_once()
-                        for _ in conn.notifies(timeout=self.poll_seconds, stop_after=1):
-                            pass
-            except Exception:
-                log.exception("work loop failed; restarting in 1 s")
-                self.stop.wait(1.0)
+def cron_for(seconds: int) -> str:
+    """A cron line that fires every ``seconds`` (procrastinate reads a 6th column as seconds)."""
+    if seconds < 60:
+        return f"* * * * * */{seconds}"
+    if seconds % 3600 == 0:
+        return f"0 */{seconds // 3600} * * *"
+    return f"*/{max(1, seconds // 60)} * * * *"
 
-    def pass_once(self) -> int:
-        """Hand out what is waiting; returns how many items were started. Work a killed
-        worker had claimed is put back first (checked every few seconds)."""
-        clock = time.monotonic()
-        if clock - self._last_reclaim >= RECLAIM_SECONDS:
-            self._last_reclaim = clock
-            try:
-                reclaim_work(self.svc, self.svc.clock())
-            except Exception:
-                log.exception("reclaiming abandoned work failed")
-        return self._take_work() + self._take_turns()
 
-    def _take_work(self) -> int:
-        now = self.svc.clock()
-        with unit_of_work(self.svc.factory) as db:
-            rows = db.execute(
-                select(InboundEvent.id, InboundEvent.kind, InboundEvent.payload)
-                .where(InboundEvent.status == "pending", InboundEvent.kind.like("work:%"))
-                .order_by(InboundEvent.received_at).limit(BATCH)
-                .with_for_update(skip_locked=True)
-            ).all()
-            if rows:
-                db.execute(
-                    update(InboundEvent).where(InboundEvent.id.in_([r[0] for r in rows]))
-                    .values(status="processing", lease_until=now + LEASE,
-                            lease_holder=liveness.me(), attempts=InboundEvent.attempts + 1)
-                )
-        for event_id, kind, payload in rows:
-            self.svc.runner.submit(self._run, event_id, kind.removeprefix("work:"), payload)
-        return len(rows)
+def _is_database_error(exc: BaseException) -> bool:
+    return isinstance(exc, sa_exc.OperationalError | sa_exc.TimeoutError | sa_exc.InterfaceError) \
+        or (isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated)
 
-    def _run(self, event_id: uuid.UUID, name: str, payload: dict[str, Any]) -> None:
-        status, error = "done", None
+
+def make_app(fp: FlowPilot) -> procrastinate.App:
+    svc = fp.services
+    runner = fp.runner
+    connector = procrastinate.PsycopgConnector(
+        conninfo=conninfo(fp), min_size=1, max_size=queue.QUEUE_CONNECTIONS,
+        timeout=fp.settings.db_pool_timeout,  # waiting for one of its connections
+        kwargs={"application_name": "flowpilot-worker"},
+    )
+    app = procrastinate.App(connector=connector)
+
+    @app.task(name=queue.TURNS, queue=queue.QUEUE)
+    def take_turns(session_id: str, attempt: int = 0) -> int:
+        sid = uuid.UUID(session_id)
         try:
-            with for_team(self.svc, payload.get("team_id")):  # that workspace's token
-                self.svc.dispatch.run(name, payload)
+            return runner.drive(sid)
         except Exception as exc:
-            log.exception("work %s failed", name)
-            status, error = "failed", exc.__class__.__name__
-        with unit_of_work(self.svc.factory) as db:
-            deliveries.finish(db, event_id, status, self.svc.clock(), error)
+            _before_turn_failed(fp, sid, attempt, exc)
+            return 0
 
-    def _take_turns(self) -> int:
-        with unit_of_work(self.svc.factory) as db:
-            sessions = db.execute(
-                select(InboundEvent.session_id)
-                .where(InboundEvent.status == "pending",
-                       InboundEvent.kind.in_(deliveries.TURN_KINDS),
-                       InboundEvent.session_id.is_not(None))
-                .order_by(InboundEvent.received_at).limit(BATCH * 4)
-            ).scalars().all()
-        started = 0
-        for session_id in dict.fromkeys(s for s in sessions if s is not None):
-            with self._lock:
-                if session_id in self._driving:
-                    continue
-                self._driving.add(session_id)
-            self.svc.runner.submit(self._drive, session_id)
-            started += 1
-        return started
+    @app.task(name=queue.WORK, queue=queue.QUEUE, pass_context=True,
+              retry=procrastinate.RetryStrategy(max_attempts=1, exponential_wait=2))
+    def run_work(context: procrastinate.JobContext, event_id: str) -> bool:
+        return run_recorded(svc, uuid.UUID(event_id), queued=True,
+                            reclaim=bool(context.job.attempts))
 
-    def _drive(self, session_id: uuid.UUID) -> None:
-        try:
-            self.svc.runner.drive(session_id)
-        finally:
-            with self._lock:
-                self._driving.discard(session_id)
+    for name in JOBS:
+        _periodic(app, fp, name)
+
+    sweep = max(1, int(fp.settings.worker_stalled_after // 3))
+    @app.periodic(cron=f"* * * * * */{sweep}", periodic_id="retry_stalled")
+    @app.task(name="flowpilot.retry_stalled", queue=queue.QUEUE,
+              queueing_lock="flowpilot.retry_stalled", lock="flowpilot.retry_stalled")
+    async def retry_stalled(timestamp: int) -> int:
+        return await _retry_stalled(app, fp)
+
+    @app.periodic(cron="17 * * * *", periodic_id="forget_old_jobs")
+    @app.task(name="flowpilot.forget_old_jobs", queue=queue.QUEUE,
+              queueing_lock="flowpilot.forget_old_jobs", lock="flowpilot.forget_old_jobs")
+    async def forget_old_jobs(timestamp: int) -> None:
+        """Job history (/metrics, ``procrastinate`` CLI): a day of done jobs, a week of
+        failed ones."""
+        await app.job_manager.delete_old_jobs(nb_hours=24, queue=queue.QUEUE)
+        await app.job_manager.delete_old_jobs(nb_hours=24 * 7, queue=queue.QUEUE,
+                                              include_failed=True)
+
+    return app
+
+
+def _periodic(app: procrastinate.App, fp: FlowPilot, name: str) -> None:
+    # One waiting and one running instance at most (APScheduler's max_instances=1, coalesce).
+    @app.periodic(cron=cron_for(INTERVALS[name]), periodic_id=name)
+    @app.task(name=f"flowpilot.job.{name}", queue=queue.QUEUE,
+              queueing_lock=f"flowpilot.job.{name}", lock=f"flowpilot.job.{name}")
+    def tick(timestamp: int) -> None:
+        run_job(fp.services, name)
+
+
+def _before_turn_failed(fp: FlowPilot, sid: uuid.UUID, attempt: int, exc: Exception) -> None:
+    """``drive`` raised before or between turns: its transaction rolled back, so the inputs
+    are still pending. Try again later; a poison input gives up after a few tries."""
+    svc = fp.services
+    database = _is_database_error(exc)
+    log.warning("turns of session %s failed before the model (try %d, %s)", sid, attempt + 1,
+                "database" if database else exc.__class__.__name__, exc_info=not database)
+    if database or attempt < BEFORE_TURN_RETRIES:
+        delay = min(DB_BACKOFF_CAP, 1.0 * 4 ** min(attempt, 4))
+        assert svc.dispatch is not None
+        try:  # a lost connection may have left this process's lease and taken inputs
+            _release_own(fp, sid)
+        except Exception:
+            log.warning("could not release session %s yet", sid, exc_info=True)
+        # If this fails too (the database is down), recover_turns defers it later.
+        svc.dispatch.retry_turn(sid, timedelta(seconds=delay), attempt + 1)
+        return
+    fp.runner.give_up(sid, f"{exc.__class__.__name__} before the turn")
+
+
+async def _retry_stalled(app: procrastinate.App, fp: FlowPilot) -> int:
+    """Jobs of workers that stopped beating (killed, frozen) run again. A turn job is
+    finished and deferred afresh instead of retried: retrying it would clash with a job the
+    session's next input may have queued meanwhile (``queueing_lock``). Its session's turn
+    lease was the dead worker's (only a turn job takes it in queue mode): freed here, and
+    the inputs it had taken are pending again (twice at most)."""
+    stalled = list(await app.job_manager.get_stalled_jobs(
+        seconds_since_heartbeat=fp.settings.worker_stalled_after))
+    for job in stalled:
+        log.warning("job %s (%s) of a stalled worker runs again", job.id, job.task_name)
+        if job.task_name != queue.TURNS:
+            await app.job_manager.retry_job(job)
+            continue
+        await app.job_manager.finish_job(job, status=pjobs.Status.FAILED, delete_job=False)
+        await asyncio.to_thread(_free_turns, fp, uuid.UUID(str(job.task_kwargs["session_id"])))
+    return len(stalled)
+
+
+def _release_own(fp: FlowPilot, sid: uuid.UUID) -> None:
+    """The session's turn lease, when this process holds it after its job failed: only one
+    turn job per session runs at a time (procrastinate's lock), so it is stale. Inputs it
+    had taken are pending again (twice at most)."""
+    svc = fp.services
+    with unit_of_work(svc.factory) as db:
+        freed = db.execute(update(AISession)
+                           .where(AISession.id == sid,
+                                  AISession.turn_lease_holder == liveness.me())
+                           .values(turn_lease_until=None, turn_lease_holder=None)
+                           .execution_options(synchronize_session=False)).rowcount  # type: ignore[attr-defined]
+        if freed:
+            deliveries.requeue_interrupted(db, sid, svc.clock())
+
+
+def _free_turns(fp: FlowPilot, sid: uuid.UUID) -> None:
+    svc = fp.services
+    now = svc.clock()
+    with unit_of_work(svc.factory) as db:
+        db.execute(update(AISession).where(AISession.id == sid)
+                   .values(turn_lease_until=None, turn_lease_holder=None)
+                   .execution_options(synchronize_session=False))
+        deliveries.requeue_interrupted(db, sid, now)
+        queue.defer_turn(db, sid)
+
+
+class QueueWorker:
+    """One procrastinate worker on its own event loop thread (``flowpilot worker`` runs it
+    in the foreground; tests start several)."""
+
+    def __init__(self, fp: FlowPilot, *, concurrency: int, poll: float = POLL) -> None:
+        self.fp = fp
+        self.concurrency = concurrency
+        self.poll = poll
+        self.app = make_app(fp)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._thread: threading.Thread | None = None
+        self.ready = threading.Event()
+
+    async def run_async(self, *, install_signal_handlers: bool = False) -> None:
+        loop = asyncio.get_running_loop()
+        loop.set_default_executor(
+            ThreadPoolExecutor(self.concurrency + 2, thread_name_prefix="fp-job"))
+        self._loop = loop
+        stalled = self.fp.settings.worker_stalled_after
+        async with self.app.open_async():
+            options: dict[str, Any] = {
+                "queues": [queue.QUEUE], "concurrency": self.concurrency,
+                "fetch_job_polling_interval": self.poll,
+                "update_heartbeat_interval": stalled / HEARTBEAT_SHARE,
+                "stalled_worker_timeout": stalled,
+                "install_signal_handlers": install_signal_handlers,
+                "delete_jobs": pjobs.DeleteJobCondition.NEVER,  # history: forget_old_jobs
+            }
+            self._task = asyncio.ensure_future(self.app.run_worker_async(**options))
+            self.ready.set()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+    def run(self) -> None:
+        """Foreground: until SIGINT/SIGTERM (procrastinate stops gracefully on them)."""
+        asyncio.run(self.run_async(install_signal_handlers=True))
+
+    def start(self) -> QueueWorker:
+        self._thread = threading.Thread(target=lambda: asyncio.run(self.run_async()),
+                                        name="fp-queue-worker", daemon=True)
+        self._thread.start()
+        self.ready.wait(10)
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        loop, task = self._loop, self._task
+        if loop is not None and task is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(task.cancel)
+            except RuntimeError:
+                pass  # the loop already ended
+        if self._thread is not None:
+            self._thread.join(timeout)

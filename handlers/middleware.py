@@ -22,7 +22,6 @@ from bot.redact import redact
 from bot.services import acks
 from bot.services.attachments import refs_from_event
 from bot.services.container import Services
-from bot.services.dispatch import CHANNEL
 from bot.services.sessions import workspace_patterns
 
 log = logging.getLogger(__name__)
@@ -138,9 +137,10 @@ def make_delivery_middleware(svc: Services) -> Callable[..., Any]:
         if kind == "message":
             return _record_reply(svc, body, event, key, team_id, context, next)
         work = queued_work(svc, body)
+        queued = work is not None and svc.dispatch.queued
         event_id = acks.record_delivery(
             svc.factory, key=key, kind=kind, now=now, team_id=team_id, work=work,
-            wake=work is not None and svc.dispatch.queued,
+            wake=queued and svc.dispatch.notifies,
         )
         if event_id is None:
             svc.metrics.deliveries.labels(kind, "duplicate").inc()
@@ -148,9 +148,13 @@ def make_delivery_middleware(svc: Services) -> Callable[..., Any]:
         svc.metrics.deliveries.labels(kind, "new").inc()
         if work is not None:
             # Recorded work is acked here: its listener would only ack (after Bolt's listener
-            # runner polls for that ack every 10 ms on another thread). Inline, this process
-            # runs it now; if it dies first, ``recover_turns`` runs it (exactly once).
-            if not svc.dispatch.queued and event_id is not None:
+            # runner polls for that ack every 10 ms on another thread). Queued, a worker
+            # process takes it (woken by the job its statement deferred, or by ``recorded()``); on
+            # threads, this process runs it now; if it dies first, ``recover_turns`` runs it
+            # (exactly once).
+            if queued:
+                svc.dispatch.recorded()
+            else:
                 svc.later_recorded(event_id, *work)
             return BoltResponse(status=200, body="")
         context["fp_event_id"] = event_id
@@ -173,11 +177,11 @@ def _record_reply(
     files = refs_from_event(event)  # descriptions only: downloaded after the ack (issue 18)
     if files:
         payload["files"] = files
-    # In queue mode the commit wakes a worker; nothing is left for this process.
+    # In queue mode the session's turn job is deferred with it; nothing is left here.
     found = acks.record_reply(
         svc.factory, channel=str(event.get("channel")), thread_ts=str(event.get("thread_ts")),
         key=key, now=svc.clock(), team_id=team_id, payload=payload,
-        notify=CHANNEL if queued else None,
+        defer=queued and svc.dispatch.notifies,
     )
     if found is None:
         return BoltResponse(status=200, body="")  # not a session's thread
@@ -190,6 +194,7 @@ def _record_reply(
         return BoltResponse(status=200, body="")
     svc.metrics.deliveries.labels("message", "new").inc()
     if queued and st.accepts_turns(found.status):
+        svc.dispatch.recorded()
         return BoltResponse(status=200, body="")  # the worker has it
     context["fp_event_id"] = found.event_id
     context["fp_session_id"] = found.session_id

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from sqlalchemy import JSON, Connection, Engine, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
+
+# An execution option for a connection that only reads: on SQLite its transactions begin
+# DEFERRED, so (in WAL mode) they never hold the write lock a writer waits for.
+READ_ONLY = "fp_read_only"
 
 # JSONB on PostgreSQL, JSON on SQLite.
 JSONType = JSON().with_variant(JSONB(), "postgresql")
@@ -23,9 +29,87 @@ def is_postgres(bind: Engine | Connection | Session) -> bool:
     return (bind.get_bind() if isinstance(bind, Session) else bind).dialect.name == "postgresql"
 
 
+GateRole = Literal["first", "yield"]
+GATE_WAIT = 30.0  # seconds, as the busy timeout: a writer never waits forever
+
+
+class WriteGate:
+    """SQLite, two processes writing one file (``run``/``serve`` and their worker process):
+    the acking process writes first.
+
+    SQLite's busy handler is not fair and polls: a writer that finds the file locked sleeps
+    (1, 2, 5 … 100 ms) and tries again, while a worker with many threads takes the lock back
+    between its own transactions, so an ack could wait seconds. Two ``flock`` files next to
+    the database order the writers instead. The acking process (``first``) takes ``-intent``
+    and then ``-gate`` exclusively around each write transaction (a descriptor per thread, so
+    its threads queue there as they would for the write lock). The worker (``yield``) runs
+    one write transaction at a time: it passes ``-intent`` (shared, dropped at once: it waits
+    while an ack writes or wants to) and holds ``-gate`` shared for its transaction, so a
+    waiting ack is woken by the kernel the moment that transaction ends, never more than one
+    worker transaction late. Read-only connections (``READ_ONLY``) take neither."""
+
+    def __init__(self, path: str, role: GateRole) -> None:
+        import fcntl
+
+        self._flock = fcntl.flock
+        self._ex, self._sh, self._un = fcntl.LOCK_EX, fcntl.LOCK_SH, fcntl.LOCK_UN
+        self.paths = (f"{path}-intent", f"{path}-gate")
+        self.role = role
+        self._local = threading.local()
+        self._one_writer = threading.Lock()  # the worker's: one write transaction at a time
+        self._shared: tuple[int, int] | None = None
+
+    def _fds(self) -> tuple[int, int]:
+        if self.role == "yield":  # one writer at a time: one pair of descriptors
+            if self._shared is None:
+                self._shared = self._open()
+            return self._shared
+        fds = getattr(self._local, "fds", None)
+        if fds is None:
+            fds = self._local.fds = self._open()
+        return fds  # type: ignore[no-any-return]
+
+    def _open(self) -> tuple[int, int]:
+        intent, gate = (os.open(p, os.O_RDWR | os.O_CREAT, 0o600) for p in self.paths)
+        return intent, gate
+
+    def enter(self) -> None:
+        if getattr(self._local, "held", False):
+            return
+        if self.role == "first":
+            intent, gate = self._fds()
+            self._flock(intent, self._ex)
+            self._flock(gate, self._ex)
+            self._local.held = True
+            return
+        # A thread never opens a second write transaction inside its first on SQLite (the
+        # second would wait for the first's lock); should one, it goes on after GATE_WAIT.
+        self._local.mutex = self._one_writer.acquire(timeout=GATE_WAIT)
+        intent, gate = self._fds()
+        self._flock(intent, self._sh)
+        self._flock(intent, self._un)
+        self._flock(gate, self._sh)
+        self._local.held = True
+
+    def leave(self) -> None:
+        if not getattr(self._local, "held", False):
+            return
+        self._local.held = False
+        intent, gate = self._fds()
+        self._flock(gate, self._un)
+        if self.role == "first":
+            self._flock(intent, self._un)
+        elif self._local.mutex:
+            self._local.mutex = False
+            self._one_writer.release()
+
+
 def make_engine(url: str, *, pool_size: int = 20, max_overflow: int = 40,
-                echo: bool = False) -> Engine:
-    """Build an engine with the pragmas and pool settings each backend needs."""
+                pool_timeout: float = 30.0, echo: bool = False,
+                application_name: str | None = None, gate: GateRole | None = None) -> Engine:
+    """Build an engine with the pragmas and pool settings each backend needs. ``gate``
+    (SQLite file only): this process's role at the ``WriteGate``; ``application_name``
+    (PostgreSQL only): how its connections are named."""
     if url.startswith("sqlite"):
         engine = create_engine(
             url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}
@@ -43,14 +127,45 @@ def make_engine(url: str, *, pool_size: int = 20, max_overflow: int = 40,
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
-        # Take the write lock at BEGIN so two writers queue instead of deadlocking on upgrade.
+        # Take the write lock at BEGIN so two writers queue instead of deadlocking on upgrade
+        # (a connection marked READ_ONLY only reads: a deferred BEGIN takes no lock).
+        database = engine.url.database or ""
+        write_gate = WriteGate(database, gate) if gate and database and \
+            database != ":memory:" else None
+
         @event.listens_for(engine, "begin")
         def _begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            if conn.get_execution_options().get(READ_ONLY):
+                conn.exec_driver_sql("BEGIN")
+                return
+            if write_gate is None:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                return
+            write_gate.enter()
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            except BaseException:
+                write_gate.leave()
+                raise
+
+        if write_gate is not None:
+            def _leave(*_args: Any) -> None:
+                write_gate.leave()
+
+            # At COMMIT or ROLLBACK (these events fire just before it runs: a writer let in
+            # then waits a moment on the lock), and, in case a transaction ended some other
+            # way, when its connection goes back to the pool.
+            event.listen(engine, "checkin", _leave)
+            event.listen(engine, "reset", _leave)
+            event.listen(engine, "commit", _leave)
+            event.listen(engine, "rollback", _leave)
 
         return engine
     return create_engine(
-        url, echo=echo, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True
+        url, echo=echo, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True,
+        pool_timeout=pool_timeout,
+        # Who holds a connection, in pg_stat_activity (the connection budget, docs/deploy.md).
+        connect_args={"application_name": application_name} if application_name else {},
     )
 
 

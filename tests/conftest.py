@@ -78,6 +78,9 @@ def _empty_all_tables(engine: Engine) -> None:
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
+            # procrastinate's jobs too (queue mode); its workers' rows go with them.
+            tables += ["procrastinate_jobs", "procrastinate_periodic_defers",
+                       "procrastinate_events", "procrastinate_workers"]
             conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
         else:
             for name in tables:

@@ -33,6 +33,7 @@ class Harness:
     def __init__(
         self, db_url: str, slack: FakeSlack, *, anthropic_url: str | None = None,
         clock: Clock = utcnow, workers: int = 4, ticker: Ticker = time.monotonic,
+        worker_process: bool = False,
         **overrides: Any,
     ) -> None:
         settings = load_settings(
@@ -43,8 +44,11 @@ class Harness:
             ANTHROPIC_BASE_URL=anthropic_url, **overrides,
         )
         self.slack = slack
+        # worker_process: acks and records only, as `serve` does by default; the turns are
+        # then taken by a HostConsumer (bot/host_worker.py) built on another Harness.
         self.fp: FlowPilot = build(settings, clock=clock, mode="serve", workers=workers,
-                                   listener_workers=8, ticker=ticker)
+                                   listener_workers=8, ticker=ticker,
+                                   worker_process=worker_process)
         self.fp.services.bot_user_id = "UFPBOT"
         self.svc = self.fp.services
         self.wsgi = WsgiApp(self.fp)

@@ -12,7 +12,7 @@ from sqlalchemy import and_, or_, select, update
 from bot import liveness
 from bot.jobs.common import BATCH, DONE, FAILED, LEASE, SKIPPED, JobResult
 from bot.services.container import Services
-from bot.services.dispatch import notify_on_commit, run_recorded
+from bot.services.dispatch import run_recorded
 from storage.db import is_postgres, unit_of_work
 from storage.models import AISession, InboundEvent
 from storage.queries import deliveries
@@ -38,8 +38,10 @@ def recover_query(now: datetime, postgres: bool, limit: int = BATCH) -> Any:
 
 
 def reclaim_work(svc: Services, now: datetime) -> int:
-    """Queue-mode work (``work:*``) left ``processing`` by a worker that died: pending again
-    (done at most twice in all), or failed. A holder known dead is reclaimed at once, any
+    """Recorded work (``work:*``) left ``processing`` by a process that died (a worker process
+    of one host, ``bot.host_worker``): pending again (done at most twice in all), or failed.
+    Queue mode does not need it: procrastinate re-runs a dead worker's job, which claims its
+    item again (``run_recorded(reclaim=True)``). A holder known dead is reclaimed at once, any
     other when its lease has run out. Returns how many items were put back or given up."""
     with unit_of_work(svc.factory) as db:
         rows = db.execute(
@@ -66,8 +68,6 @@ def reclaim_work(svc: Services, now: datetime) -> int:
                                            InboundEvent.status == "processing")
                 .values(**values)
             ).rowcount  # type: ignore[attr-defined]
-        if changed and is_postgres(db):
-            notify_on_commit(db)
     if changed:
         log.warning("put back %d work item(s) a dead or late worker had claimed", changed)
     return changed
@@ -99,10 +99,12 @@ def run_abandoned_work(svc: Services, now: datetime) -> int:
 
 def recover_turns(svc: Services, now: datetime) -> JobResult:
     """Inputs that never got their answer (the process died mid-turn, the model was down) are
-    processed again — once more at most, in the order they arrived. Queue-mode work a dead
-    worker had claimed is put back too (``reclaim_work``)."""
+    processed again — once more at most, in the order they arrived. In queue mode they go to
+    the session's turn job (procrastinate retries the work of a worker that stopped beating
+    itself: ``bot.worker``)."""
     result = JobResult("recover_turns")
-    reclaim_work(svc, now)
+    if not svc.dispatch.queued or not svc.dispatch.notifies:
+        reclaim_work(svc, now)
     run_abandoned_work(svc, now)
     with unit_of_work(svc.factory) as db:
         rows = db.execute(recover_query(now, is_postgres(db))).all()
@@ -148,4 +150,7 @@ def _recover_one(svc: Services, sid: uuid.UUID, now: datetime) -> str:
                     event.error = "Gave up after the turn was interrupted twice."
                 continue
             event.status, event.error, event.processed_at = "pending", None, None
+    if svc.dispatch.queued:
+        svc.kick(sid)  # the session's turn job (in order, one at a time) or the host worker
+        return DONE
     return DONE if svc.runner.drive(sid) else SKIPPED

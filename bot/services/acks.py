@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.domain import status as st
-from bot.services.dispatch import notify_on_commit
+from bot.services import queue
 from storage.db import core_transaction
 from storage.queries import deliveries
 
@@ -26,30 +26,28 @@ def record_delivery(
     factory: sessionmaker[Session], *, key: str, kind: str, now: datetime,
     team_id: str | None, work: tuple[str, dict[str, Any]] | None, wake: bool,
 ) -> uuid.UUID | None:
-    """Record a delivery (``done``), or the work it stands for (``pending``, waking a worker
-    on commit when ``wake``). None: this key was seen before."""
+    """Record a delivery (``done``), or the work it stands for (``pending``; with ``wake``,
+    queue mode, its job is deferred in the same statement). None: this key was seen before."""
     with core_transaction(factory) as db:
         if work is None:
             return deliveries.record(db, key=key, kind=kind, now=now, team_id=team_id,
                                      status="done")
-        # Queue mode: the delivery record is the work item itself, and its commit wakes a
-        # worker.
-        event_id = deliveries.record(db, key=key, kind=f"work:{work[0]}", now=now,
-                                     team_id=team_id, payload=work[1], status="pending")
-        if event_id is not None and wake:
-            notify_on_commit(db)
-        return event_id
+        if wake:  # queue mode: the delivery record is the work item, its job goes with it
+            return queue.record_work(db, key=key, kind=f"work:{work[0]}", now=now,
+                                     team_id=team_id, payload=work[1])
+        return deliveries.record(db, key=key, kind=f"work:{work[0]}", now=now,
+                                 team_id=team_id, payload=work[1], status="pending")
 
 
 def record_reply(
     factory: sessionmaker[Session], *, channel: str, thread_ts: str, key: str, now: datetime,
-    team_id: str | None, payload: dict[str, Any], notify: str | None,
+    team_id: str | None, payload: dict[str, Any], defer: bool,
 ) -> deliveries.ReplyRecord | None:
     """A thread reply recorded as its session's turn input (see deliveries.record_reply)."""
     with core_transaction(factory) as db:
         return deliveries.record_reply(db, channel=channel, thread_ts=thread_ts, key=key,
                                        now=now, team_id=team_id, payload=payload,
-                                       notify=notify, turn_statuses=st.TURN_STATUSES)
+                                       defer=defer, turn_statuses=st.TURN_STATUSES)
 
 
 def release(factory: sessionmaker[Session], *, event_id: uuid.UUID | None,

@@ -52,8 +52,15 @@ LOADING_MESSAGES = ["Reading the thread…", "Checking what we know…",
 T = TypeVar("T")
 LEASE = timedelta(minutes=5)
 
-# (context, input ids, channel, thread ts, ts of the replies taken)
-Begun = tuple[TurnContext, list[uuid.UUID], str, str, list[str]]
+# (context, input ids, channel, thread ts, ts of the replies taken, tries of the inputs)
+Begun = tuple[TurnContext, list[uuid.UUID], str, str, list[str], int]
+CRASH_BACKOFF = 1.0  # seconds before the first retry of a crashed turn; x4 each time after
+
+
+class RetryLater(Exception):
+    """A turn crashed and its inputs wait for a retry (queue mode): stop driving now."""
+
+
 # What a turn reads with the session row, so nothing is lazy-loaded (and autoflushed) later.
 BEGIN_LOAD = (joinedload(AISession.account), selectinload(AISession.facts),
               selectinload(AISession.fixes))
@@ -62,8 +69,12 @@ STORE_LOAD = (joinedload(AISession.user), selectinload(AISession.fixes),
 
 
 class TurnRunner:
-    def __init__(self, workers: int, *, slow_after: float = 20.0) -> None:
+    def __init__(self, workers: int, *, slow_after: float = 20.0,
+                 crash_retries: int = 0) -> None:
         self._svc: Services | None = None
+        # Queue mode: a turn that crashes (not a model error, which is told at once with a
+        # Retry button) is retried this many times with backoff before the thread is told.
+        self.crash_retries = crash_retries
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fp-turn")
         self.slow_after = slow_after
         self._closed = False
@@ -135,12 +146,15 @@ class TurnRunner:
                 return taken  # another worker holds the session; it will see our input
             if newcomers is not None:  # people not seen before: Slack profile, no lock held
                 meet(self.svc, *newcomers)
+            later = False
             try:
                 if begun is not None and self._one_turn(session_id, begun):
                     taken += 1
+            except RetryLater:
+                later = True  # its retry job takes the inputs after the backoff
             finally:
                 more = self._release(session_id)
-            if not more:
+            if later or not more:
                 return taken
 
     def _claim(self, db: Session, session_id: uuid.UUID) -> bool:
@@ -189,7 +203,7 @@ class TurnRunner:
 
     def _one_turn(self, session_id: uuid.UUID, begun: Begun) -> bool:
         svc = self.svc
-        ctx, event_ids, channel, thread, seen = begun
+        ctx, event_ids, channel, thread, seen, tries = begun
         for ts in seen:  # the technician sees at once that their message was taken
             svc.notifier.react(channel, ts, "eyes")
         # Slack's AI status in the thread while the model works, cleared after; a thread
@@ -211,7 +225,7 @@ class TurnRunner:
                          unusable=bool(getattr(exc, "unusable", False)))
             return False
         except Exception:
-            self._failed(session_id, event_ids, _crashed("engine", session_id), channel, thread)
+            self._crash(session_id, event_ids, tries, "engine", channel, thread)
             return False
         finally:
             slow.cancel()
@@ -233,7 +247,7 @@ class TurnRunner:
             # fresh state rather than lose the model's answer.
             result = in_transaction(svc.factory, store)
         except Exception:
-            self._failed(session_id, event_ids, _crashed("storing", session_id), channel, thread)
+            self._crash(session_id, event_ids, tries, "storing", channel, thread)
             return False
         if result is None:
             return False
@@ -278,7 +292,47 @@ class TurnRunner:
         seen = [str(e.payload["ts"]) for e in events if e.kind == "reply" and e.payload.get("ts")]
         team = session.account.slack_team_id if session.account is not None else None
         return True, (ctx, [e.id for e in events], session.slack_channel_id,
-                      session.slack_thread_ts, seen), (team, *newcomers) if newcomers else None
+                      session.slack_thread_ts, seen, max(e.attempts for e in events)), (
+                          (team, *newcomers) if newcomers else None)
+
+    def _crash(self, session_id: uuid.UUID, event_ids: list[uuid.UUID], tries: int,
+               stage: str, channel: str, thread: str) -> None:
+        """A turn crashed. Queue mode retries it with backoff (the inputs wait, the session's
+        later inputs queue behind them, other sessions go on); the last try tells the thread
+        once and sets the inputs aside, so they don't ride along with the next reply."""
+        message = _crashed(stage, session_id)
+        dispatch = self.svc.dispatch
+        if tries <= self.crash_retries:
+            with unit_of_work(self.svc.factory) as db:
+                db.execute(update(InboundEvent)
+                           .where(InboundEvent.id.in_(event_ids),
+                                  InboundEvent.status == "processing")
+                           .values(status="pending"))
+            delay = timedelta(seconds=CRASH_BACKOFF * 4 ** (tries - 1))
+            log.warning("turn of session %s crashed (try %d); retrying in %s",
+                        session_id, tries, delay)
+            dispatch.retry_turn(session_id, delay, tries)
+            raise RetryLater
+        self._failed(session_id, event_ids, message, channel, thread,
+                     give_up=self.crash_retries > 0)
+
+    def give_up(self, session_id: uuid.UUID, reason: str) -> None:
+        """The session's waiting inputs fail every time before a turn starts (a poison
+        input): set them aside and tell the thread once (queue mode, ``bot.worker``)."""
+        svc = self.svc
+        with unit_of_work(svc.factory) as db:
+            session = db.get(AISession, session_id)
+            if session is None:
+                return
+            ids = list(db.execute(select(InboundEvent.id).where(
+                InboundEvent.session_id == session_id,
+                InboundEvent.status.in_(("pending", "processing")),
+                InboundEvent.kind.in_(deliveries.TURN_KINDS))).scalars())
+            channel, thread = session.slack_channel_id, session.slack_thread_ts
+        if ids:
+            log.error("gave up on %d input(s) of session %s: %s", len(ids), session_id, reason)
+            self._failed(session_id, ids, _crashed("preparing", session_id), channel, thread,
+                         give_up=True)
 
     def _say_slow(self, channel: str, thread: str) -> None:
         try:
@@ -291,14 +345,16 @@ class TurnRunner:
 
     def _failed(self, session_id: uuid.UUID, event_ids: list[uuid.UUID], message: str,
                 channel: str, thread: str, *, usage: Usage | None = None,
-                unusable: bool = False) -> None:
+                unusable: bool = False, give_up: bool = False) -> None:
         svc = self.svc
         now = svc.clock()
         svc.metrics.turns.labels(svc.engine_name, "failed").inc()
         with unit_of_work(svc.factory) as db:
             db.execute(
                 update(InboundEvent).where(InboundEvent.id.in_(event_ids))
-                .values(status="failed", error=message[:2000], processed_at=now)
+                # Given up ("ignored"): a poison input no longer rides along with new ones.
+                .values(status="ignored" if give_up else "failed", error=message[:2000],
+                        processed_at=now)
             )
             session = db.get(AISession, session_id)
             if session is not None:
@@ -309,6 +365,10 @@ class TurnRunner:
                 unusable = unusable and session.engine == "claude"
         msg = render_engine_failure(str(session_id), message, use_flows=unusable)
         try:
+            if give_up:  # no Retry: it failed every time; the person words it again
+                svc.notifier.post(channel, f"⚠️ {message} I tried several times and set your "
+                                  "last message aside: please send it again.", thread_ts=thread)
+                return
             svc.notifier.post(channel, msg.text, msg.blocks, thread_ts=thread)
         except SlackError:
             log.warning("could not tell the thread about a failed turn (session %s)", session_id)

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from storage.db import is_postgres
 from storage.models import Account, AISession, InboundEvent
+from storage.queries import jobs as _jobs
 
 TURN_KINDS = ("intake", "reply", "answer", "action_done", "action_skip", "fix_decision", "retry")
 
@@ -82,7 +83,7 @@ def thread_session_state(
     return (row[0], row[1], row[2], row[3]) if row else None
 
 
-_REPLY_PG = text("""
+_REPLY_SQL = """
 WITH s AS (
     SELECT ai_sessions.id, status, status_changed_at, accounts.slack_team_id AS team
     FROM ai_sessions LEFT JOIN accounts ON accounts.id = ai_sessions.account_id
@@ -95,14 +96,19 @@ WITH s AS (
            CASE WHEN s.status = ANY(:turn_statuses) THEN 'pending' ELSE 'ignored' END, 0, :now
     FROM s WHERE CAST(s.team AS text) IS NOT DISTINCT FROM CAST(:team_id AS text)
     ON CONFLICT (delivery_key) DO NOTHING
-    RETURNING id, status
-)
-SELECT s.id, s.status, s.status_changed_at, ins.id, s.team,
-       (SELECT count(pg_notify(:channel_name, '')) FROM ins
-        WHERE ins.status = 'pending' AND :notify)
+    RETURNING id, status, session_id
+)%s
+SELECT s.id, s.status, s.status_changed_at, ins.id, s.team
 FROM s LEFT JOIN ins ON true
-""").bindparams(bindparam("payload", type_=JSONB), bindparam("id", type_=Uuid),
+"""
+# Queue mode: the session's turn job is deferred in the same statement (storage.queries.jobs, bot.services.queue).
+_QUEUE_CTE = f""", ins_s AS (
+    SELECT session_id AS sid FROM ins WHERE status = 'pending'
+), job AS ({_jobs.TURN_JOB_CTE})"""
+_REPLY_BINDS = (bindparam("payload", type_=JSONB), bindparam("id", type_=Uuid),
                 bindparam("now", type_=DateTime(timezone=True)))
+_REPLY_PG = {False: text(_REPLY_SQL % "").bindparams(*_REPLY_BINDS),
+             True: text(_REPLY_SQL % _QUEUE_CTE).bindparams(*_REPLY_BINDS)}
 
 
 @dataclass(frozen=True)
@@ -116,21 +122,21 @@ class ReplyRecord:
 
 def record_reply(
     db: Connection, *, channel: str, thread_ts: str, key: str, now: datetime,
-    team_id: str | None, payload: dict[str, Any], notify: str | None,
-    turn_statuses: frozenset[str],
+    team_id: str | None, payload: dict[str, Any], turn_statuses: frozenset[str],
+    defer: bool = False,
 ) -> ReplyRecord | None:
     """A thread reply, before the ack: find the thread's session and record the reply as its
-    turn input (``pending`` when the session takes turns, else ``ignored``), and NOTIFY
-    ``notify`` when it is pending. None when the thread holds no session. ``turn_statuses``:
-    the session statuses that take turns (``bot.domain.status.TURN_STATUSES``).
+    turn input (``pending`` when the session takes turns, else ``ignored``), and with
+    ``defer`` (queue mode, PostgreSQL) defer the session's turn job when it is pending. None
+    when the thread holds no session. ``turn_statuses``: the session statuses that take turns
+    (``bot.domain.status.TURN_STATUSES``).
 
     On PostgreSQL this is one statement (one round trip); elsewhere, two."""
     if is_postgres(db):
-        row = db.execute(_REPLY_PG, {
+        row = db.execute(_REPLY_PG[defer], {
             "channel": channel, "thread_ts": thread_ts, "id": uuid.uuid4(), "key": key[:255],
             "team_id": team_id, "payload": payload, "now": now,
-            "turn_statuses": sorted(turn_statuses), "channel_name": notify or "",
-            "notify": notify is not None,
+            "turn_statuses": sorted(turn_statuses),
         }).first()
         if row is None:
             return None

@@ -1,5 +1,5 @@
 """A lease held by a dead process is taken back in seconds, not after the 5-minute lease:
-a session's turn lease (a kill -9 mid-turn) and a queue-mode work item's claim."""
+a session's turn lease (a kill -9 mid-turn); and a queue-mode work item's claim."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from bot import liveness
 from bot.jobs.recovery import reclaim_work
 from bot.sandbox.fake_slack import FakeSlack
 from bot.services.container import Services
+from bot.services.dispatch import run_recorded
 from bot.services.turns import TurnRunner
 from storage.db import unit_of_work
 from storage.models import AISession, InboundEvent
@@ -81,6 +82,23 @@ def test_a_live_holders_turn_lease_is_respected(svc: Services, fake_slack: FakeS
     waiting = _event(svc, sid=sid, kind="reply", status="pending", attempts=0)
     assert TurnRunner(1).bind(svc).drive(sid) == 0
     assert _status(svc, waiting) == ("pending", 0)
+
+
+def test_work_of_a_stalled_job_is_claimed_again_at_most_twice(svc: Services,
+                                                              dead_holder: str) -> None:
+    """Queue mode: procrastinate retries the job of a worker that stopped beating; its work
+    item, left ``processing``, is claimed again then (``reclaim``), twice at most in all,
+    and never by a first run (a live claim is someone else's)."""
+    interrupted = _event(svc, sid=None, kind="work:no_such_work", status="processing",
+                         attempts=1, holder=dead_holder, lease=timedelta(minutes=4))
+    twice = _event(svc, sid=None, kind="work:no_such_work", status="processing", attempts=2,
+                   holder=dead_holder, lease=timedelta(minutes=4))
+    assert not run_recorded(svc, interrupted)  # not a retry: left alone
+    assert _status(svc, interrupted) == ("processing", 1)
+    assert run_recorded(svc, interrupted, reclaim=True)
+    assert _status(svc, interrupted) == ("failed", 2)  # ran (no such work: failed), once
+    assert not run_recorded(svc, twice, reclaim=True)
+    assert _status(svc, twice) == ("processing", 2)
 
 
 def test_work_claimed_by_a_killed_worker_is_put_back(svc: Services, dead_holder: str) -> None:

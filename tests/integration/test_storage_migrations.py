@@ -51,7 +51,12 @@ def test_upgrade_twice_reaches_head_and_matches_the_models(fresh_engine: Engine)
     tables = set(inspect(fresh_engine).get_table_names())
     assert set(Base.metadata.tables) <= tables
     extra = {t for t in tables - set(Base.metadata.tables) if not db_only(t)}
-    assert extra == {"alembic_version"}
+    queue = {t for t in extra if t.startswith("procrastinate_")}  # queue mode's, PostgreSQL
+    expected_queue = ({"procrastinate_jobs", "procrastinate_events", "procrastinate_workers",
+                       "procrastinate_periodic_defers"}
+                      if fresh_engine.dialect.name == "postgresql" else set())
+    assert queue == expected_queue
+    assert extra - queue == {"alembic_version"}
     assert schema_drift(fresh_engine) == []
     with fresh_engine.connect() as conn:
         versions = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()

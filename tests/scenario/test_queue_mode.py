@@ -1,25 +1,26 @@
-"""FLOWPILOT_WORK_MODE=queue: the process that acks Slack only records work and notifies; a
-worker process (here: a second app built as ``flowpilot scheduler`` builds it) does it."""
+"""FLOWPILOT_WORK_MODE=queue: the process that acks Slack only records work and defers its
+procrastinate job in the same statement; a worker (here: a second app built as ``flowpilot
+worker`` builds it, on a thread) runs it."""
 
 from __future__ import annotations
 
 import contextlib
-import threading
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
 
-import psycopg
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from support import SECRET, Harness
 
 from bot.bootstrap import build
 from bot.config import load_settings
 from bot.errors import ConfigError
 from bot.sandbox.signing import slash_command_body
-from bot.services.dispatch import CHANNEL, QueueDispatch
-from bot.worker import Worker
+from bot.services.dispatch import QueueDispatch
+from bot.worker import QueueWorker
+from storage.db import unit_of_work
 from storage.models import AISession, InboundEvent
 
 
@@ -80,19 +81,21 @@ def test_queue_mode_acks_from_the_record_once(db_url: str, engine: Any, fake_sla
                 InboundEvent.kind == "work:click")).scalars().all()
         assert len(clicks) == 1, "a double click is one decision"
 
+        _wait(web, lambda db: _jobs(db) == [] or None)  # the click's work is done
+        worker.stop()  # what the reply's ack leaves behind stays visible
         reply = {"type": "message", "channel": "C1", "user": "U1", "text": "still down",
                  "ts": "1800000000.000100", "thread_ts": thread, "channel_type": "channel"}
-        pg_url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        with psycopg.connect(pg_url, autocommit=True) as listener:
-            listener.execute(f"LISTEN {CHANNEL}")
-            assert web.event(reply) == (200, "")
-            woken = list(listener.notifies(timeout=5, stop_after=1))
-        assert [n.channel for n in woken] == [CHANNEL], "the reply's commit wakes a worker"
+        assert web.event(reply) == (200, "")
+        assert _jobs(web) == [("flowpilot.turns", str(session.id), "todo")], \
+            "the reply's ack deferred the session's turn job"
         assert web.event(reply, event_id="Ev-retry") == (200, "")  # a retried event
+        second = dict(reply, ts="1800000000.000150", text="and again")
+        assert web.event(second) == (200, "")  # joins the waiting job (queueing_lock)
+        assert _jobs(web) == [("flowpilot.turns", str(session.id), "todo")]
         with web.svc.factory() as db:
             replies = db.execute(select(InboundEvent.status).where(
                 InboundEvent.kind == "reply")).scalars().all()
-        assert len(replies) == 1
+        assert replies == ["pending", "pending"]
 
         with web.svc.factory.begin() as db:  # the session ends (as resolving it would)
             db.execute(update(AISession).values(status="resolved"))
@@ -106,11 +109,23 @@ def test_queue_mode_acks_from_the_record_once(db_url: str, engine: Any, fake_sla
         assert ignored == "ignored"
 
 
+def _jobs(where: Any) -> list[tuple[str, str | None, str]]:
+    """procrastinate's waiting or running turn and work jobs: (task, lock, status), oldest
+    first (done ones stay a day as history)."""
+    query = text("SELECT task_name, lock, status::text FROM procrastinate_jobs "
+                 "WHERE task_name IN ('flowpilot.turns', 'flowpilot.work') "
+                 "AND status IN ('todo', 'doing') ORDER BY id")
+    if isinstance(where, Harness):
+        with where.svc.factory() as db:
+            return [tuple(r) for r in db.execute(query).all()]  # type: ignore[misc]
+    return [tuple(r) for r in where.execute(query).all()]
+
+
 @contextlib.contextmanager
 def _serve_and_worker(db_url: str, fake_slack: Any, anthropic_url: str | None, *,
-                      workers: int) -> Iterator[tuple[Harness, Worker]]:
-    """``serve`` in queue mode (the harness) and a worker built as ``flowpilot scheduler``
-    builds it; the test starts the worker's loop when it wants work taken."""
+                      workers: int) -> Iterator[tuple[Harness, QueueWorker]]:
+    """``serve`` in queue mode (the harness) and a worker built as ``flowpilot worker``
+    builds it; the test starts the worker when it wants work taken."""
     web = Harness(db_url, fake_slack, anthropic_url=anthropic_url, FLOWPILOT_WORK_MODE="queue")
     model = ({"ANTHROPIC_API_KEY": "sk-ant-test", "ANTHROPIC_BASE_URL": anthropic_url}
              if anthropic_url else {})
@@ -119,16 +134,13 @@ def _serve_and_worker(db_url: str, fake_slack: Any, anthropic_url: str | None, *
         SLACK_API_URL=fake_slack.url, FLOWPILOT_DATABASE_URL=db_url,
         FLOWPILOT_WORK_MODE="queue", **model,
     )
-    worker_app = build(settings, mode="scheduler", workers=workers)
+    worker_app = build(settings, mode="worker", workers=workers)
     worker_app.services.bot_user_id = "UFPBOT"
-    worker = Worker(worker_app, poll_seconds=0.2)
+    worker = QueueWorker(worker_app, concurrency=workers, poll=0.2)
     try:
         yield web, worker
     finally:
-        worker.stop.set()
-        for thread in threading.enumerate():
-            if thread.name == "fp-worker":  # its LISTEN connection closes before the database
-                thread.join(5)
+        worker.stop()  # its LISTEN connection closes before the database
         worker_app.close()
         web.close()
 
@@ -189,6 +201,120 @@ def test_queue_mode_start_on_a_one_word_prompt_queues_one_session(
         worker.start()
         session = _wait(web, lambda db: db.execute(select(AISession)).scalar_one_or_none())
         assert session.intake_content["text"] == "printer"
+def test_a_poison_input_is_retried_then_told_once(db_url: str, engine: Any,
+                                                  fake_slack: Any) -> None:
+    """An input that fails every time before its turn (a malformed record) is retried with
+    backoff, then set aside and the thread told once; another session is answered meanwhile,
+    and the poisoned session answers its next reply."""
+    with _serve_and_worker(db_url, fake_slack, None, workers=4) as (web, worker):
+        worker.start()
+        for channel in ("C1", "C2"):
+            web.command(f"VPN drops every few minutes ({channel})", channel=channel)
+        rows = _wait(web, lambda db: (lambda r: r if len(r) == 2 else None)(
+            db.execute(select(AISession.id, AISession.slack_channel_id,
+                              AISession.slack_thread_ts).order_by(
+                AISession.slack_channel_id)).all()))
+        (bad, _, bad_thread), (good, _, good_thread) = rows
+        _wait(web, lambda db: db.execute(select(InboundEvent.id).where(
+            InboundEvent.kind == "intake", InboundEvent.status != "done")).first() is None)
+        with unit_of_work(web.svc.factory) as db:  # a record no turn can read
+            db.add(InboundEvent(delivery_key="poison", kind="reply", session_id=bad,
+                                payload="not an object", status="pending", attempts=0,
+                                received_at=web.svc.clock()))
+        web.svc.kick(bad)
+        started = time.monotonic()
+        web.reply("still down", good_thread, channel="C2", ts="1800000002.000001")
+        _wait(web, lambda db: db.execute(select(InboundEvent.status).where(
+            InboundEvent.delivery_key == "msg:C2:1800000002.000001")).scalar() == "done")
+        assert time.monotonic() - started < 20  # not behind the poisoned session's backoff
+
+        def told(db: Any) -> list[str] | None:
+            said = [m for m in web.bot_messages("C1", bad_thread)
+                    if "Something went wrong on our side" in json.dumps(m)]
+            return said or None
+
+        _wait(web, told, timeout=40)
+        with web.svc.factory() as db:
+            poison = db.execute(select(InboundEvent.status).where(
+                InboundEvent.delivery_key == "poison")).scalar_one()
+        assert poison == "ignored", "set aside: it no longer rides along with new inputs"
+        web.reply("it works after a reboot", bad_thread, channel="C1", ts="1800000002.000002")
+        _wait(web, lambda db: db.execute(select(InboundEvent.status).where(
+            InboundEvent.delivery_key == "msg:C1:1800000002.000002")).scalar() == "done")
+        time.sleep(1.0)
+        assert len(told(None) or []) == 1, "the thread is told once"
+
+
+@pytest.mark.postgres_only
+def test_a_small_connection_budget_makes_work_wait_not_fail(db_url: str, engine: Any,
+                                                            fake_slack: Any) -> None:
+    """A worker with 8 job threads and a budget of 5 connections (2 of them its own pool's,
+    3 procrastinate's): threads wait for a connection; every input is answered, none twice.
+    /metrics shows the queue (read from procrastinate's tables)."""
+    web = Harness(db_url, fake_slack, FLOWPILOT_WORK_MODE="queue")
+    settings = load_settings(
+        env_file=None, SLACK_BOT_TOKEN="xoxb-test", SLACK_SIGNING_SECRET=SECRET,
+        SLACK_API_URL=fake_slack.url, FLOWPILOT_DATABASE_URL=db_url,
+        FLOWPILOT_WORK_MODE="queue", FLOWPILOT_DB_POOL_SIZE="5",
+    )
+    worker_app = build(settings, mode="worker", workers=8)
+    assert worker_app.db.pool.size() == 2  # type: ignore[attr-defined]
+    worker_app.services.bot_user_id = "UFPBOT"
+    worker = QueueWorker(worker_app, concurrency=8, poll=0.2)
+    try:
+        for i in range(6):
+            web.command(f"printer offline on floor {i}", channel=f"C{i + 1}")
+        status, body = web.get("/metrics")
+        assert status == 200
+        assert 'flowpilot_queue_jobs{status="todo",task="flowpilot.work"} 6.0' in body
+        worker.start()
+        rows = _wait(web, lambda db: (lambda r: r if len(r) == 6 else None)(
+            db.execute(select(AISession.slack_channel_id, AISession.slack_thread_ts)).all()))
+        for channel, thread in rows:
+            for n in range(2):
+                web.reply(f"no luck {n}", thread, channel=channel)
+
+        def answered(db: Any) -> list[int] | None:
+            found = db.execute(select(InboundEvent.status, InboundEvent.attempts).where(
+                InboundEvent.kind.in_(["reply", "intake"]))).all()
+            ok = len(found) == 18 and all(s == "done" for s, _ in found)
+            return [a for _, a in found] if ok else None
+
+        assert _wait(web, answered, timeout=60) == [1] * 18
+        status, body = web.get("/metrics")
+        assert "flowpilot_queue_run_seconds" in body and "flowpilot_queue_wait_seconds" in body
+    finally:
+        worker.stop()
+        worker_app.close()
+        web.close()
+
+
+@pytest.mark.postgres_only
+def test_the_ack_defers_its_job_in_the_same_statement(db_url: str, engine: Any,
+                                                      fake_slack: Any) -> None:
+    """Queue mode adds no round trip before the ack: a command's work item and its job are one
+    statement, a reply's session lookup, input and turn job one statement (workspace
+    settings, cached a minute, are read on the first delivery in both modes)."""
+    from sqlalchemy import event
+
+    with _serve_and_worker(db_url, fake_slack, None, workers=2) as (web, worker):
+        seen: list[str] = []
+
+        def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            seen.append(statement)
+
+        event.listen(web.fp.db, "before_cursor_execute", count)
+        web.command("VPN drops every few minutes")
+        writes = [s for s in seen if "inbound_events" in s or "procrastinate" in s]
+        assert len(writes) == 1 and "procrastinate_jobs" in writes[0], seen
+        worker.start()
+        session = _wait(web, lambda db: db.execute(select(AISession)).scalar_one_or_none())
+        worker.stop()
+        seen.clear()
+        web.reply("still down", session.slack_thread_ts)
+        writes = [s for s in seen if "inbound_events" in s or "procrastinate" in s]
+        assert len(writes) == 1 and "procrastinate_jobs" in writes[0], seen
+        event.remove(web.fp.db, "before_cursor_execute", count)
 
 
 @pytest.mark.postgres_only

@@ -3,7 +3,6 @@ that workspace's token (it learns the workspace from the work item, not from a r
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any
 
@@ -25,7 +24,7 @@ from workspaces_support import (
 
 from bot.bootstrap import build
 from bot.config import load_settings
-from bot.worker import Worker
+from bot.worker import QueueWorker
 from storage.models import AISession
 
 
@@ -38,8 +37,8 @@ def test_the_worker_uses_each_workspaces_token(db_url: str, engine: Any,
         FLOWPILOT_SECRET_KEY=KEY, SLACK_REDIRECT_URI=REDIRECT, SLACK_SIGNING_SECRET=SECRET,
         SLACK_API_URL=fake_slack.url, FLOWPILOT_DATABASE_URL=db_url, FLOWPILOT_WORK_MODE="queue",
     )
-    worker_app = build(settings, mode="scheduler", workers=2)
-    worker = Worker(worker_app, poll_seconds=0.2)
+    worker_app = build(settings, mode="worker", workers=2)
+    worker = QueueWorker(worker_app, concurrency=2, poll=0.2)
     try:
         install(web, workspace(fake_slack, A))
         install(web, workspace(fake_slack, B))
@@ -65,9 +64,6 @@ def test_the_worker_uses_each_workspaces_token(db_url: str, engine: Any,
             if channel in OWNER:
                 assert fake_slack.team_of(call) == OWNER[str(channel)], call.method
     finally:
-        worker.stop.set()
-        for thread in threading.enumerate():
-            if thread.name == "fp-worker":
-                thread.join(5)
+        worker.stop()
         worker_app.close()
         web.close()

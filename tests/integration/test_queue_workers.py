@@ -1,0 +1,218 @@
+"""Queue mode with real ``flowpilot worker`` processes (two of them) on PostgreSQL: every
+input answered exactly once while the workers race for sessions, a worker killed mid-turn
+(SIGKILL), and every worker connection cut (``pg_terminate_backend``, as a PostgreSQL restart
+does to them) under load."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select, text
+from support import SECRET, Harness
+
+from storage.models import AISession, InboundEvent
+
+pytestmark = [pytest.mark.postgres_only, pytest.mark.slow]
+STALLED_AFTER = "3"  # seconds: a killed worker's jobs run again quickly in these tests
+
+
+@contextlib.contextmanager
+def _workers(tmp_path: Path, db_url: str, slack: Any, anthropic_url: str | None, *,
+             count: int = 2, concurrency: int = 4) -> Iterator[list[subprocess.Popen[bytes]]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ANTHROPIC_",
+                                                                      "FLOWPILOT_"))}
+    env.update(SLACK_BOT_TOKEN="xoxb-test", SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=slack.url,
+               FLOWPILOT_DATABASE_URL=db_url, FLOWPILOT_WORK_MODE="queue",
+               FLOWPILOT_WORKER_STALLED_AFTER=STALLED_AFTER, FLOWPILOT_DB_POOL_SIZE="6",
+               FLOWPILOT_WORKER_NICE="0")
+    if anthropic_url:
+        env.update(ANTHROPIC_API_KEY="sk-ant-test", ANTHROPIC_BASE_URL=anthropic_url)
+    procs: list[subprocess.Popen[bytes]] = []
+    logs: list[Path] = []
+    try:
+        for i in range(count):
+            log = tmp_path / f"worker{i}.log"
+            logs.append(log)
+            with open(log, "wb") as out:
+                procs.append(subprocess.Popen(
+                    [sys.executable, "-m", "bot.cli", "worker", "--concurrency",
+                     str(concurrency)], env=env, cwd=tmp_path, stdout=out,
+                    stderr=subprocess.STDOUT))
+        deadline = time.monotonic() + 60
+        while not all("work queue running" in log.read_text(errors="replace") for log in logs):
+            for proc, log in zip(procs, logs, strict=True):
+                if proc.poll() is not None:
+                    raise AssertionError(f"a worker exited:\n{log.read_text(errors='replace')}")
+            assert time.monotonic() < deadline, "the workers did not start"
+            time.sleep(0.2)
+        yield procs
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc, log in zip(procs, logs, strict=True):
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+            if os.environ.get("FP_SHOW_WORKER_LOGS"):
+                print(log.read_text(errors="replace"))
+
+
+def _wait(h: Harness, probe: Callable[[Any], Any], timeout: float = 60.0,
+          what: str = "the workers did not get there in time") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with h.svc.factory() as db:
+            found = probe(db)
+        if found:
+            return found
+        time.sleep(0.2)
+    with h.svc.factory() as db:
+        left = db.execute(select(InboundEvent.kind, InboundEvent.status, InboundEvent.attempts,
+                                 InboundEvent.error)
+                          .where(InboundEvent.status != "done")).all()
+        jobs = db.execute(text("SELECT task_name, status::text, attempts, count(*) FROM "
+                               "procrastinate_jobs GROUP BY 1, 2, 3")).all()
+    raise AssertionError(f"{what}: not done {left}; jobs {jobs}")
+
+
+def _open_sessions(web: Harness, n: int) -> list[tuple[Any, str, str]]:
+    """(session id, channel, thread) of ``n`` sessions opened by commands (a worker opens
+    them and takes their intake turns)."""
+    channels = [f"C{i + 1}" for i in range(n)]
+    for channel in channels:
+        assert web.command(f"VPN drops every few minutes on laptop {channel}",
+                           channel=channel) == (200, "")
+
+    def opened(db: Any) -> list[tuple[Any, str, str]] | None:
+        rows = db.execute(select(AISession.id, AISession.slack_channel_id,
+                                 AISession.slack_thread_ts)).all()
+        if len(rows) < n:
+            return None
+        done = db.execute(select(InboundEvent.id).where(
+            InboundEvent.kind == "intake", InboundEvent.status != "done")).first()
+        return None if done else [tuple(r) for r in rows]
+
+    return sorted(_wait(web, opened), key=lambda r: r[1])
+
+
+def _replies_done(db: Any) -> bool | None:
+    rows = db.execute(select(InboundEvent.status).where(InboundEvent.kind == "reply")).all()
+    return bool(rows) and all(r[0] == "done" for r in rows) or None
+
+
+def _eyes(slack: Any) -> Counter[str]:
+    """How often the bot reacted 👀 (a turn took the reply) per reply ts."""
+    return Counter(str(c.body.get("timestamp")) for c in slack.calls("reactions.add")
+                   if c.body.get("name") == "eyes")
+
+
+def test_two_workers_answer_every_input_exactly_once(
+        tmp_path: Path, db_url: str, engine: Any, fake_slack: Any) -> None:
+    web = Harness(db_url, fake_slack, FLOWPILOT_WORK_MODE="queue")
+    try:
+        with _workers(tmp_path, db_url, fake_slack, None, concurrency=4):
+            sessions = _open_sessions(web, 6)
+            sent: list[str] = []
+            for round_ in range(3):  # three replies per session, racing across sessions
+                for _sid, channel, thread in sessions:
+                    ts = f"18000000{round_:02d}.{int(channel[1:]):06d}"
+                    assert web.reply(f"update {round_}", thread, channel=channel,
+                                     ts=ts) == (200, "")
+                    sent.append(ts)
+            _wait(web, _replies_done, what="not every reply was answered")
+            eyes = _eyes(fake_slack)
+            assert all(eyes[ts] == 1 for ts in sent), {ts: eyes[ts] for ts in sent}
+            with web.svc.factory() as db:
+                attempts = db.execute(select(InboundEvent.attempts).where(
+                    InboundEvent.kind == "reply")).scalars().all()
+            assert sorted(attempts) == [1] * len(sent), "no input was taken twice"
+            # Jobs whose inputs an earlier job of the session took end with nothing to do.
+            _wait(web, lambda db: db.execute(text(
+                "SELECT count(*) = 0 FROM procrastinate_jobs WHERE task_name IN "
+                "('flowpilot.turns', 'flowpilot.work') AND status <> 'succeeded'")).scalar(),
+                what="jobs were left behind")
+            assert sum(_eyes(fake_slack)[ts] for ts in sent) == len(sent)
+    finally:
+        web.close()
+
+
+def test_a_worker_killed_mid_turn_and_the_next_input_is_answered_once(
+        tmp_path: Path, db_url: str, engine: Any, fake_slack: Any, fake_anthropic: Any) -> None:
+    web = Harness(db_url, fake_slack, anthropic_url=fake_anthropic.url,
+                  FLOWPILOT_WORK_MODE="queue")
+    try:
+        with _workers(tmp_path, db_url, fake_slack, fake_anthropic.url) as procs:
+            [(sid, channel, thread)] = _open_sessions(web, 1)
+            for _ in range(2):  # the next model calls hang (a stray call may take one)
+                fake_anthropic.hang(20)
+            web.reply("it started after the update", thread, channel=channel,
+                      ts="1800000001.000001")
+
+            def in_flight(db: Any) -> str | None:
+                """The holder of the turn that took the reply (it is with the model)."""
+                taken = db.execute(select(InboundEvent.status).where(
+                    InboundEvent.delivery_key == "msg:C1:1800000001.000001")).scalar()
+                holder = db.execute(select(AISession.turn_lease_holder)
+                                    .where(AISession.id == sid)).scalar_one()
+                return holder if taken == "processing" and holder else None
+
+            pid = int(_wait(web, in_flight).split("|")[2])
+            victim = next(p for p in procs if p.pid == pid)
+            victim.send_signal(signal.SIGKILL)
+            victim.wait(10)
+            web.reply("and it still fails", thread, channel=channel, ts="1800000001.000002")
+            _wait(web, _replies_done, timeout=90, what="the inputs of the killed turn were lost")
+            eyes = _eyes(fake_slack)
+            assert eyes["1800000001.000002"] == 1, "the next input was answered once"
+            with web.svc.factory() as db:
+                rows = dict(db.execute(select(InboundEvent.delivery_key, InboundEvent.attempts)
+                                       .where(InboundEvent.kind == "reply")).all())
+            assert rows == {"msg:C1:1800000001.000001": 2, "msg:C1:1800000001.000002": 1}
+    finally:
+        web.close()
+
+
+@pytest.mark.xfail(strict=False, reason=(
+    "known gap (issue 20): after every worker backend is terminated, procrastinate 3.10 "
+    "workers stay alive but stop fetching (turn jobs stay todo, inputs pending, nothing lost "
+    "or doubled); needs a worker watchdog that exits on a dead queue connection so systemd "
+    "restarts it. Passed on its first run; failed twice under load 18-25."))
+def test_worker_connections_cut_under_load_lose_nothing(
+        tmp_path: Path, db_url: str, engine: Any, fake_slack: Any) -> None:
+    """What a PostgreSQL restart does to the workers (their connections end), without
+    restarting the server other tests share: every worker backend is terminated mid-load."""
+    web = Harness(db_url, fake_slack, FLOWPILOT_WORK_MODE="queue")
+    try:
+        with _workers(tmp_path, db_url, fake_slack, None, concurrency=4) as procs:
+            sessions = _open_sessions(web, 4)
+            sent = []
+            for round_ in range(2):
+                for _sid, channel, thread in sessions:
+                    ts = f"18000001{round_:02d}.{int(channel[1:]):06d}"
+                    web.reply(f"more {round_}", thread, channel=channel, ts=ts)
+                    sent.append(ts)
+                with web.svc.factory() as db:
+                    cut = db.execute(text(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                        "AND application_name = 'flowpilot-worker'")).scalar()
+                assert cut, "the workers' connections were found and cut"
+            _wait(web, _replies_done, timeout=120, what="inputs were lost after the cut")
+            eyes = _eyes(fake_slack)
+            assert all(eyes[ts] >= 1 for ts in sent)
+            assert all(p.poll() is None for p in procs), "the workers survived the cut"
+    finally:
+        web.close()
