@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from typing import Any
 
 from sqlalchemy import select
 
@@ -87,14 +88,16 @@ def _redacted(t: Ticket, patterns: list[str]) -> Ticket:
 
 def open_from_ticket(svc: Services, *, team_id: str, user_id: str, channel: str,
                      number: str, thread_ts: str | None = None, source: str = "command",
-                     text: str = "", log: str = "") -> Opened:
+                     text: str = "", log: str = "",
+                     files: list[dict[str, Any]] | None = None) -> Opened:
     ticket, connection_id = fetch(svc, team_id, number)
     intake_text = ticket.intake_text() + (f"\n\nTechnician: {text.strip()}" if text.strip()
                                           else "")
     return open_session(
         svc, team_id=team_id, user_id=user_id, channel=channel, thread_ts=thread_ts,
         intake=Intake(text=intake_text, log=log, ticket=ticket.id, source=source,
-                      ticket_data=ticket.model_dump(), psa_connection_id=connection_id),
+                      ticket_data=ticket.model_dump(), psa_connection_id=connection_id,
+                      files=list(files or [])),  # a log or screenshot shared with it
     )
 
 

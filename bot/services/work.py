@@ -73,7 +73,7 @@ def open_work(svc: Services, p: dict[str, Any]) -> None:
                 raise DomainError(f"{intake.ticket!r} is not a ticket number.")
             tickets.open_from_ticket(svc, team_id=p["team_id"], user_id=p["user_id"],
                                      channel=p["channel"], number=number, source="modal",
-                                     text=intake.text, log=intake.log)
+                                     text=intake.text, log=intake.log, files=intake.files)
             return
         open_session(svc, team_id=p["team_id"], user_id=p["user_id"], channel=p["channel"],
                      thread_ts=p.get("thread_ts"), intake=intake)
@@ -119,7 +119,7 @@ def handle_mention(svc: Services, event: dict[str, Any], team_id: str,
         if number is not None and tickets.has_psa(svc, team_id):
             tickets.open_from_ticket(svc, team_id=team_id, user_id=user, channel=channel,
                                      number=number, thread_ts=str(thread_ts or ts),
-                                     source="mention", text=text)
+                                     source="mention", text=text, files=intake.files)
             return
         open_session(svc, team_id=team_id, user_id=user, channel=channel,
                      thread_ts=str(thread_ts or ts), intake=intake)

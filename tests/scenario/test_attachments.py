@@ -341,3 +341,26 @@ def test_many_big_text_files_keep_no_more_than_one_pasted_log(harness: Harness) 
         reply = db.execute(select(InboundEvent).where(InboundEvent.kind == "reply")).scalar_one()
     assert len(reply.payload["text"]) < MAX_LOG_CHARS + 200
     assert "more characters not kept" in reply.payload["text"]
+
+
+def test_a_log_shared_with_a_ticket_mention_is_kept_with_the_ticket(make: Any) -> None:
+    """``@FlowPilot #1001`` with a log attached, in a workspace with ConnectWise: the session
+    opens from the ticket and keeps the log (it used to drop the files on the ticket path)."""
+    from psa_support import KEY, connect, technician
+
+    from bot.sandbox.fake_psa import FakePsa
+
+    with FakePsa() as psa:
+        h = make(anthropic_url=None, FLOWPILOT_SECRET_KEY=KEY)
+        connect(h, psa)
+        technician(h)
+        f = h.slack.files.add("mail.log", LOG, "text/plain")
+        ts = h.slack.add_message("C1", "<@UFPBOT> #1001", user="U1", files=[f])["ts"]
+        status, _ = h.event({"type": "app_mention", "channel": "C1", "user": "U1",
+                             "text": "<@UFPBOT> #1001", "ts": ts, "files": [f]})
+        assert status == 200
+        h.settle()
+        s = session(h)
+        assert s.psa_ticket_id == "1001"
+        assert "0x800CCC0E" in json.dumps(s.intake_content)
+        assert SECRET not in database_dump(h)
