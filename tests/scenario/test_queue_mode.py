@@ -201,6 +201,9 @@ def test_queue_mode_start_on_a_one_word_prompt_queues_one_session(
         worker.start()
         session = _wait(web, lambda db: db.execute(select(AISession)).scalar_one_or_none())
         assert session.intake_content["text"] == "printer"
+
+
+@pytest.mark.postgres_only
 def test_a_poison_input_is_retried_then_told_once(db_url: str, engine: Any,
                                                   fake_slack: Any) -> None:
     """An input that fails every time before its turn (a malformed record) is retried with
