@@ -302,7 +302,8 @@ class QueueWorker:
                             break
                         raise
                     except Exception as exc:
-                        reason = f"{exc.__class__.__name__}: {exc}"
+                        cause = exc.__cause__ or exc
+                        reason = f"{exc.__class__.__name__} ({cause.__class__.__name__})"
                     if self._stopping:
                         break
                     self._worker_id = None
