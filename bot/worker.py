@@ -25,6 +25,7 @@ import contextlib
 import logging
 import signal
 import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -49,6 +50,7 @@ HEARTBEAT_SHARE = 6  # beats per FLOWPILOT_WORKER_STALLED_AFTER (30 s: every 5 s
 POLL = 2.0  # fetch backstop when a NOTIFY was missed (procrastinate listens too)
 BEFORE_TURN_RETRIES = 2  # a non-database error before the turn: tries after the first
 DB_BACKOFF_CAP = 30.0
+DEFER_RETRY_WAITS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, None)  # re-deferring a turn job
 
 
 def conninfo(fp: FlowPilot) -> str:
@@ -137,12 +139,18 @@ def _before_turn_failed(fp: FlowPilot, sid: uuid.UUID, attempt: int, exc: Except
     if database or attempt < BEFORE_TURN_RETRIES:
         delay = min(DB_BACKOFF_CAP, 1.0 * 4 ** min(attempt, 4))
         assert svc.dispatch is not None
-        try:  # a lost connection may have left this process's lease and taken inputs
-            _release_own(fp, sid)
-        except Exception:
-            log.warning("could not release session %s yet", sid, exc_info=True)
-        # If this fails too (the database is down), recover_turns defers it later.
-        svc.dispatch.retry_turn(sid, timedelta(seconds=delay), attempt + 1)
+        # A connection may fail here too (cut together with the one that failed above):
+        # the job's end would then lose the session's turn, so try again for a while.
+        for wait in DEFER_RETRY_WAITS:
+            try:  # a lost connection may have left this process's lease and taken inputs
+                _release_own(fp, sid)
+                svc.dispatch.retry_turn(sid, timedelta(seconds=delay), attempt + 1)
+                return
+            except Exception as again:
+                if not _is_database_error(again) or wait is None:
+                    raise  # recover_turns defers it later
+                log.warning("could not release and defer the turns of session %s yet", sid)
+                time.sleep(wait)
         return
     fp.runner.give_up(sid, f"{exc.__class__.__name__} before the turn")
 
@@ -166,8 +174,9 @@ async def _run_again(app: procrastinate.App, fp: FlowPilot, job: pjobs.Job) -> N
     if job.task_name != queue.TURNS:
         await app.job_manager.retry_job(job)
         return
-    await app.job_manager.finish_job(job, status=pjobs.Status.FAILED, delete_job=False)
+    # The session's turn first: if the job's end fails after it, the job is found again.
     await asyncio.to_thread(_free_turns, fp, uuid.UUID(str(job.task_kwargs["session_id"])))
+    await app.job_manager.finish_job(job, status=pjobs.Status.FAILED, delete_job=False)
 
 
 def _release_own(fp: FlowPilot, sid: uuid.UUID) -> None:
