@@ -21,8 +21,11 @@ counted in the process's connection budget (``Settings.pool_size``, docs/deploy.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
 import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -48,6 +51,7 @@ HEARTBEAT_SHARE = 6  # beats per FLOWPILOT_WORKER_STALLED_AFTER (30 s: every 5 s
 POLL = 2.0  # fetch backstop when a NOTIFY was missed (procrastinate listens too)
 BEFORE_TURN_RETRIES = 2  # a non-database error before the turn: tries after the first
 DB_BACKOFF_CAP = 30.0
+DEFER_RETRY_WAITS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, None)  # re-deferring a turn job
 
 
 def conninfo(fp: FlowPilot) -> str:
@@ -136,12 +140,18 @@ def _before_turn_failed(fp: FlowPilot, sid: uuid.UUID, attempt: int, exc: Except
     if database or attempt < BEFORE_TURN_RETRIES:
         delay = min(DB_BACKOFF_CAP, 1.0 * 4 ** min(attempt, 4))
         assert svc.dispatch is not None
-        try:  # a lost connection may have left this process's lease and taken inputs
-            _release_own(fp, sid)
-        except Exception:
-            log.warning("could not release session %s yet", sid, exc_info=True)
-        # If this fails too (the database is down), recover_turns defers it later.
-        svc.dispatch.retry_turn(sid, timedelta(seconds=delay), attempt + 1)
+        # A connection may fail here too (cut together with the one that failed above):
+        # the job's end would then lose the session's turn, so try again for a while.
+        for wait in DEFER_RETRY_WAITS:
+            try:  # a lost connection may have left this process's lease and taken inputs
+                _release_own(fp, sid)
+                svc.dispatch.retry_turn(sid, timedelta(seconds=delay), attempt + 1)
+                return
+            except Exception as again:
+                if not _is_database_error(again) or wait is None:
+                    raise  # recover_turns defers it later
+                log.warning("could not release and defer the turns of session %s yet", sid)
+                time.sleep(wait)
         return
     fp.runner.give_up(sid, f"{exc.__class__.__name__} before the turn")
 
@@ -156,12 +166,18 @@ async def _retry_stalled(app: procrastinate.App, fp: FlowPilot) -> int:
         seconds_since_heartbeat=fp.settings.worker_stalled_after))
     for job in stalled:
         log.warning("job %s (%s) of a stalled worker runs again", job.id, job.task_name)
-        if job.task_name != queue.TURNS:
-            await app.job_manager.retry_job(job)
-            continue
-        await app.job_manager.finish_job(job, status=pjobs.Status.FAILED, delete_job=False)
-        await asyncio.to_thread(_free_turns, fp, uuid.UUID(str(job.task_kwargs["session_id"])))
+        await _run_again(app, fp, job)
     return len(stalled)
+
+
+async def _run_again(app: procrastinate.App, fp: FlowPilot, job: pjobs.Job) -> None:
+    """A ``doing`` job that no worker runs any more runs again (see ``_retry_stalled``)."""
+    if job.task_name != queue.TURNS:
+        await app.job_manager.retry_job(job)
+        return
+    # The session's turn first: if the job's end fails after it, the job is found again.
+    await asyncio.to_thread(_free_turns, fp, uuid.UUID(str(job.task_kwargs["session_id"])))
+    await app.job_manager.finish_job(job, status=pjobs.Status.FAILED, delete_job=False)
 
 
 def _release_own(fp: FlowPilot, sid: uuid.UUID) -> None:
@@ -192,7 +208,15 @@ def _free_turns(fp: FlowPilot, sid: uuid.UUID) -> None:
 
 class QueueWorker:
     """One procrastinate worker on its own event loop thread (``flowpilot worker`` runs it
-    in the foreground; tests start several)."""
+    in the foreground; tests start several).
+
+    It outlives its database connections (a PostgreSQL restart, terminated backends):
+    procrastinate's worker ends when a query of its loop fails (fetch, heartbeat, its
+    LISTEN connection that can't reconnect) — it is started again here after a backoff,
+    for as long as the database is away (its pool replaces dead connections:
+    ``check_connection``). A job whose end could not be written (the connection was cut
+    as it finished) would stay ``doing`` under this live worker, holding its session's
+    ``lock`` for good: ``_adopt_orphans`` runs such jobs again."""
 
     def __init__(self, fp: FlowPilot, *, concurrency: int, poll: float = POLL) -> None:
         self.fp = fp
@@ -200,15 +224,68 @@ class QueueWorker:
         self.poll = poll
         self.app = make_app(fp)
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._task: asyncio.Future[None] | None = None
         self._thread: threading.Thread | None = None
+        self._stopping = False
+        self._stopped: asyncio.Event | None = None
+        self._worker_id: int | None = None  # procrastinate's id of the running worker
+        self._running: set[int] = set()  # ids of the jobs this process runs now
         self.ready = threading.Event()
+
+    async def _track(self, call_next: Any, context: procrastinate.JobContext,
+                     worker: Any) -> Any:
+        """Worker middleware: which jobs this process runs (``_adopt_orphans``)."""
+        self._worker_id = worker.worker_id
+        job_id = context.job.id
+        assert job_id is not None
+        self._running.add(job_id)
+        try:
+            return await call_next()
+        finally:
+            self._running.discard(job_id)
+
+    async def _adopt_orphans(self, every: float) -> None:
+        """Jobs ``doing`` under this worker's id that it does not run (their end was lost
+        with the connection) run again, once seen twice ``every`` seconds apart (a job
+        between its task and the write of its end is not an orphan)."""
+        seen: set[int] = set()
+        while True:
+            await asyncio.sleep(every)
+            worker_id = self._worker_id
+            if worker_id is None:
+                continue
+            try:
+                doing = await self.app.job_manager.list_jobs_async(
+                    queue=queue.QUEUE, status="doing", worker_id=worker_id)
+                orphans: dict[int, pjobs.Job] = {}
+                for job in doing:
+                    if job.id is not None and job.id not in self._running:
+                        orphans[job.id] = job
+                for job_id, job in orphans.items():
+                    if job_id in seen:
+                        log.warning("job %s (%s) lost its end with the database connection; "
+                                    "it runs again", job_id, job.task_name)
+                        await _run_again(self.app, self.fp, job)
+                seen = {job_id for job_id in orphans if job_id not in seen}
+            except Exception:
+                log.warning("could not look for lost jobs yet", exc_info=True)
+
+    def _stop_soon(self) -> None:
+        self._stopping = True
+        if self._stopped is not None:
+            self._stopped.set()
+        if self._task is not None:
+            self._task.cancel()  # procrastinate then stops gracefully (running jobs end)
 
     async def run_async(self, *, install_signal_handlers: bool = False) -> None:
         loop = asyncio.get_running_loop()
         loop.set_default_executor(
             ThreadPoolExecutor(self.concurrency + 2, thread_name_prefix="fp-job"))
         self._loop = loop
+        self._stopped = asyncio.Event()
+        if install_signal_handlers:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, self._stop_soon)
         stalled = self.fp.settings.worker_stalled_after
         async with self.app.open_async():
             options: dict[str, Any] = {
@@ -216,18 +293,42 @@ class QueueWorker:
                 "fetch_job_polling_interval": self.poll,
                 "update_heartbeat_interval": stalled / HEARTBEAT_SHARE,
                 "stalled_worker_timeout": stalled,
-                "install_signal_handlers": install_signal_handlers,
+                "install_signal_handlers": False,  # ours: they also end the restarts
                 "delete_jobs": pjobs.DeleteJobCondition.NEVER,  # history: forget_old_jobs
+                "worker_middleware": [self._track],
             }
-            self._task = asyncio.ensure_future(self.app.run_worker_async(**options))
+            adopt = asyncio.ensure_future(self._adopt_orphans(max(1.0, stalled / 2)))
             self.ready.set()
+            failures = 0
             try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+                while not self._stopping:
+                    started = loop.time()
+                    self._task = asyncio.ensure_future(self.app.run_worker_async(**options))
+                    try:
+                        await self._task
+                        reason = "it stopped (a side task lost the database)"
+                    except asyncio.CancelledError:
+                        if self._stopping:
+                            break
+                        raise
+                    except Exception as exc:
+                        cause = exc.__cause__ or exc
+                        reason = f"{exc.__class__.__name__} ({cause.__class__.__name__})"
+                    if self._stopping:
+                        break
+                    self._worker_id = None
+                    failures = 0 if loop.time() - started > DB_BACKOFF_CAP else failures + 1
+                    delay = min(DB_BACKOFF_CAP, 0.5 * 2 ** min(failures, 6))
+                    log.warning("work queue: %s; starting it again in %.1f s", reason, delay)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._stopped.wait(), delay)
+            finally:
+                adopt.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await adopt
 
     def run(self) -> None:
-        """Foreground: until SIGINT/SIGTERM (procrastinate stops gracefully on them)."""
+        """Foreground: until SIGINT/SIGTERM (running jobs end first)."""
         asyncio.run(self.run_async(install_signal_handlers=True))
 
     def start(self) -> QueueWorker:
@@ -238,10 +339,10 @@ class QueueWorker:
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
-        loop, task = self._loop, self._task
-        if loop is not None and task is not None and not loop.is_closed():
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
             try:
-                loop.call_soon_threadsafe(task.cancel)
+                loop.call_soon_threadsafe(self._stop_soon)
             except RuntimeError:
                 pass  # the loop already ended
         if self._thread is not None:

@@ -123,7 +123,7 @@ def _jobs(where: Any) -> list[tuple[str, str | None, str]]:
 
 @contextlib.contextmanager
 def _serve_and_worker(db_url: str, fake_slack: Any, anthropic_url: str | None, *,
-                      workers: int) -> Iterator[tuple[Harness, QueueWorker]]:
+                      workers: int, **env: str) -> Iterator[tuple[Harness, QueueWorker]]:
     """``serve`` in queue mode (the harness) and a worker built as ``flowpilot worker``
     builds it; the test starts the worker when it wants work taken."""
     web = Harness(db_url, fake_slack, anthropic_url=anthropic_url, FLOWPILOT_WORK_MODE="queue")
@@ -132,7 +132,7 @@ def _serve_and_worker(db_url: str, fake_slack: Any, anthropic_url: str | None, *
     settings = load_settings(
         env_file=None, SLACK_BOT_TOKEN="xoxb-test", SLACK_SIGNING_SECRET=SECRET,
         SLACK_API_URL=fake_slack.url, FLOWPILOT_DATABASE_URL=db_url,
-        FLOWPILOT_WORK_MODE="queue", **model,
+        FLOWPILOT_WORK_MODE="queue", **model, **env,
     )
     worker_app = build(settings, mode="worker", workers=workers)
     worker_app.services.bot_user_id = "UFPBOT"
@@ -201,6 +201,38 @@ def test_queue_mode_start_on_a_one_word_prompt_queues_one_session(
         worker.start()
         session = _wait(web, lambda db: db.execute(select(AISession)).scalar_one_or_none())
         assert session.intake_content["text"] == "printer"
+
+
+@pytest.mark.postgres_only
+def test_a_turn_job_whose_end_was_lost_runs_again(db_url: str, engine: Any, fake_slack: Any,
+                                                  fake_anthropic: Any) -> None:
+    """A connection cut as a job finishes leaves it ``doing`` under a live worker; its
+    session's ``lock`` would keep every later turn job of the session waiting for good.
+    The worker runs such a job again, and the session's next reply is answered once."""
+    with _serve_and_worker(db_url, fake_slack, fake_anthropic.url, workers=2,
+                           FLOWPILOT_WORKER_STALLED_AFTER="2") as (web, worker):
+        web.command("printer offline on floor 2")
+        worker.start()
+        session = _wait(web, lambda db: db.execute(select(AISession)).scalar_one_or_none())
+        thread = session.slack_thread_ts
+        _wait(web, lambda db: len(web.bot_messages("C1", thread)) >= 2 or None)
+        lost = _wait(web, lambda db: db.execute(text(  # the intake turn's job, ended
+            "SELECT max(id) FROM procrastinate_jobs WHERE task_name = 'flowpilot.turns' "
+            "AND status = 'succeeded'")).scalar())
+        with unit_of_work(web.svc.factory) as db:  # its end "lost": doing, under the worker
+            db.execute(text("UPDATE procrastinate_jobs SET status = 'doing', "
+                            "worker_id = (SELECT max(id) FROM procrastinate_workers) "
+                            "WHERE id = :id"), {"id": lost})
+        web.reply("it shows offline in the print queue too", thread, ts="1800000002.000001")
+        web.settle()
+        reply = InboundEvent.delivery_key == "msg:C1:1800000002.000001"
+        _wait(web, lambda db: db.execute(select(InboundEvent.status).where(reply))
+              .scalar() == "done" or None, timeout=40)
+        with web.svc.factory() as db:
+            assert db.execute(select(InboundEvent.attempts).where(reply)).scalar() == 1
+            status = db.execute(text("SELECT status::text FROM procrastinate_jobs WHERE id = "
+                                     ":id"), {"id": lost}).scalar()
+        assert status == "failed", "the lost job was ended and its session's turn run again"
 
 
 @pytest.mark.postgres_only
