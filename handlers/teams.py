@@ -21,7 +21,8 @@ def _line(t: teams.TeamView) -> str:
     people = " ".join(f"<@{m}>" for m in t.members) or "_no members yet_"
     if t.usergroup:  # the members come from the Slack user group
         people = f"members of <!subteam^{t.usergroup}>"
-    return f"• *{t.name}* ({_ROUTING_TEXT.get(t.routing, t.routing)}): {people}"
+    since = f" _since {t.since}_" if t.since else ""
+    return f"• *{t.name}* ({_ROUTING_TEXT.get(t.routing, t.routing)}): {people}{since}"
 
 
 @subcommand("team", group="teams",

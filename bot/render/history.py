@@ -23,13 +23,14 @@ ICONS = {
     "opened": "🧭", "handoff": "🔁", "take_over": "🙋", "park": "⏸️", "resume": "▶️",
     "request_escalation": "🔺", "escalation_posted": "📣", "resolve": "✅", "abandon": "⚪",
     "answer": "💬", "action": "☑️", "fix_decision": "🛠️", "fact": "🧠", "system": "🔁",
+    "fix_suggested": "💡",
 }
 SAYS = {
     "opened": "opened the session", "park": "parked it", "resume": "resumed it",
     "request_escalation": "escalated it", "escalation_posted": "posted the escalation package",
     "resolve": "resolved it", "abandon": "closed it without a resolution",
     "answer": "answered", "action": "", "fix_decision": "", "fact": "added a fact",
-    "system": "",
+    "system": "", "fix_suggested": "suggested a fix",
 }
 
 

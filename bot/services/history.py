@@ -15,11 +15,12 @@ from bot.render.views import HistoryEvent, HistoryView
 from bot.services.container import Services
 from bot.services.sessions import load_for_team
 from storage.db import unit_of_work
-from storage.models import AISessionStep, SessionFact, SessionHandoff, User
+from storage.models import AISessionStep, SessionFact, SessionHandoff, SessionSuggestedFix, User
 
 MAX_EVENTS = 60  # shown, newest kept; the modal says how many earlier ones were left out
 # Steps that are a person's (or a job's) decision; model turns are the thread itself.
 STEP_TYPES = ("intake", "status", "answer", "action", "fix_decision", "system")
+FACT_FROM = {"technician": "from their reply", "action": "from an action's result"}
 STATUS_KINDS = {"park", "resume", "resolve", "request_escalation", "escalation_posted",
                 "abandon"}
 
@@ -56,7 +57,7 @@ def _events(db: Session, sid: uuid.UUID) -> tuple[list[HistoryEvent], int]:
         .outerjoin(src, src.id == SessionHandoff.from_user_id)
         .outerjoin(dst, dst.id == SessionHandoff.to_user_id)
         .where(SessionHandoff.session_id == sid)
-        .order_by(SessionHandoff.created_at.desc()).limit(MAX_EVENTS)
+        .order_by(SessionHandoff.created_at.desc(), SessionHandoff.id).limit(MAX_EVENTS)
     ).all()
     total += int(db.execute(select(func.count()).select_from(SessionHandoff)
                             .where(SessionHandoff.session_id == sid)).scalar_one())
@@ -85,14 +86,29 @@ def _events(db: Session, sid: uuid.UUID) -> tuple[list[HistoryEvent], int]:
     # Facts a person gave (the model's own inferences are the turns' business).
     fact_filter = (SessionFact.session_id == sid, SessionFact.created_by_id.is_not(None))
     facts = db.execute(
-        select(SessionFact.text, SessionFact.created_at, User.slack_user_id)
+        select(SessionFact.text, SessionFact.created_at, User.slack_user_id,
+               SessionFact.source_type)
         .join(User, User.id == SessionFact.created_by_id)
         .where(*fact_filter).order_by(SessionFact.created_at.desc()).limit(MAX_EVENTS)
     ).all()
     total += int(db.execute(select(func.count()).select_from(SessionFact)
                             .where(*fact_filter)).scalar_one())
-    for text, at, author in facts:
-        keyed.append((_key(at), HistoryEvent(_epoch(at), author, "fact", text or "")))
+    for text, at, author, source in facts:
+        said = f"{text or ''} ({FACT_FROM[source]})" if source in FACT_FROM else (text or "")
+        keyed.append((_key(at), HistoryEvent(_epoch(at), author, "fact", said)))
+    # Fixes suggested (by the model or a flow), and whether they changed afterwards.
+    fixes = db.execute(
+        select(SessionSuggestedFix.title, SessionSuggestedFix.created_at,
+               SessionSuggestedFix.updated_at)
+        .where(SessionSuggestedFix.session_id == sid)
+        .order_by(SessionSuggestedFix.created_at.desc()).limit(MAX_EVENTS)
+    ).all()
+    total += int(db.execute(select(func.count()).select_from(SessionSuggestedFix)
+                            .where(SessionSuggestedFix.session_id == sid)).scalar_one())
+    for title, at, changed in fixes:
+        later = changed is not None and at is not None and (changed - at).total_seconds() >= 1
+        keyed.append((_key(at), HistoryEvent(_epoch(at), None, "fix_suggested", (title or "")
+                                             + (" (changed since)" if later else ""))))
     keyed.sort(key=lambda pair: pair[0])
     shown = [event for _key_, event in keyed[-MAX_EVENTS:]]
     return shown, max(0, total - len(shown))

@@ -46,6 +46,7 @@ class TeamView:
     routing: str
     members: list[str]  # Slack user ids
     usergroup: str | None = None  # the Slack user group the members come from
+    since: str = ""  # the day the team was defined (YYYY-MM-DD), shown in `team list`
 
 
 def _admin(db: Session, svc: Services, team_id: str, user_id: str) -> Account:
@@ -129,7 +130,9 @@ def list_teams(svc: Services, team_id: str) -> list[TeamView]:
         teams = db.execute(select(Team).where(Team.account_id == account.id)
                            .order_by(Team.name)).scalars().all()
         return [TeamView(t.name, t.routing, [u.slack_user_id for u in members(db, t)],
-                         t.slack_usergroup_id) for t in teams]
+                         t.slack_usergroup_id,
+                         f"{t.created_at:%Y-%m-%d}" if t.created_at is not None else "")
+                for t in teams]
 
 
 def team_names(svc: Services, team_id: str) -> list[str]:

@@ -154,6 +154,7 @@ def test_history_shows_who_did_what(make: Make, fake_anthropic: Any) -> None:
     assert "opened the session" in text
     assert "<@U0ANA> parked it" in text and "<@U0ANA> resumed it" in text
     assert "<@U0ANA> handed it to <@U0BEN>" in text
+    assert "FlowPilot suggested a fix — Remove the stale Office credentials" in text
     lines = [t for t in text.split("\\n") if "<!date^" in t]
     assert [n for n, t in enumerate(lines) if "parked it" in t] < \
         [n for n, t in enumerate(lines) if "resumed it" in t]  # oldest first
