@@ -24,8 +24,7 @@ def register(app: App, svc: Services) -> None:
 
     @app.action(ids.prefixed(ids.BRANCH_SWITCH))
     def on_switch(ack: Ack, body: dict[str, Any]) -> None:
-        action = (body.get("actions") or [{}])[0]
-        value = str((action.get("selected_option") or {}).get("value") or "")
+        value = action_value(body)
         moved = run_click(svc, ack, body, lambda: branching.switch(
             svc, team_id=team_of(body), user_id=user_of(body), value=value))
         if moved is not None:

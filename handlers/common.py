@@ -59,8 +59,10 @@ def refuse(svc: Services, body: dict[str, Any], exc: Exception,
 
 
 def action_value(body: dict[str, Any]) -> str:
-    """The clicked button's value (block_actions carry the one clicked action first)."""
-    return str(((body.get("actions") or [{}])[0]).get("value") or "")
+    """The clicked button's value, or a menu's chosen option (block_actions carry the one
+    action taken first)."""
+    action = (body.get("actions") or [{}])[0]
+    return str(action.get("value") or (action.get("selected_option") or {}).get("value") or "")
 
 
 def run_click(svc: Services, ack: Callable[..., Any], body: dict[str, Any],

@@ -34,8 +34,7 @@ def register(app: App, svc: Services) -> None:
 
     @app.action(ids.prefixed(ids.FACT_WRONG))
     def on_fact_wrong(ack: Ack, body: dict[str, Any]) -> None:
-        action = (body.get("actions") or [{}])[0]
-        value = str((action.get("selected_option") or {}).get("value") or "")
+        value = action_value(body)
         done = run_click(svc, ack, body, lambda: session_edit.retract_fact(
             svc, team_id=team_of(body), user_id=user_of(body), value=value))
         if done is not None:
