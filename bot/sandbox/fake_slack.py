@@ -832,6 +832,11 @@ class FakeSlack:
             msg["subtype"] = "thread_broadcast"
         thread_ts = str(body["thread_ts"]) if body.get("thread_ts") else None
         self._store_message(channel, msg, thread_ts)
+        if thread_ts and self._statuses.get((channel, thread_ts)):
+            # The app's message in the thread ends its "is thinking…" status ("removed if no
+            # message has been sent" within 2 minutes: docs.slack.dev/reference/methods/
+            # assistant.threads.setStatus).
+            self._statuses[(channel, thread_ts)] = ""
         echo = {k: v for k, v in msg.items() if k != "channel"}
         answer = {"ok": True, "channel": channel, "ts": msg["ts"], "message": copy.deepcopy(echo)}
         return answer, [("message.posted", copy.deepcopy(msg))]

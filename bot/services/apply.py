@@ -75,6 +75,7 @@ def build_context(
         for i, item in items.items()
     ]
     inputs = [_turn_input(e) for e in events]
+    ai = workspace.values(svc, db, session.account, "ai_model", "ai_effort")  # one read
     return TurnContext(
         session_id=str(session.id),
         intake_text="\n\n".join(p for p in parts if p).strip(),
@@ -94,16 +95,14 @@ def build_context(
         workspace_context=f"Workspace: {session.account.name or session.account.slack_team_id}.",
         turn_number=session.step_count,
         # The workspace's AI settings apply to turns, not only to the analysis job.
-        model=_setting(svc, db, session, "ai_model"),
-        effort=_setting(svc, db, session, "ai_effort"),
+        model=_text(ai["ai_model"]), effort=_text(ai["ai_effort"]),
         engine=session.engine,
         seen_before=knowledge.context_for(db, session.id) if svc.engine_name == "claude" else [],
         paths_tried=present.paths_tried(session),
     )
 
 
-def _setting(svc: Services, db: Session, session: AISession, key: str) -> str | None:
-    value = workspace.value(svc, db, session.account, key)
+def _text(value: Any) -> str | None:
     return str(value).strip() or None if value is not None else None
 
 

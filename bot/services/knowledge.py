@@ -309,10 +309,8 @@ def context_for(db: Session, session_id: uuid.UUID) -> list[dict[str, str]]:
 SESSION_LOAD = (selectinload(AISession.facts), selectinload(AISession.fixes))
 
 
-def offer_if_changed(svc: Services, session_id: uuid.UUID, before: str | None) -> None:
+def offer_if_changed(svc: Services, session_id: uuid.UUID, before: str | None,
+                     after: str | None) -> None:
     """After a turn: search again when the turn changed the problem summary."""
-    with unit_of_work(svc.factory) as db:
-        summary = db.execute(select(AISession.problem_summary).where(
-            AISession.id == session_id)).scalar_one_or_none()
-    if summary and summary != before:
+    if after and after != before:
         offer_quietly(svc, session_id)

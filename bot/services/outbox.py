@@ -24,7 +24,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from bot.services.container import Services
-from storage.db import is_postgres, unit_of_work
+from storage.db import in_transaction, is_postgres, unit_of_work
 from storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -52,22 +52,45 @@ class Sender(Protocol):
 
 Hook = Callable[[Services, dict[str, Any], str], None]  # (svc, payload, ref)
 GiveUp = Callable[[Services, dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class SentHooks:
+    """A kind whose bookkeeping after delivery is written in the same transaction that marks
+    the message sent (one transaction, not two: a turn's answer is on every turn's path).
+    ``in_tx`` returns what ``after`` (outside the transaction: Slack calls) needs."""
+    in_tx: Callable[[Services, Session, dict[str, Any], str], Any]
+    after: Callable[[Services, dict[str, Any], str, Any], None]
+
+
 SENDERS: dict[str, Sender] = {}
 AFTER_SENT: dict[str, Hook] = {}
+SENT: dict[str, SentHooks] = {}
 ON_GIVE_UP: dict[str, GiveUp] = {}
 
 
 def enqueue(db: Session, *, target: str, kind: str, dedupe_key: str, payload: dict[str, Any],
-            now: datetime, session_id: uuid.UUID | None = None) -> uuid.UUID | None:
-    """Record a message to deliver; None when ``dedupe_key`` was recorded before."""
+            now: datetime, session_id: uuid.UUID | None = None,
+            claimed: bool = False) -> uuid.UUID | None:
+    """Record a message to deliver; None when ``dedupe_key`` was recorded before.
+    ``claimed``: recorded as this process's first attempt in flight (``send_claimed`` right
+    after the commit), saving ``attempt``'s claim; if the process dies before it settles,
+    ``deliver_outputs`` takes it up once ``SENDING_STALE`` (checking the target first)."""
     table = cast(Table, OutboxMessage.__table__)
     dialect_insert = pg_insert if is_postgres(db) else sqlite_insert
     stmt: Insert = dialect_insert(table).values(
         id=uuid.uuid4(), target=target, kind=kind, dedupe_key=dedupe_key[:255],
-        session_id=session_id, payload=payload, status="pending", attempts=0,
-        next_attempt_at=now, created_at=now,
+        session_id=session_id, payload=payload, status="sending" if claimed else "pending",
+        attempts=1 if claimed else 0, next_attempt_at=now, created_at=now,
     ).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(table.c.id)
     return db.execute(stmt).scalar_one_or_none()
+
+
+def send_claimed(svc: Services, message_id: uuid.UUID, target: str, kind: str,
+                 payload: dict[str, Any]) -> str | None:
+    """The first attempt of a message ``enqueue(..., claimed=True)`` recorded."""
+    return _settle(svc, message_id, kind, payload, 1,
+                   _send(SENDERS[target], svc, message_id, payload))
 
 
 def attempt(svc: Services, message_id: uuid.UUID) -> str | None:
@@ -114,9 +137,29 @@ def _settle(svc: Services, message_id: uuid.UUID, kind: str, payload: dict[str, 
             attempts: int, outcome: Outcome) -> str | None:
     now = svc.clock()
     if outcome.ref:
+        ref = outcome.ref
+        mark = update(OutboxMessage).where(OutboxMessage.id == message_id).values(
+            status="sent", result_ref=ref, sent_at=now, last_error=None)
+        hooks = SENT.get(kind)
+        if hooks is not None:
+            def sent(db: Session) -> Any:
+                db.execute(mark)
+                return hooks.in_tx(svc, db, payload, ref)
+
+            try:
+                found = in_transaction(svc.factory, sent)
+            except Exception:
+                log.exception("after-sent bookkeeping of %s failed", kind)
+                with unit_of_work(svc.factory) as db:
+                    db.execute(mark)
+                return ref
+            try:
+                hooks.after(svc, payload, ref, found)
+            except Exception:
+                log.exception("after-sent hook of %s failed", kind)
+            return ref
         with unit_of_work(svc.factory) as db:
-            db.execute(update(OutboxMessage).where(OutboxMessage.id == message_id).values(
-                status="sent", result_ref=outcome.ref, sent_at=now, last_error=None))
+            db.execute(mark)
         hook = AFTER_SENT.get(kind)
         if hook is not None:
             try:

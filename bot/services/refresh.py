@@ -18,7 +18,7 @@ from bot.render.views import HeaderView, TurnView
 from bot.services import outbox, outbox_slack, present  # noqa: F401  (outbox_slack: the sender)
 from bot.services.container import Services
 from bot.services.sessions import LOCK_ROW
-from storage.db import in_transaction, unit_of_work
+from storage.db import unit_of_work
 from storage.models import AISession, AISessionStep, SessionFact, SessionSuggestedFix, Tree, User
 
 log = logging.getLogger(__name__)
@@ -69,10 +69,12 @@ def post_turn(
              "item_ids": sorted({q.id for q in view.questions} | {a.id for a in view.actions})}
     payload = {"channel": channel, "thread_ts": thread, "text": msg.text, "blocks": msg.blocks,
                "after": after}
-    with unit_of_work(svc.factory) as db:
+    with unit_of_work(svc.factory) as db:  # recorded as our attempt in flight: sent at once
         message_id = outbox.enqueue(db, target="slack", kind="turn", dedupe_key=dedupe_key or f"turn:{step_id}",
-                                    payload=payload, now=svc.clock(), session_id=session_id)
-    ts = outbox.attempt(svc, message_id) if message_id is not None else None
+                                    payload=payload, now=svc.clock(), session_id=session_id,
+                                    claimed=True)
+    ts = (outbox.send_claimed(svc, message_id, "slack", "turn", payload)
+          if message_id is not None else None)
     if superseded_message_ts:
         refresh_turn_messages(svc, session_id, superseded_message_ts)
     if ts is None:
@@ -81,14 +83,19 @@ def post_turn(
     return ts
 
 
-def _turn_sent(svc: Services, payload: dict[str, Any], ts: str) -> None:
-    """Once a turn's message is in Slack: its ts on the step, fixes and lane items; the header."""
+def _turn_recorded(svc: Services, db: Session, payload: dict[str, Any],
+                   ts: str) -> tuple[str, str, HeaderView] | None:
+    """Once a turn's message is in Slack, in the transaction that marks it sent: its ts on the
+    step, fixes and lane items; returns the header to show."""
     after = payload.get("after") or {}
     session_id, step_id = uuid.UUID(after["session_id"]), uuid.UUID(after["step_id"])
     fix_ids = [uuid.UUID(f) for f in after.get("fix_ids") or []]
-    wanted = set(after.get("item_ids") or [])
-    header = in_transaction(
-        svc.factory, lambda db: _remember(svc, db, session_id, step_id, fix_ids, wanted, ts))
+    return _remember(svc, db, session_id, step_id, fix_ids, set(after.get("item_ids") or []), ts)
+
+
+def _turn_sent(svc: Services, payload: dict[str, Any], ts: str,
+               header: tuple[str, str, HeaderView] | None) -> None:
+    session_id = uuid.UUID((payload.get("after") or {})["session_id"])
     if header is None:
         refresh_header(svc, session_id)
     else:
@@ -112,7 +119,7 @@ def _turn_undeliverable(svc: Services, payload: dict[str, Any]) -> None:
         log.warning("could not tell the thread about an undelivered answer: %s", exc.message)
 
 
-outbox.AFTER_SENT["turn"] = _turn_sent
+outbox.SENT["turn"] = outbox.SentHooks(in_tx=_turn_recorded, after=_turn_sent)
 outbox.ON_GIVE_UP["turn"] = _turn_undeliverable
 
 

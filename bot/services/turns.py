@@ -203,7 +203,7 @@ class TurnRunner:
 
     def _one_turn(self, session_id: uuid.UUID, begun: Begun) -> bool:
         svc = self.svc
-        ctx, event_ids, channel, thread, seen, tries = begun
+        ctx, event_ids, channel, thread, seen, _tries = begun
         for ts in seen:  # the technician sees at once that their message was taken
             svc.notifier.react(channel, ts, "eyes")
         # Slack's AI status in the thread while the model works, cleared after; a thread
@@ -213,6 +213,22 @@ class TurnRunner:
             ctx = attachments.for_turn(svc, session_id, event_ids, ctx)
         except Exception:
             log.exception("reading the files of session %s failed", session_id)
+        # Slack clears the status when our answer arrives in the thread (the status "is
+        # removed if no message has been sent" within 2 minutes: docs.slack.dev/reference/
+        # methods/assistant.threads.setStatus); it is cleared here only when none was posted.
+        taken = posted = False
+        try:
+            taken, posted = self._answer(session_id, begun, ctx, event_ids, channel, thread)
+        finally:
+            if status_set and not posted:
+                svc.notifier.set_status(channel, thread, "")
+        return taken
+
+    def _answer(self, session_id: uuid.UUID, begun: Begun, ctx: TurnContext,
+                event_ids: list[uuid.UUID], channel: str, thread: str) -> tuple[bool, bool]:
+        """The model's turn, stored and posted: (stored, its message is in the thread)."""
+        svc = self.svc
+        tries = begun[5]
         slow = threading.Timer(self.slow_after, self._say_slow, args=(channel, thread))
         slow.daemon = True
         slow.start()
@@ -223,24 +239,23 @@ class TurnRunner:
             self._failed(session_id, event_ids, exc.message, channel, thread,
                          usage=getattr(exc, "usage", None),
                          unusable=bool(getattr(exc, "unusable", False)))
-            return False
+            return False, False
         except Exception:
             self._crash(session_id, event_ids, tries, "engine", channel, thread)
-            return False
+            return False, False
         finally:
             slow.cancel()
-            if status_set:
-                svc.notifier.set_status(channel, thread, "")
         svc.metrics.turn_seconds.labels(svc.engine_name).observe(time.monotonic() - started)
 
-        def store(db: Session) -> tuple[Applied, TurnView, str, str] | None:
+        def store(db: Session) -> tuple[Applied, TurnView, str, str, str | None] | None:
             session = db.get(AISession, session_id, with_for_update=LOCK_SESSION,
                              options=STORE_LOAD)
             if session is None:
                 return None
             applied = apply_output(svc, db, session, output, event_ids, svc.clock())
             view = turn_message_view(db, session, applied.step, applied.facts)
-            return applied, view, session.slack_channel_id, session.slack_thread_ts
+            return (applied, view, session.slack_channel_id, session.slack_thread_ts,
+                    session.problem_summary)
 
         try:
             # A click or a transition may change the session row meanwhile: apply again on
@@ -248,15 +263,15 @@ class TurnRunner:
             result = in_transaction(svc.factory, store)
         except Exception:
             self._crash(session_id, event_ids, tries, "storing", channel, thread)
-            return False
+            return False, False
         if result is None:
-            return False
+            return False, False
         svc.metrics.turns.labels(svc.engine_name, "ok").inc()
-        applied, view, channel, thread = result
-        post_turn(svc, session_id, applied.step_id, view, channel, thread,
-                  applied.superseded_message_ts)
-        knowledge.offer_if_changed(svc, session_id, ctx.summary)  # "Seen before" again
-        return True
+        applied, view, channel, thread, summary = result
+        ts = post_turn(svc, session_id, applied.step_id, view, channel, thread,
+                       applied.superseded_message_ts)
+        knowledge.offer_if_changed(svc, session_id, ctx.summary, summary)  # "Seen before" again
+        return True, ts is not None
 
     def _begin(self, db: Session, session_id: uuid.UUID
                ) -> tuple[bool, Begun | None, tuple[str, ...] | None]:

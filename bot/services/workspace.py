@@ -43,10 +43,14 @@ def all_settings(db: Session, account: Account) -> dict[str, Any]:
 
 
 def value(svc: Services, db: Session, account: Account, key: str) -> Any:
-    stored = get_all_settings(db, account.id).get(key)
-    if stored is not None:
-        return stored
-    return getattr(svc.settings, key, None)
+    return values(svc, db, account, key)[key]
+
+
+def values(svc: Services, db: Session, account: Account, *keys: str) -> dict[str, Any]:
+    """Several settings in one read: the workspace's own, else the process's default."""
+    stored = get_all_settings(db, account.id)
+    return {key: stored[key] if stored.get(key) is not None else getattr(svc.settings, key, None)
+            for key in keys}
 
 
 def nudge_after(svc: Services, db: Session, account: Account) -> timedelta:

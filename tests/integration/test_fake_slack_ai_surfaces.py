@@ -40,6 +40,19 @@ def test_set_status_in_a_thread_and_cleared(fake: FakeSlack, client: WebClient) 
     assert fake.status("C1", root) == ""
 
 
+def test_the_apps_message_in_the_thread_ends_its_status(fake: FakeSlack,
+                                                        client: WebClient) -> None:
+    # "A two minute timeout applies, which will cause the status to be removed if no message
+    # has been sent" (docs.slack.dev/reference/methods/assistant.threads.setStatus).
+    root = client.chat_postMessage(channel="C1", text="header")["ts"]
+    other = client.chat_postMessage(channel="C1", text="another thread")["ts"]
+    for thread in (root, other):
+        client.assistant_threads_setStatus(channel_id="C1", thread_ts=thread, status="is working…")
+    client.chat_postMessage(channel="C1", text="the answer", thread_ts=root)
+    assert fake.status("C1", root) == ""
+    assert fake.status("C1", other) == "is working…"  # only the thread answered in
+
+
 def test_set_status_refusals(fake: FakeSlack, client: WebClient) -> None:
     root = client.chat_postMessage(channel="C1", text="header")["ts"]
     assert _refused(lambda: client.api_call(

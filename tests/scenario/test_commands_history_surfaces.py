@@ -200,14 +200,27 @@ def test_history_of_another_workspaces_session_is_refused(make: Make,
 # ── Slack's AI surfaces ──────────────────────────────────────────────────────────────────
 
 
-def test_status_is_set_before_the_model_and_cleared_after(make: Make,
-                                                        fake_anthropic: Any) -> None:
+def test_status_is_set_before_the_model_and_ends_with_the_answer(make: Make,
+                                                               fake_anthropic: Any) -> None:
     h = make()
     thread, _sid = open_session(h, fake_anthropic)
     calls = [c.body for c in h.slack.calls("assistant.threads.setStatus")]
     assert calls[0]["status"] == WORKING and calls[0]["loading_messages"] == LOADING_MESSAGES
     assert calls[0]["thread_ts"] == thread and calls[0]["channel_id"] == "C1"
-    assert calls[-1]["status"] == ""
+    # Slack removes the status when the app's answer arrives in the thread: no second call.
+    assert len(calls) == 1
+    assert h.slack.status("C1", thread) == ""
+
+
+def test_status_is_cleared_when_the_answer_could_not_be_posted(make: Make,
+                                                              fake_anthropic: Any) -> None:
+    h = make()
+    h.slack.fail_when("chat.postMessage",
+                      lambda c: "markdown" in json.dumps(c.body.get("blocks") or []),
+                      status=500, error="internal_error")
+    thread, _sid = open_session(h, fake_anthropic)
+    calls = [c.body for c in h.slack.calls("assistant.threads.setStatus")]
+    assert [c["status"] for c in calls] == [WORKING, ""]
     assert h.slack.status("C1", thread) == ""
 
 
