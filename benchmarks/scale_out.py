@@ -50,7 +50,7 @@ for extra in (str(ROOT), str(ROOT / "tests"), str(ROOT / "benchmarks")):
         sys.path.insert(0, extra)
 
 SECRET = "bench-signing-secret"
-POOL = 16  # FLOWPILOT_DB_POOL_SIZE of each worker (its procrastinate pool included)
+from bot.config import WORKER_POOL_SIZE  # noqa: E402  (after sys.path)
 
 
 def log(message: str) -> None:
@@ -146,7 +146,7 @@ def benchmark(args: argparse.Namespace) -> int:
         env = clean_env(SLACK_BOT_TOKEN="xoxb-bench", SLACK_SIGNING_SECRET=SECRET,
                         SLACK_API_URL=slack.url, FLOWPILOT_DATABASE_URL=db_url,
                         ANTHROPIC_API_KEY="sk-ant-bench", ANTHROPIC_BASE_URL=model.url,
-                        FLOWPILOT_WORK_MODE="queue", FLOWPILOT_DB_POOL_SIZE=str(POOL),
+                        FLOWPILOT_WORK_MODE="queue", FLOWPILOT_DB_POOL_SIZE=str(args.worker_pool),
                         FLOWPILOT_WORKER_NICE="0", FLOWPILOT_LOG_LEVEL="WARNING")
         os.environ["FLOWPILOT_LOG_LEVEL"] = "WARNING"
         web = Harness(db_url, slack, anthropic_url=model.url, FLOWPILOT_WORK_MODE="queue",
@@ -237,7 +237,7 @@ def report(args: argparse.Namespace, results: dict[tuple[int, int], dict[str, fl
     t, big = args.threads, args.big_threads
     print()
     print(f"scale_out: {turns} turns per run, model answers after {args.model_delay:g} s, "
-          f"{os.cpu_count()} CPUs, worker pool {POOL} connections")
+          f"{os.cpu_count()} CPUs, worker pool {args.worker_pool} connections")
     print(f"{'workers':>8} {'threads':>8} {'turns/s':>9} {'limit':>7} {'of limit':>9} "
           f"{'CPU ms/turn':>12} {'twice':>6} {'calls':>6}")
     for (w, th), r in results.items():
@@ -272,6 +272,8 @@ def main() -> int:
     p.add_argument("--threads", type=int, default=16, help="threads per worker, scaling runs")
     p.add_argument("--big-threads", type=int, default=64, help="threads per worker, 90%% runs")
     p.add_argument("--turns", type=int, default=320, help="sessions = turns per run (>= 300)")
+    p.add_argument("--worker-pool", type=int, default=WORKER_POOL_SIZE,
+                   help="FLOWPILOT_DB_POOL_SIZE of each worker (default: a worker's default)")
     p.add_argument("--runs", default="", help="only these runs, e.g. 1x64,2x64 (profiling)")
     p.add_argument("--pg-url", default=os.environ.get(
         "FLOWPILOT_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))

@@ -104,7 +104,7 @@ def build(
 
         theirs = QUEUE_CONNECTIONS if mode == "worker" else 0
         db = make_engine(settings.database_url,
-                         pool_size=max(1, settings.pool_size - theirs),
+                         pool_size=max(1, settings.pool_budget(mode) - theirs),
                          max_overflow=0, pool_timeout=settings.db_pool_timeout,
                          application_name=f"flowpilot-{mode}")
     else:

@@ -59,7 +59,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
         os.nice(settings.worker_nice)
         # "work queue running": benchmarks/ack_latency.py waits for these words.
         print(f"worker: work queue running ({concurrency} at a time, "
-              f"{settings.pool_size} database connections); Ctrl-C stops it", flush=True)
+              f"{settings.pool_budget('worker')} database connections); Ctrl-C stops it",
+              flush=True)
         QueueWorker(fp, concurrency=concurrency).run()
         return 0
     except KeyboardInterrupt:

@@ -14,7 +14,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from bot.errors import ConfigError
 
 DEFAULT_MODEL = "claude-sonnet-5-5"
-QUEUE_POOL_SIZE = 20  # queue mode's default connection budget per process
+QUEUE_POOL_SIZE = 20  # queue mode's default connection budget of a `serve` process
+# ... and of a `worker`: procrastinate's 3 and 5 for the turns' short transactions. A worker
+# runs Python on one interpreter: more transactions at once than it can run only make its
+# threads (and its job loop) wait longer for the GIL. benchmarks/scale_out.py, 1 worker x 64
+# threads on 2 cores: budget 7 -> 76 %, 8 -> 73 %, 10 -> 70 %, 16 -> 60 % of the model limit.
+WORKER_POOL_SIZE = 8
 
 Mode = Literal["run", "serve", "scheduler", "jobs", "doctor", "db", "try", "flows"]
 
@@ -80,6 +85,12 @@ class Settings(BaseSettings):
         if self.work_mode == "queue":
             return self.db_pool_size or QUEUE_POOL_SIZE
         return self.db_pool_size or max(20, self.workers + 8)
+
+    def pool_budget(self, mode: str) -> int:
+        """``pool_size`` of a process in ``mode`` (a queue-mode worker's default is smaller)."""
+        if self.work_mode == "queue" and mode == "worker":
+            return self.db_pool_size or WORKER_POOL_SIZE
+        return self.pool_size
 
     @field_validator("slack_api_url")
     @classmethod

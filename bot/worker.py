@@ -83,14 +83,21 @@ def make_app(fp: FlowPilot) -> procrastinate.App:
     )
     app = procrastinate.App(connector=connector)
 
-    @app.task(name=queue.TURNS, queue=queue.QUEUE)
-    def take_turns(session_id: str, attempt: int = 0) -> int:
+    def turns_of(session_id: str, attempt: int) -> int:
         sid = uuid.UUID(session_id)
         try:
             return runner.drive(sid)
         except Exception as exc:
             _before_turn_failed(fp, sid, attempt, exc)
             return 0
+
+    @app.task(name=queue.TURNS, queue=queue.QUEUE)
+    async def take_turns(session_id: str, attempt: int = 0) -> int:
+        # On the loop's executor (``concurrency`` threads) directly: procrastinate's path for
+        # sync tasks (asgiref's SyncToAsync) costs the event loop more per job, and the loop
+        # shares one interpreter with every turn thread (benchmarks/scale_out.py).
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, turns_of, session_id, attempt)
 
     @app.task(name=queue.WORK, queue=queue.QUEUE, pass_context=True,
               retry=procrastinate.RetryStrategy(max_attempts=1, exponential_wait=2))

@@ -431,3 +431,4 @@ def requeue_failed(svc: Services, session_id: uuid.UUID, now: datetime) -> int:
             .values(status="pending", error=None, processed_at=None)
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
+
