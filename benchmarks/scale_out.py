@@ -21,7 +21,9 @@ What it does:
    serve's real ack path (recorded + its turn job deferred in one statement); the workers are
    thawed (SIGCONT) and the clock runs until every reply was answered by a finished turn
    (``processed_at`` of the last one). Turns per second = replies / that time. The model-delay
-   limit is N × T / delay (every thread always waiting on the model).
+   limit is N × T / delay (every thread always waiting on the model). Also printed: the
+   workers' CPU per turn (/proc) and how busy the whole machine was meanwhile ("box busy",
+   /proc/stat: workers, PostgreSQL and the fakes; near 100 % the box, not the design, limits).
 5. Checks after each run: every reply ``done`` and taken once (``attempts = 1``), the model
    called exactly once per reply, no job left.
 
@@ -112,6 +114,23 @@ class Workers:
                 proc.wait(5)
 
 
+def machine_cpu() -> tuple[int, int]:
+    """(busy, total) jiffies of every CPU of the machine (/proc/stat; (0, 0) elsewhere)."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return 0, 0
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def machine_busy(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """Share of the machine's CPU time that was busy between two ``machine_cpu`` readings:
+    the workers, PostgreSQL, this process's fakes and anything else on the box."""
+    total = after[1] - before[1]
+    return (after[0] - before[0]) / total if total > 0 else 0.0
+
+
 def _wait(probe: Any, timeout: float, what: str) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -195,11 +214,12 @@ def benchmark(args: argparse.Namespace) -> int:
                 for i, (channel, thread) in enumerate(sessions):
                     ts = f"19{round_:02d}000000.{i:06d}"
                     web.reply("it still fails after a reboot", thread, channel=channel, ts=ts)
-                cpu0 = pool.cpu_seconds()
+                cpu0, box0 = pool.cpu_seconds(), machine_cpu()
                 t0 = time.time()
                 pool.thaw()
                 _wait(lambda: count(pending) == 0, 900, "replies were not all answered")
                 cpu = pool.cpu_seconds() - cpu0
+                busy = machine_busy(box0, machine_cpu())
             finally:
                 pool.stop()
             with engine.connect() as conn:
@@ -221,7 +241,8 @@ def benchmark(args: argparse.Namespace) -> int:
             results[(workers, threads)] = {"rate": rate, "limit": limit, "elapsed": elapsed,
                                            "twice": float(twice or 0),
                                            "calls": float(calls), "left": float(left or 0),
-                                           "cpu_ms": 1000 * cpu / len(sessions)}
+                                           "cpu_ms": 1000 * cpu / len(sessions),
+                                           "busy": busy}
             log(f"{workers} worker(s) x {threads} threads: {len(sessions)} turns in "
                 f"{elapsed:.2f} s = {rate:.1f} turns/s ({100 * rate / limit:.0f}% of the "
                 f"{limit:.0f}/s model-delay limit), worker CPU {1000 * cpu / len(sessions):.1f} "
@@ -239,10 +260,11 @@ def report(args: argparse.Namespace, results: dict[tuple[int, int], dict[str, fl
     print(f"scale_out: {turns} turns per run, model answers after {args.model_delay:g} s, "
           f"{os.cpu_count()} CPUs, worker pool {args.worker_pool} connections")
     print(f"{'workers':>8} {'threads':>8} {'turns/s':>9} {'limit':>7} {'of limit':>9} "
-          f"{'CPU ms/turn':>12} {'twice':>6} {'calls':>6}")
+          f"{'CPU ms/turn':>12} {'box busy':>9} {'twice':>6} {'calls':>6}")
     for (w, th), r in results.items():
         print(f"{w:>8} {th:>8} {r['rate']:>9.1f} {r['limit']:>7.0f} "
-              f"{100 * r['rate'] / r['limit']:>8.0f}% {r['cpu_ms']:>12.1f} {r['twice']:>6.0f} "
+              f"{100 * r['rate'] / r['limit']:>8.0f}% {r['cpu_ms']:>12.1f} "
+              f"{100 * r['busy']:>8.0f}% {r['twice']:>6.0f} "
               f"{r['calls']:>6.0f}")
     checks: list[tuple[str, bool]] = []
     one = results.get((1, t), {}).get("rate")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, update
@@ -55,6 +56,33 @@ def turn_message_view(
     return present.turn_view(session, step, _users(db, shown), session.user.tz, facts=facts)
 
 
+@dataclass(frozen=True)
+class TurnMessage:
+    """A turn's message recorded in the outbox as our attempt in flight (``deliver_turn``
+    sends it right after the commit)."""
+    session_id: uuid.UUID
+    message_id: uuid.UUID | None  # None: recorded before (same dedupe key)
+    payload: dict[str, Any]
+
+
+def record_turn(
+    svc: Services, db: Session, session_id: uuid.UUID, step_id: uuid.UUID, view: TurnView,
+    channel: str, thread: str, *, dedupe_key: str | None = None,
+) -> TurnMessage:
+    """Record a turn's message in the outbox, in the caller's transaction (a turn records it
+    in the one that stores the turn: the answer and its message commit together)."""
+    msg = render_turn(view)
+    after = {"session_id": str(session_id), "step_id": str(step_id),
+             "fix_ids": [f.id for f in view.fixes],
+             "item_ids": sorted({q.id for q in view.questions} | {a.id for a in view.actions})}
+    payload = {"channel": channel, "thread_ts": thread, "text": msg.text, "blocks": msg.blocks,
+               "after": after}
+    message_id = outbox.enqueue(db, target="slack", kind="turn",
+                                dedupe_key=dedupe_key or f"turn:{step_id}", payload=payload,
+                                now=svc.clock(), session_id=session_id, claimed=True)
+    return TurnMessage(session_id, message_id, payload)
+
+
 def post_turn(
     svc: Services, session_id: uuid.UUID, step_id: uuid.UUID, view: TurnView,
     channel: str, thread: str, superseded_message_ts: list[str], *,
@@ -63,18 +91,18 @@ def post_turn(
     """Post a turn's message in the thread through the outbox (recorded first, retried by
     ``deliver_outputs`` when Slack fails), remember its ts on the step and its items once
     posted, re-render the turn messages whose fixes it superseded, and refresh the header."""
-    msg = render_turn(view)
-    after = {"session_id": str(session_id), "step_id": str(step_id),
-             "fix_ids": [f.id for f in view.fixes],
-             "item_ids": sorted({q.id for q in view.questions} | {a.id for a in view.actions})}
-    payload = {"channel": channel, "thread_ts": thread, "text": msg.text, "blocks": msg.blocks,
-               "after": after}
-    with unit_of_work(svc.factory) as db:  # recorded as our attempt in flight: sent at once
-        message_id = outbox.enqueue(db, target="slack", kind="turn", dedupe_key=dedupe_key or f"turn:{step_id}",
-                                    payload=payload, now=svc.clock(), session_id=session_id,
-                                    claimed=True)
-    ts = (outbox.send_claimed(svc, message_id, "slack", "turn", payload)
-          if message_id is not None else None)
+    with unit_of_work(svc.factory) as db:
+        recorded = record_turn(svc, db, session_id, step_id, view, channel, thread,
+                               dedupe_key=dedupe_key)
+    return deliver_turn(svc, recorded, superseded_message_ts)
+
+
+def deliver_turn(svc: Services, recorded: TurnMessage,
+                 superseded_message_ts: list[str]) -> str | None:
+    """Send a recorded turn message (``record_turn``); see ``post_turn``."""
+    session_id = recorded.session_id
+    ts = (outbox.send_claimed(svc, recorded.message_id, "slack", "turn", recorded.payload)
+          if recorded.message_id is not None else None)
     if superseded_message_ts:
         refresh_turn_messages(svc, session_id, superseded_message_ts)
     if ts is None:

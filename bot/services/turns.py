@@ -24,7 +24,6 @@ from bot.domain import status as st
 from bot.engines.base import Engine, TurnContext, Usage
 from bot.errors import EngineError, SlackError, new_reference, unexpected_message
 from bot.render.session import render_engine_failure
-from bot.render.views import TurnView
 from bot.services import attachments, knowledge, workspace
 from bot.services.apply import (
     Applied,
@@ -35,7 +34,13 @@ from bot.services.apply import (
 )
 from bot.services.container import Services
 from bot.services.identity import find_user, meet
-from bot.services.refresh import LOCK_SESSION, post_turn, turn_message_view
+from bot.services.refresh import (
+    LOCK_SESSION,
+    TurnMessage,
+    deliver_turn,
+    record_turn,
+    turn_message_view,
+)
 from bot.services.sessions import add_participant, touch
 from bot.tokens import carry
 from storage.db import in_transaction, unit_of_work
@@ -247,15 +252,17 @@ class TurnRunner:
             slow.cancel()
         svc.metrics.turn_seconds.labels(svc.engine_name).observe(time.monotonic() - started)
 
-        def store(db: Session) -> tuple[Applied, TurnView, str, str, str | None] | None:
+        def store(db: Session) -> tuple[Applied, TurnMessage, str | None] | None:
             session = db.get(AISession, session_id, with_for_update=LOCK_SESSION,
                              options=STORE_LOAD)
             if session is None:
                 return None
             applied = apply_output(svc, db, session, output, event_ids, svc.clock())
             view = turn_message_view(db, session, applied.step, applied.facts)
-            return (applied, view, session.slack_channel_id, session.slack_thread_ts,
-                    session.problem_summary)
+            # The answer's message commits with the answer (the outbox's first attempt).
+            message = record_turn(svc, db, session_id, applied.step_id, view,
+                                  session.slack_channel_id, session.slack_thread_ts)
+            return applied, message, session.problem_summary
 
         try:
             # A click or a transition may change the session row meanwhile: apply again on
@@ -267,9 +274,8 @@ class TurnRunner:
         if result is None:
             return False, False
         svc.metrics.turns.labels(svc.engine_name, "ok").inc()
-        applied, view, channel, thread, summary = result
-        ts = post_turn(svc, session_id, applied.step_id, view, channel, thread,
-                       applied.superseded_message_ts)
+        applied, message, summary = result
+        ts = deliver_turn(svc, message, applied.superseded_message_ts)
         knowledge.offer_if_changed(svc, session_id, ctx.summary, summary)  # "Seen before" again
         return True, ts is not None
 
