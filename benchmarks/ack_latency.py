@@ -28,9 +28,14 @@ What it does, in one run:
    ``--concurrency`` client threads in a separate load-generator process (so the fakes'
    traffic in this process never slows the clock that times the acks); closed loop, one
    keep-alive connection per thread and server. Each client thread sends a request to the
-   app and then the very same request (re-signed) to the floor, so both answer at the same
-   moments under the same machine load (the app's turns, PostgreSQL, the fakes). Three
-   phases of ``--requests`` each:
+   app and the very same request (re-signed) to the floor **at once** (a partner thread
+   sends the floor's) and waits for both, so both answer at the same moments under the same
+   machine load (the app's turns, PostgreSQL, the fakes) with the same number of requests
+   in flight. (``--side-by-side interleaved``, the method before 1 December 2026: the client
+   sends to the app, then to the floor; closed loop, the slower server then gathers the
+   clients — Little's law — so the floor answered ~1 request at a time while the app had
+   ~15: the report prints both servers' average in flight.) Three phases of ``--requests``
+   each:
 
    * ``command``: ``/flowpilot <problem>``; each opens a session (header post, first turn).
      The benchmark then waits until every session exists.
@@ -271,9 +276,10 @@ class Loader:
     """Closed-loop clients: ``concurrency`` threads, one keep-alive connection each per
     server (``ports``: target name -> port)."""
 
-    def __init__(self, ports: dict[str, int], concurrency: int) -> None:
+    def __init__(self, ports: dict[str, int], concurrency: int, paired: bool = True) -> None:
         self.ports = ports
         self.concurrency = concurrency
+        self.paired = paired
         self._local = threading.local()
 
     def _conn(self, target: str, fresh: bool = False) -> http.client.HTTPConnection:
@@ -310,8 +316,20 @@ class Loader:
         raise AssertionError("unreachable")
 
     def run_here(self, reqs: list[Req]) -> list[Sample]:
-        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="bench-client") as pool:
-            return list(pool.map(self.send, reqs))
+        if not self.paired:
+            with ThreadPoolExecutor(self.concurrency, thread_name_prefix="bench-client") as pool:
+                return list(pool.map(self.send, reqs))
+        # Paired: a client sends a request to the app and its twin to the floor at the same
+        # moment (its partner thread takes the floor's) and waits for both, so each server
+        # always has the same number of requests in flight.
+        pairs = list(zip(reqs[0::2], reqs[1::2], strict=True))
+        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="bench-client") as pool, \
+                ThreadPoolExecutor(self.concurrency, thread_name_prefix="bench-partner") as mate:
+            def both(pair: tuple[Req, Req]) -> list[Sample]:
+                twin = mate.submit(self.send, pair[1])
+                return [self.send(pair[0]), twin.result()]
+
+            return [s for done in pool.map(both, pairs) for s in done]
 
     def run(self, reqs: list[Req]) -> list[Sample]:
         """Send from a separate process: this one also hosts the fake Slack and model
@@ -320,7 +338,8 @@ class Loader:
         proc = subprocess.run(
             [sys.executable, str(Path(__file__).resolve()), "--load-client",
              "--concurrency", str(self.concurrency)],
-            input=json.dumps({"ports": self.ports, "reqs": [r.__dict__ for r in reqs]}),
+            input=json.dumps({"ports": self.ports, "paired": self.paired,
+                              "reqs": [r.__dict__ for r in reqs]}),
             capture_output=True, text=True, check=True,
         )
         return [Sample(**x) for x in json.loads(proc.stdout)]
@@ -330,13 +349,14 @@ def load_client(concurrency: int) -> None:
     """``--load-client``: read ports and requests (JSON) on stdin, write samples on stdout."""
     job = json.loads(sys.stdin.read())
     reqs = [Req(**r) for r in job["reqs"]]
-    samples = Loader({k: int(v) for k, v in job["ports"].items()}, concurrency).run_here(reqs)
+    samples = Loader({k: int(v) for k, v in job["ports"].items()}, concurrency,
+                     bool(job.get("paired", True))).run_here(reqs)
     sys.stdout.write(json.dumps([x.__dict__ for x in samples]))
 
 
 def side_by_side(reqs: list[Req]) -> list[Req]:
-    """Each request to the app, then the same request to the floor: the client threads take
-    them in this order, so both servers answer at the same moments, under the same load."""
+    """Each request to the app, then the same request to the floor (the loader sends the two
+    at once, or one after the other with ``--side-by-side interleaved``)."""
     out = []
     for r in reqs:
         out += [r, Req(r.kind, r.body, r.content_type, "floor")]
@@ -584,7 +604,8 @@ def benchmark(args: argparse.Namespace) -> int:
         ))
         log(f"app on :{app_port} (flowpilot serve), floor on :{floor_port}; logs in {workdir}")
 
-        load = Loader({"app": app_port, "floor": floor_port}, conc)
+        load = Loader({"app": app_port, "floor": floor_port}, conc,
+                      paired=args.side_by_side == "paired")
         pids = {c.name: c.proc.pid for c in children}
         if args.work_mode == "inline":  # the app's own worker process (bot/host_worker.py)
             deadline = time.monotonic() + 120
@@ -599,9 +620,13 @@ def benchmark(args: argparse.Namespace) -> int:
         cpu: dict[str, dict[str, float]] = {}  # kind -> process -> CPU ms during the phase
         app, floor = Run(), Run()  # side by side: same moments, same machine load
 
+        phase_seconds: list[float] = []
+
         def phase(kind: str, reqs: list[Req]) -> None:
             before = {name: cpu_ms(pid) for name, pid in pids.items()}
+            started = time.perf_counter()
             samples = load.run(side_by_side(reqs))
+            phase_seconds.append(time.perf_counter() - started)
             after = {name: cpu_ms(pid) for name, pid in pids.items()}
             cpu[kind] = {name: after[name] - b for name, b in before.items()  # type: ignore[operator]
                          if b is not None and after[name] is not None}
@@ -714,7 +739,16 @@ def benchmark(args: argparse.Namespace) -> int:
           f"{args.threads}, {db_version}, Python {platform.python_version()}, "
           f"{cores} cores")
     print("  app = flowpilot serve; floor = minimal Bolt app, one INSERT then ack, same stack;")
-    print("  side by side: each client sends a request to the app, then the same to the floor")
+    if args.side_by_side == "paired":
+        print("  side by side: each client sends a request to the app and the same to the floor "
+              "at once, and waits for both")
+    else:
+        print("  side by side (interleaved): each client sends a request to the app, then the "
+              "same to the floor")
+    # Little's law: requests in flight on average = the time spent in them / the time taken.
+    busy = sum(phase_seconds)
+    print(f"  requests in flight on average: app {sum(s.seconds for s in app.samples) / busy:.1f},"
+          f" floor {sum(s.seconds for s in floor.samples) / busy:.1f} (of {conc} clients)")
     print("  latency in ms, client side (request written -> response read), nearest-rank")
     print()
     for line in table(app, floor):
@@ -759,6 +793,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--requests", type=int, default=150, help="requests per kind (default 150)")
+    p.add_argument("--side-by-side", choices=("paired", "interleaved"), default="paired",
+                   help="paired: each client sends to both servers at once (default); "
+                        "interleaved: to the app, then to the floor")
     p.add_argument("--concurrency", type=int, default=16, help="client threads (default 16)")
     p.add_argument("--model-delay", type=float, default=2.0, help="seconds per model answer")
     p.add_argument("--workers", type=int, default=64, help="FLOWPILOT_WORKERS for the app")
