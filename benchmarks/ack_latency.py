@@ -29,13 +29,13 @@ What it does, in one run:
    traffic in this process never slows the clock that times the acks); closed loop, one
    keep-alive connection per thread and server. Each client thread sends a request to the
    app and the very same request (re-signed) to the floor **at once** (a partner thread
-   sends the floor's) and waits for both, so both answer at the same moments under the same
-   machine load (the app's turns, PostgreSQL, the fakes) with the same number of requests
-   in flight. (``--side-by-side interleaved``, the method before 1 December 2026: the client
-   sends to the app, then to the floor; closed loop, the slower server then gathers the
-   clients — Little's law — so the floor answered ~1 request at a time while the app had
-   ~15: the report prints both servers' average in flight.) Three phases of ``--requests``
-   each:
+   sends the floor's) and waits for both, so both get the same requests at the same moments
+   (a burst at one is a burst at the other) under the same machine load (the app's turns,
+   PostgreSQL, the fakes). (``--side-by-side interleaved``, the method before 1 December
+   2026: the client sends to the app, then to the floor; closed loop, the clients then pile
+   up at the slower server, and the floor mostly answered one request at a time while the app
+   had the other fifteen. The report prints each server's average requests in flight.)
+   Three phases of ``--requests`` each:
 
    * ``command``: ``/flowpilot <problem>``; each opens a session (header post, first turn).
      The benchmark then waits until every session exists.
@@ -320,8 +320,8 @@ class Loader:
             with ThreadPoolExecutor(self.concurrency, thread_name_prefix="bench-client") as pool:
                 return list(pool.map(self.send, reqs))
         # Paired: a client sends a request to the app and its twin to the floor at the same
-        # moment (its partner thread takes the floor's) and waits for both, so each server
-        # always has the same number of requests in flight.
+        # moment (its partner thread takes the floor's) and waits for both, so both servers
+        # get the same requests at the same moments.
         pairs = list(zip(reqs[0::2], reqs[1::2], strict=True))
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="bench-client") as pool, \
                 ThreadPoolExecutor(self.concurrency, thread_name_prefix="bench-partner") as mate:
@@ -745,7 +745,8 @@ def benchmark(args: argparse.Namespace) -> int:
     else:
         print("  side by side (interleaved): each client sends a request to the app, then the "
               "same to the floor")
-    # Little's law: requests in flight on average = the time spent in them / the time taken.
+    # Little's law: requests in flight on average = the time spent in them / the time taken
+    # (paired, both get the same requests at once: the slower one holds them longer).
     busy = sum(phase_seconds)
     print(f"  requests in flight on average: app {sum(s.seconds for s in app.samples) / busy:.1f},"
           f" floor {sum(s.seconds for s in floor.samples) / busy:.1f} (of {conc} clients)")
