@@ -32,9 +32,9 @@ What it does, in one run:
    sends the floor's) and waits for both, so both get the same requests at the same moments
    (a burst at one is a burst at the other) under the same machine load (the app's turns,
    PostgreSQL, the fakes). (``--side-by-side interleaved``, the method before 1 December
-   2026: the client sends to the app, then to the floor; closed loop, the clients then pile
-   up at the slower server, and the floor mostly answered one request at a time while the app
-   had the other fifteen. The report prints each server's average requests in flight.)
+   2026: the client sends to the app, then to the floor; in a closed loop more of the
+   clients then wait at whichever server is slower at that moment, so a burst at one is not
+   a burst at the other. The report prints each server's average requests in flight.)
    Three phases of ``--requests`` each:
 
    * ``command``: ``/flowpilot <problem>``; each opens a session (header post, first turn).

@@ -211,7 +211,7 @@ class TurnRunner:
         ctx, event_ids, channel, thread, seen, _tries = begun
         for ts in seen:  # the technician sees at once that their message was taken
             svc.notifier.react(channel, ts, "eyes")
-        # Slack's AI status in the thread while the model works, cleared after; a thread
+        # Slack's AI status in the thread while the model works, until the answer; a thread
         # Slack refuses it for (or a workspace without it) just goes without.
         status_set = svc.notifier.set_status(channel, thread, WORKING, LOADING_MESSAGES)
         try:  # shared files: text into the inputs (redacted), images for Claude (issue 18)

@@ -129,3 +129,34 @@ def test_the_fake_returns_metadata_only_when_asked(fake_slack: Any) -> None:
     assert all("metadata" not in m for m in plain["messages"])  # type: ignore[index]
     assert notifier.find_marker("C1", root, outbox.MARKER, "outbox_id", "abc") == ts
     assert notifier.find_marker("C1", root, outbox.MARKER, "outbox_id", "zzz") is None
+
+
+def test_an_answer_whose_process_died_before_sending_is_sent_once_later(
+        make: Make, fake_anthropic: Any) -> None:
+    """A turn's answer is recorded already claimed as its first attempt (in the transaction
+    that stores the turn); if the process dies before the post, the sweep takes it up once
+    the attempt is stale, asks Slack first (the marker), then posts it, once."""
+    import uuid
+
+    from storage.db import unit_of_work
+
+    clock = FakeClock()
+    h = make(clock=clock)
+    thread, sid = open_session(h, fake_anthropic)
+    payload = {"channel": "C1", "thread_ts": thread, "text": ANSWER,
+               "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": ANSWER}}],
+               "after": {"session_id": str(sid), "step_id": str(uuid.uuid4()),
+                         "fix_ids": [], "item_ids": []}}
+    with unit_of_work(h.svc.factory) as db:  # recorded, then the process "died"
+        outbox.enqueue(db, target="slack", kind="turn", dedupe_key="turn:died",
+                       payload=payload, now=clock.now, session_id=sid, claimed=True)
+    row = _answer_row(h)
+    assert (row.status, row.attempts) == ("sending", 1)
+    assert deliver_outputs(h.svc, clock.advance(seconds=30)).claimed == 0  # still in flight
+    assert _answers(h, thread) == []
+    assert deliver_outputs(h.svc, clock.advance(minutes=5)).done == 1
+    h.settle()
+    assert deliver_outputs(h.svc, clock.advance(minutes=5)).claimed == 0
+    assert len(_answers(h, thread)) == 1 and _answer_row(h).status == "sent"
+    assert any(c.body.get("include_all_metadata")  # looked for an earlier post first
+               for c in h.slack.calls("conversations.replies"))
