@@ -99,3 +99,83 @@ def test_engines_with_gates_write_and_read_only_connections_bypass_them(tmp_path
     finally:
         acking.dispose()
         working.dispose()
+
+
+def _factory(engine):  # type: ignore[no-untyped-def]
+    from storage.db import make_session_factory
+
+    return make_session_factory(engine)
+
+
+def test_acks_waiting_together_are_written_in_one_transaction(tmp_path: Path) -> None:
+    """The acking process's writes go through one writer thread, as many per transaction as
+    are waiting (group commit); each caller gets its own result."""
+    from sqlalchemy import event
+
+    from storage.db import core_write
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'app.db'}", gate="first")
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE t (n integer UNIQUE)"))
+        begins: list[int] = []
+        event.listen(engine, "begin", lambda conn: begins.append(1))
+        factory = _factory(engine)
+        start = threading.Barrier(32)
+        results: dict[int, int] = {}
+
+        def ack(n: int) -> None:
+            start.wait()
+            results[n] = core_write(factory, lambda db: db.execute(
+                text("INSERT INTO t (n) VALUES (:n) RETURNING n"), {"n": n}).scalar_one())
+
+        threads = [threading.Thread(target=ack, args=(n,)) for n in range(32)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert results == {n: n for n in range(32)}
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM t")).scalar() == 32
+        assert len(begins) < 32  # fewer transactions than writes
+    finally:
+        engine.dispose()
+
+
+def test_a_failing_write_is_rolled_back_alone_and_told_to_its_caller(tmp_path: Path) -> None:
+    import pytest
+    from sqlalchemy.exc import IntegrityError
+
+    from storage.db import core_write
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'app.db'}", gate="first")
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE t (n integer UNIQUE)"))
+            conn.execute(text("INSERT INTO t (n) VALUES (1)"))
+        factory = _factory(engine)
+        start = threading.Barrier(9)
+        outcome: dict[int, object] = {}
+
+        def ack(n: int) -> None:
+            start.wait()
+            try:
+                outcome[n] = core_write(factory, lambda db: db.execute(
+                    text("INSERT INTO t (n) VALUES (:n)"), {"n": n}).rowcount)
+            except IntegrityError as exc:
+                outcome[n] = exc
+
+        threads = [threading.Thread(target=ack, args=(n,)) for n in range(1, 10)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert isinstance(outcome[1], IntegrityError)  # 1 was there: only its caller is told
+        assert all(outcome[n] == 1 for n in range(2, 10))
+        with engine.connect() as conn:
+            assert sorted(conn.execute(text("SELECT n FROM t")).scalars()) == list(range(1, 10))
+        with pytest.raises(ValueError):  # an error in the work itself reaches the caller
+            core_write(factory, lambda db: (_ for _ in ()).throw(ValueError("bad input")))
+        assert core_write(factory, lambda db: db.execute(text("SELECT 7")).scalar()) == 7
+    finally:
+        engine.dispose()
