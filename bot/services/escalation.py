@@ -187,7 +187,8 @@ def _package_sent(svc: Services, payload: dict[str, Any], ts: str) -> None:
     _posted(svc, uuid.UUID(str(payload["session_id"])), post, ts, svc.clock())
 
 
-outbox.AFTER_SENT["escalation"] = _package_sent
+outbox.SENT["escalation"] = outbox.SentHooks(
+    after=lambda svc, payload, ts, _found: _package_sent(svc, payload, ts))
 
 
 def _posted(svc: Services, session_id: uuid.UUID, post: _Post, ts: str, now: datetime) -> None:

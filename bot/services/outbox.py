@@ -50,21 +50,19 @@ class Sender(Protocol):
         """The reference of an earlier attempt that got through, or None."""
 
 
-Hook = Callable[[Services, dict[str, Any], str], None]  # (svc, payload, ref)
 GiveUp = Callable[[Services, dict[str, Any]], None]
 
 
 @dataclass(frozen=True)
 class SentHooks:
-    """A kind whose bookkeeping after delivery is written in the same transaction that marks
-    the message sent (one transaction, not two: a turn's answer is on every turn's path).
-    ``in_tx`` returns what ``after`` (outside the transaction: Slack calls) needs."""
-    in_tx: Callable[[Services, Session, dict[str, Any], str], Any]
-    after: Callable[[Services, dict[str, Any], str, Any], None]
+    """What a kind does once its message is delivered. ``in_tx`` runs in the transaction
+    that marks the message sent (a turn's answer is on every turn's path: one transaction,
+    not two); ``after`` runs after it (Slack calls), given what ``in_tx`` returned."""
+    after: Callable[[Services, dict[str, Any], str, Any], None]  # (svc, payload, ref, found)
+    in_tx: Callable[[Services, Session, dict[str, Any], str], Any] | None = None
 
 
 SENDERS: dict[str, Sender] = {}
-AFTER_SENT: dict[str, Hook] = {}
 SENT: dict[str, SentHooks] = {}
 ON_GIVE_UP: dict[str, GiveUp] = {}
 
@@ -137,35 +135,7 @@ def _settle(svc: Services, message_id: uuid.UUID, kind: str, payload: dict[str, 
             attempts: int, outcome: Outcome) -> str | None:
     now = svc.clock()
     if outcome.ref:
-        ref = outcome.ref
-        mark = update(OutboxMessage).where(OutboxMessage.id == message_id).values(
-            status="sent", result_ref=ref, sent_at=now, last_error=None)
-        hooks = SENT.get(kind)
-        if hooks is not None:
-            def sent(db: Session) -> Any:
-                db.execute(mark)
-                return hooks.in_tx(svc, db, payload, ref)
-
-            try:
-                found = in_transaction(svc.factory, sent)
-            except Exception:
-                log.exception("after-sent bookkeeping of %s failed", kind)
-                with unit_of_work(svc.factory) as db:
-                    db.execute(mark)
-                return ref
-            try:
-                hooks.after(svc, payload, ref, found)
-            except Exception:
-                log.exception("after-sent hook of %s failed", kind)
-            return ref
-        with unit_of_work(svc.factory) as db:
-            db.execute(mark)
-        hook = AFTER_SENT.get(kind)
-        if hook is not None:
-            try:
-                hook(svc, payload, outcome.ref)
-            except Exception:
-                log.exception("after-sent hook of %s failed", kind)
+        _sent(svc, message_id, kind, payload, outcome.ref, now)
         return outcome.ref
     give_up = outcome.permanent or attempts >= MAX_ATTEMPTS
     delay = outcome.retry_after if outcome.retry_after is not None else \
@@ -179,6 +149,34 @@ def _settle(svc: Services, message_id: uuid.UUID, kind: str, payload: dict[str, 
     if give_up:
         _tell_once(svc, message_id, kind, payload)
     return None
+
+
+def _sent(svc: Services, message_id: uuid.UUID, kind: str, payload: dict[str, Any],
+          ref: str, now: datetime) -> None:
+    """Mark a delivered message sent, with its kind's hooks (``SENT``)."""
+    mark = update(OutboxMessage).where(OutboxMessage.id == message_id).values(
+        status="sent", result_ref=ref, sent_at=now, last_error=None)
+    hooks = SENT.get(kind)
+    in_tx = hooks.in_tx if hooks is not None else None
+
+    def sent(db: Session) -> Any:
+        db.execute(mark)
+        return in_tx(svc, db, payload, ref) if in_tx is not None else None
+
+    try:
+        found = in_transaction(svc.factory, sent)
+    except Exception:
+        if in_tx is None:
+            raise
+        log.exception("after-sent bookkeeping of %s failed", kind)
+        with unit_of_work(svc.factory) as db:  # sent all the same: never posted twice
+            db.execute(mark)
+        return
+    if hooks is not None:
+        try:
+            hooks.after(svc, payload, ref, found)
+        except Exception:
+            log.exception("after-sent hook of %s failed", kind)
 
 
 def _tell_once(svc: Services, message_id: uuid.UUID, kind: str, payload: dict[str, Any]) -> None:

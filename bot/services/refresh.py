@@ -147,7 +147,7 @@ def _turn_undeliverable(svc: Services, payload: dict[str, Any]) -> None:
         log.warning("could not tell the thread about an undelivered answer: %s", exc.message)
 
 
-outbox.SENT["turn"] = outbox.SentHooks(in_tx=_turn_recorded, after=_turn_sent)
+outbox.SENT["turn"] = outbox.SentHooks(after=_turn_sent, in_tx=_turn_recorded)
 outbox.ON_GIVE_UP["turn"] = _turn_undeliverable
 
 

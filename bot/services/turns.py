@@ -208,7 +208,7 @@ class TurnRunner:
 
     def _one_turn(self, session_id: uuid.UUID, begun: Begun) -> bool:
         svc = self.svc
-        ctx, event_ids, channel, thread, seen, _tries = begun
+        ctx, event_ids, channel, thread, seen, tries = begun
         for ts in seen:  # the technician sees at once that their message was taken
             svc.notifier.react(channel, ts, "eyes")
         # Slack's AI status in the thread while the model works, until the answer; a thread
@@ -223,17 +223,16 @@ class TurnRunner:
         # methods/assistant.threads.setStatus); it is cleared here only when none was posted.
         taken = posted = False
         try:
-            taken, posted = self._answer(session_id, begun, ctx, event_ids, channel, thread)
+            taken, posted = self._answer(session_id, ctx, event_ids, channel, thread, tries)
         finally:
             if status_set and not posted:
                 svc.notifier.set_status(channel, thread, "")
         return taken
 
-    def _answer(self, session_id: uuid.UUID, begun: Begun, ctx: TurnContext,
-                event_ids: list[uuid.UUID], channel: str, thread: str) -> tuple[bool, bool]:
+    def _answer(self, session_id: uuid.UUID, ctx: TurnContext, event_ids: list[uuid.UUID],
+                channel: str, thread: str, tries: int) -> tuple[bool, bool]:
         """The model's turn, stored and posted: (stored, its message is in the thread)."""
         svc = self.svc
-        tries = begun[5]
         slow = threading.Timer(self.slow_after, self._say_slow, args=(channel, thread))
         slow.daemon = True
         slow.start()
@@ -437,4 +436,3 @@ def requeue_failed(svc: Services, session_id: uuid.UUID, now: datetime) -> int:
             .values(status="pending", error=None, processed_at=None)
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
-
