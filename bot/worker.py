@@ -109,9 +109,12 @@ def make_app(fp: FlowPilot) -> procrastinate.App:
         _periodic(app, fp, name)
 
     sweep = max(1, int(fp.settings.worker_stalled_after // 3))
+    # No ``lock``: a worker killed while it runs this would hold the lock for good, and no
+    # stalled job would run again (procrastinate skips jobs whose lock a ``doing`` job holds).
+    # Two runs at once are safe: each job is ended once (``_run_again``).
     @app.periodic(cron=f"* * * * * */{sweep}", periodic_id="retry_stalled")
     @app.task(name="flowpilot.retry_stalled", queue=queue.QUEUE,
-              queueing_lock="flowpilot.retry_stalled", lock="flowpilot.retry_stalled")
+              queueing_lock="flowpilot.retry_stalled")
     async def retry_stalled(timestamp: int) -> int:
         return await _retry_stalled(app, fp)
 
@@ -164,27 +167,42 @@ def _before_turn_failed(fp: FlowPilot, sid: uuid.UUID, attempt: int, exc: Except
 
 
 async def _retry_stalled(app: procrastinate.App, fp: FlowPilot) -> int:
-    """Jobs of workers that stopped beating (killed, frozen) run again. A turn job is
-    finished and deferred afresh instead of retried: retrying it would clash with a job the
-    session's next input may have queued meanwhile (``queueing_lock``). Its session's turn
-    lease was the dead worker's (only a turn job takes it in queue mode): freed here, and
-    the inputs it had taken are pending again (twice at most)."""
+    """Jobs of workers that stopped beating (killed, frozen) run again; how many."""
     stalled = list(await app.job_manager.get_stalled_jobs(
         seconds_since_heartbeat=fp.settings.worker_stalled_after))
+    again = 0
     for job in stalled:
-        log.warning("job %s (%s) of a stalled worker runs again", job.id, job.task_name)
-        await _run_again(app, fp, job)
-    return len(stalled)
+        try:
+            if await _run_again(app, fp, job):
+                log.warning("job %s (%s) of a stalled worker runs again", job.id, job.task_name)
+                again += 1
+        except Exception:  # one job's trouble does not keep the others stalled
+            log.warning("could not run job %s (%s) of a stalled worker again yet", job.id,
+                        job.task_name, exc_info=True)
+    return again
 
 
-async def _run_again(app: procrastinate.App, fp: FlowPilot, job: pjobs.Job) -> None:
-    """A ``doing`` job that no worker runs any more runs again (see ``_retry_stalled``)."""
-    if job.task_name != queue.TURNS:
+async def _run_again(app: procrastinate.App, fp: FlowPilot, job: pjobs.Job) -> bool:
+    """A ``doing`` job that no worker runs any more runs again; False when someone else
+    ended it first (two sweeps at once, or the job finished after all).
+
+    - A turn job is ended and deferred afresh, not retried: retrying it would clash with a
+      job the session's next input may have queued meanwhile (``queueing_lock``). Its
+      session's turn lease was the dead worker's (only a turn job takes it in queue mode):
+      freed, and the inputs it had taken are pending again (twice at most), all in the
+      transaction that ends the job.
+    - A job with a ``queueing_lock`` of its own (the periodic sweeps, ``retry_stalled``) is
+      ended: its next tick runs it, and retrying it would clash with that tick's waiting job.
+    - Any other job (a recorded work item) is retried."""
+    assert job.id is not None
+    if job.task_name == queue.TURNS:
+        return await asyncio.to_thread(
+            _free_turns, fp, job.id, uuid.UUID(str(job.task_kwargs["session_id"])))
+    if job.queueing_lock:
+        await app.job_manager.finish_job(job, status=pjobs.Status.FAILED, delete_job=False)
+    else:
         await app.job_manager.retry_job(job)
-        return
-    # The session's turn first: if the job's end fails after it, the job is found again.
-    await asyncio.to_thread(_free_turns, fp, uuid.UUID(str(job.task_kwargs["session_id"])))
-    await app.job_manager.finish_job(job, status=pjobs.Status.FAILED, delete_job=False)
+    return True
 
 
 def _release_own(fp: FlowPilot, sid: uuid.UUID) -> None:
@@ -202,15 +220,18 @@ def _release_own(fp: FlowPilot, sid: uuid.UUID) -> None:
             deliveries.requeue_interrupted(db, sid, svc.clock())
 
 
-def _free_turns(fp: FlowPilot, sid: uuid.UUID) -> None:
+def _free_turns(fp: FlowPilot, job_id: int, sid: uuid.UUID) -> bool:
     svc = fp.services
     now = svc.clock()
     with unit_of_work(svc.factory) as db:
+        if not queue.end_stalled_job(db, job_id):
+            return False
         db.execute(update(AISession).where(AISession.id == sid)
                    .values(turn_lease_until=None, turn_lease_holder=None)
                    .execution_options(synchronize_session=False))
         deliveries.requeue_interrupted(db, sid, now)
         queue.defer_turn(db, sid)
+    return True
 
 
 class QueueWorker:

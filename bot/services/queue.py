@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from storage.queries.jobs import QUEUE, TURN_JOB_CTE, TURNS, WORK
 
 __all__ = ["QUEUE", "QUEUE_CONNECTIONS", "TURNS", "TURN_JOB_CTE", "WORK", "QueueCollector",
-           "defer_turn", "defer_work", "record_work"]
+           "defer_turn", "defer_work", "end_stalled_job", "record_work"]
 
 log = logging.getLogger(__name__)
 # procrastinate's own pool in a worker process (its LISTEN, fetch/finish, heartbeat): counted
@@ -79,6 +79,23 @@ def defer_turn(db: Session | Connection, session_id: uuid.UUID, *,
     if attempt:
         args["attempt"] = attempt
     db.execute(_DEFER_TURN, {"sid": str(session_id), "args": args, "at": at})
+
+
+# A job that no worker runs any more (its worker stopped beating, or its end was lost),
+# ended in the caller's transaction: the row lock makes it once across concurrent callers.
+_TAKE_DOING = text("SELECT 1 FROM procrastinate_jobs WHERE id = :id AND status = 'doing' "
+                   "FOR UPDATE")
+_END_FAILED = text("SELECT procrastinate_finish_job_v1(:id, 'failed', false)")
+
+
+def end_stalled_job(db: Session | Connection, job_id: int) -> bool:
+    """End the ``doing`` job ``job_id`` as failed in this transaction (procrastinate's own
+    function, so its events are written); False when it is not ``doing`` any more (another
+    worker ended it first, or it finished after all)."""
+    if db.execute(_TAKE_DOING, {"id": job_id}).first() is None:
+        return False
+    db.execute(_END_FAILED, {"id": job_id})
+    return True
 
 
 def defer_work(db: Session | Connection, event_id: uuid.UUID) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from support import SECRET, Harness
 
 from storage.models import AISession, InboundEvent
@@ -184,6 +184,53 @@ def test_a_worker_killed_mid_turn_and_the_next_input_is_answered_once(
                 rows = dict(db.execute(select(InboundEvent.delivery_key, InboundEvent.attempts)
                                        .where(InboundEvent.kind == "reply")).all())
             assert rows == {"msg:C1:1800000001.000001": 2, "msg:C1:1800000001.000002": 1}
+    finally:
+        web.close()
+
+
+def test_a_worker_that_died_sweeping_for_stalled_jobs_does_not_stall_them_for_good(
+        tmp_path: Path, db_url: str, engine: Any, fake_slack: Any) -> None:
+    """A worker killed while it ran ``retry_stalled`` itself (and a periodic sweep, and a
+    turn): its jobs stay ``doing`` under a worker that no longer beats. The stalled-job
+    sweep must still run on the live worker (it takes no lock a dead worker could keep)
+    and the killed turn's input is answered once."""
+    web = Harness(db_url, fake_slack, FLOWPILOT_WORK_MODE="queue")
+    try:
+        with _workers(tmp_path, db_url, fake_slack, None, count=1):
+            [(sid, channel, thread)] = _open_sessions(web, 1)
+        # The worker is gone; a reply is acked and its turn job waits.
+        assert web.reply("it started after the update", thread, channel=channel,
+                         ts="1800000002.000001") == (200, "")
+        with web.svc.factory() as db, db.begin():
+            dead = db.execute(text("INSERT INTO procrastinate_workers (last_heartbeat) "
+                                   "VALUES (now() - interval '1 hour') RETURNING id")).scalar()
+            # What the dead worker was running: the sweep, a periodic job, the turn.
+            ended = [db.execute(text(
+                "INSERT INTO procrastinate_jobs (queue_name, task_name, lock, queueing_lock, "
+                "args, status, worker_id) VALUES ('flowpilot', :task, :lock, :lock, "
+                "CAST(:args AS jsonb), 'doing', :w) RETURNING id"),
+                {"task": task, "lock": task, "args": '{"timestamp": 0}', "w": dead}).scalar()
+                for task in ("flowpilot.retry_stalled", "flowpilot.job.nudge_stale")]
+            taken = db.execute(text("UPDATE procrastinate_jobs SET status = 'doing', "
+                                    "worker_id = :w WHERE task_name = 'flowpilot.turns' "
+                                    "AND status = 'todo'"), {"w": dead}).rowcount
+            assert taken == 1
+            db.execute(update(AISession).where(AISession.id == sid).values(
+                turn_lease_holder="gone-host|boot|999999", turn_lease_until=None))
+            db.execute(update(InboundEvent).where(
+                InboundEvent.delivery_key == "msg:C1:1800000002.000001")
+                .values(status="processing", attempts=1))
+        with _workers(tmp_path, db_url, fake_slack, None, count=1):
+            _wait(web, _replies_done, timeout=60,
+                  what="the jobs of the worker that died sweeping stayed stalled")
+            assert _eyes(fake_slack)["1800000002.000001"] == 1
+
+            def periodic_freed(db: Any) -> bool:
+                return not db.execute(text(
+                    "SELECT 1 FROM procrastinate_jobs WHERE id = ANY(:ids) AND status = 'doing'"
+                ), {"ids": ended}).first()
+
+            _wait(web, periodic_freed, what="the dead worker's jobs were not ended")
     finally:
         web.close()
 
