@@ -23,7 +23,10 @@ What it does:
    (``processed_at`` of the last one). Turns per second = replies / that time. The model-delay
    limit is N × T / delay (every thread always waiting on the model). Also printed: the
    workers' CPU per turn (/proc) and how busy the whole machine was meanwhile ("box busy",
-   /proc/stat: workers, PostgreSQL and the fakes; near 100 % the box, not the design, limits).
+   /proc/stat: workers, PostgreSQL and the fakes; near 100 % the box, not the design, limits),
+   a turn job's run time (procrastinate's started → succeeded events; the model's delay is
+   most of it) and "slots busy": the share of the run that the worker threads spent inside
+   a job (the rest is fetching and finishing jobs).
 5. Checks after each run: every reply ``done`` and taken once (``attempts = 1``), the model
    called exactly once per reply, no job left.
 
@@ -234,6 +237,16 @@ def benchmark(args: argparse.Namespace) -> int:
                 left = conn.execute(text(
                     "SELECT count(*) FROM procrastinate_jobs WHERE task_name IN "
                     "('flowpilot.turns', 'flowpilot.work') AND status <> 'succeeded'")).scalar()
+                # Where the time went: a turn job's run (started → succeeded, procrastinate's
+                # events) against the model's delay, and how full the worker's slots were.
+                run50, run90, run_sum = conn.execute(text(
+                    "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY r), "
+                    "percentile_cont(0.9) WITHIN GROUP (ORDER BY r), sum(r) FROM ("
+                    " SELECT extract(epoch FROM max(e.at) FILTER (WHERE e.type = 'succeeded')"
+                    " - max(e.at) FILTER (WHERE e.type = 'started')) AS r"
+                    " FROM procrastinate_jobs j JOIN procrastinate_events e ON e.job_id = j.id"
+                    " WHERE j.task_name = 'flowpilot.turns' AND j.status = 'succeeded'"
+                    " GROUP BY j.id) runs")).one()
             elapsed = float(last) - t0
             calls = len(model.message_requests) - requests_before
             limit = workers * threads / args.model_delay
@@ -242,7 +255,10 @@ def benchmark(args: argparse.Namespace) -> int:
                                            "twice": float(twice or 0),
                                            "calls": float(calls), "left": float(left or 0),
                                            "cpu_ms": 1000 * cpu / len(sessions),
-                                           "busy": busy}
+                                           "busy": busy,
+                                           "run50": float(run50 or 0), "run90": float(run90 or 0),
+                                           "slots": float(run_sum or 0)
+                                           / (workers * threads * elapsed)}
             log(f"{workers} worker(s) x {threads} threads: {len(sessions)} turns in "
                 f"{elapsed:.2f} s = {rate:.1f} turns/s ({100 * rate / limit:.0f}% of the "
                 f"{limit:.0f}/s model-delay limit), worker CPU {1000 * cpu / len(sessions):.1f} "
@@ -260,11 +276,13 @@ def report(args: argparse.Namespace, results: dict[tuple[int, int], dict[str, fl
     print(f"scale_out: {turns} turns per run, model answers after {args.model_delay:g} s, "
           f"{os.cpu_count()} CPUs, worker pool {args.worker_pool} connections")
     print(f"{'workers':>8} {'threads':>8} {'turns/s':>9} {'limit':>7} {'of limit':>9} "
-          f"{'CPU ms/turn':>12} {'box busy':>9} {'twice':>6} {'calls':>6}")
+          f"{'CPU ms/turn':>12} {'box busy':>9} {'job run p50/p90 s':>18} {'slots busy':>11} "
+          f"{'twice':>6} {'calls':>6}")
     for (w, th), r in results.items():
         print(f"{w:>8} {th:>8} {r['rate']:>9.1f} {r['limit']:>7.0f} "
               f"{100 * r['rate'] / r['limit']:>8.0f}% {r['cpu_ms']:>12.1f} "
-              f"{100 * r['busy']:>8.0f}% {r['twice']:>6.0f} "
+              f"{100 * r['busy']:>8.0f}% {r['run50']:>8.2f} / {r['run90']:<7.2f} "
+              f"{100 * r['slots']:>10.0f}% {r['twice']:>6.0f} "
               f"{r['calls']:>6.0f}")
     checks: list[tuple[str, bool]] = []
     one = results.get((1, t), {}).get("rate")
