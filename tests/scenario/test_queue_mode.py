@@ -380,3 +380,30 @@ def test_a_log_file_reply_is_read_by_the_worker_not_by_serve(
         sent = str(fake_anthropic.message_requests[-1].body["messages"][-1])
         assert "0x8004010F" in sent and secret not in sent
         assert len(fake_slack.calls("files.download")) == 1
+
+
+@pytest.mark.postgres_only
+def test_a_stalled_job_is_ended_once_when_two_sweeps_find_it(engine: Any) -> None:
+    """``retry_stalled`` takes no lock, so two sweeps may find the same stalled job: the
+    first ends it (procrastinate's own function, its event written), the second sees it is
+    not ``doing`` any more and leaves it, so its session's turn is deferred once."""
+    from bot.services import queue
+
+    with engine.begin() as conn:
+        job = conn.execute(text(
+            "INSERT INTO procrastinate_jobs (queue_name, task_name, lock, queueing_lock, args, "
+            "status) VALUES ('flowpilot', 'flowpilot.turns', 's1', 's1', "
+            "CAST(:args AS jsonb), 'doing') RETURNING id"), {"args": '{"session_id": "s1"}'}
+        ).scalar_one()
+    with engine.begin() as first, engine.begin() as second:
+        assert queue.end_stalled_job(first, job) is True
+        # The second sweep waits on the row lock (FOR UPDATE) until the first commits;
+        # here it asks after that commit.
+        first.commit()
+        assert queue.end_stalled_job(second, job) is False
+    with engine.connect() as conn:
+        status = conn.execute(text("SELECT status::text FROM procrastinate_jobs WHERE id = :id"),
+                              {"id": job}).scalar_one()
+        ended = conn.execute(text("SELECT count(*) FROM procrastinate_events "
+                                  "WHERE job_id = :id AND type = 'failed'"), {"id": job}).scalar()
+    assert (status, ended) == ("failed", 1)
