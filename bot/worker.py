@@ -111,7 +111,8 @@ def make_app(fp: FlowPilot) -> procrastinate.App:
     sweep = max(1, int(fp.settings.worker_stalled_after // 3))
     # No ``lock``: a worker killed while it runs this would hold the lock for good, and no
     # stalled job would run again (procrastinate skips jobs whose lock a ``doing`` job holds).
-    # Two runs at once are safe: each job is ended once (``_run_again``).
+    # Two runs at once are safe: each job is ended once (``_run_again``). procrastinate's own
+    # recipe sets a queueing_lock and no lock too (docs/howto/production/retry_stalled_jobs.md).
     @app.periodic(cron=f"* * * * * */{sweep}", periodic_id="retry_stalled")
     @app.task(name="flowpilot.retry_stalled", queue=queue.QUEUE,
               queueing_lock="flowpilot.retry_stalled")
