@@ -94,7 +94,8 @@ HISTORY_MODAL = "fp_history_modal"  # read-only: no submit (issue 19)
 
 # Slack events the app subscribes to (manifest ``bot_events``); ``message`` stands for
 # ``message.channels`` and ``message.groups``.
-EVENTS = ("app_mention", "message", "app_home_opened", "app_uninstalled", "tokens_revoked")
+EVENTS = ("app_mention", "message", "app_home_opened", "app_uninstalled", "tokens_revoked",
+          "user_change")
 MESSAGE_EVENTS = ("message.channels", "message.groups")
 
 MODALS = (ESCALATE_MODAL, RESOLVE_MODAL, INTAKE_MODAL, SETTINGS_MODAL, FEEDBACK_MODAL,

@@ -4,12 +4,13 @@ every Slack call its work makes), and install lifecycle events."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from slack_bolt import App
 from slack_bolt.context import BoltContext
 
-from bot.services import tenancy
+from bot.services import identity, tenancy
 from bot.services.container import Services
 from bot.tokens import enter
 
@@ -42,3 +43,26 @@ def register(app: App, svc: Services) -> None:
         if (event.get("tokens") or {}).get("bot"):
             tenancy.uninstalled(svc, context.team_id, context.enterprise_id,
                                 org=bool(context.is_enterprise_install))
+
+    @app.event("user_change")
+    def on_user_change(event: dict[str, Any], body: dict[str, Any], context: BoltContext) -> None:
+        # https://docs.slack.dev/reference/events/user_change (scope users:read): ``user`` is
+        # the whole user object, as users.info returns it; sent when a member's profile or
+        # data changes (a time zone change too, except daylight saving).
+        user = event.get("user")
+        if not isinstance(user, dict):
+            return
+        identity.profile_changed(svc, context.team_id, context.enterprise_id, user,
+                                 _event_time(event, body) or svc.clock())
+
+
+def _event_time(event: dict[str, Any], body: dict[str, Any]) -> datetime | None:
+    """When Slack says the event happened (``event_ts``, else the envelope's ``event_time``)."""
+    for raw in (event.get("event_ts"), body.get("event_time")):
+        if not isinstance(raw, str | int | float):
+            continue
+        try:
+            return datetime.fromtimestamp(float(raw), UTC)
+        except (TypeError, ValueError, OverflowError, OSError):
+            continue
+    return None

@@ -8,9 +8,10 @@ short insert); inside the lock they call ``ensure_user`` without a notifier."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -57,24 +58,53 @@ def ensure_user(
         return user
     if info is None:
         info = notifier.user_info(slack_user_id) if notifier is not None else {}
-    profile = info.get("profile") or {}
     try:
         with db.begin_nested():
-            user = User(
-                account_id=account.id,
-                slack_user_id=slack_user_id,
-                display_name=str(
-                    profile.get("display_name") or info.get("real_name") or info.get("name")
-                    or slack_user_id
-                )[:255],
-                tz=str(info.get("tz") or "UTC")[:64],
-                is_admin=bool(info.get("is_admin") or info.get("is_owner")),
-            )
+            user = User(account_id=account.id, slack_user_id=slack_user_id,
+                        **_profile(info, slack_user_id))
             db.add(user)
     except IntegrityError:
         user = find_user(db, account, slack_user_id)
         assert user is not None
     return user
+
+
+def _profile(info: dict[str, Any], slack_user_id: str) -> dict[str, Any]:
+    """Name, time zone and admin flag from a Slack user object (``users.info``'s ``user``,
+    or a ``user_change`` event's)."""
+    profile = info.get("profile") or {}
+    return {
+        "display_name": str(profile.get("display_name") or info.get("real_name")
+                            or info.get("name") or slack_user_id)[:255],
+        "tz": str(info.get("tz") or "UTC")[:64],
+        "is_admin": bool(info.get("is_admin") or info.get("is_owner")),
+    }
+
+
+def profile_changed(svc: Services, team_id: str | None, enterprise_id: str | None,
+                    info: dict[str, Any], at: datetime) -> int:
+    """Slack's ``user_change`` (a person's profile changed at ``at``): their rows take the new
+    name, time zone (nudge hours) and admin flag (who may change settings) in this workspace,
+    and in every workspace of the organisation on Enterprise Grid; a deactivated person is no
+    admin. A change older than the row's (a retried or late event) never overwrites a newer
+    profile. People not seen yet are left alone (created on first sight). How many rows."""
+    slack_user_id = str(info.get("id") or "")
+    if not slack_user_id or not (team_id or enterprise_id):
+        return 0
+    fields = _profile(info, slack_user_id)
+    if info.get("deleted"):
+        fields["is_admin"] = False
+    where = [Account.slack_team_id == team_id] if team_id else []
+    if enterprise_id:
+        where.append(Account.slack_enterprise_id == enterprise_id)
+    with unit_of_work(svc.factory) as db:
+        return int(db.execute(
+            update(User)
+            .where(User.slack_user_id == slack_user_id, User.updated_at < at,
+                   User.account_id.in_(select(Account.id).where(or_(*where))))
+            .values(**fields, updated_at=at)
+            .execution_options(synchronize_session=False)
+        ).rowcount)  # type: ignore[attr-defined]
 
 
 def unseen(db: Session, team_id: str, slack_user_ids: Iterable[str]) -> list[str]:

@@ -118,7 +118,8 @@ SCOPE_USES = {
     # files.completeUploadExternal, both "Bot token: files:write" (docs.slack.dev/reference/
     # methods/files.getUploadURLExternal, …/files.completeUploadExternal).
     "files:write": {"files.upload_v2"},
-    "users:read": {"users.info"},
+    # user_change: "Required scopes: users:read" (docs.slack.dev/reference/events/user_change).
+    "users:read": {"users.info", "user_change"},
     # users.info returns profile.email only with this scope: the PSA time entry's member is
     # found by the technician's e-mail (docs.slack.dev/reference/scopes/users.read.email).
     "users:read.email": {"users.info"},
