@@ -195,8 +195,6 @@ def benchmark(args: argparse.Namespace) -> int:
                   "the sessions did not open")
         finally:
             opener.stop()
-        with engine.begin() as conn:  # the runs' figures count their own jobs only
-            conn.execute(text("DELETE FROM procrastinate_jobs WHERE status = 'succeeded'"))
         with engine.connect() as conn:
             sessions = conn.execute(select(AISession.slack_channel_id,
                                            AISession.slack_thread_ts)).all()
@@ -212,6 +210,8 @@ def benchmark(args: argparse.Namespace) -> int:
             runs = [(int(w), int(t)) for w, t in
                     (item.split("x") for item in args.runs.split(","))]
         for round_, (workers, threads) in enumerate(runs):
+            with engine.begin() as conn:  # each run's figures count its own jobs only
+                conn.execute(text("DELETE FROM procrastinate_jobs WHERE status = 'succeeded'"))
             requests_before = len(model.message_requests)
             pool = Workers(workers, threads, env, workdir, f"run{round_}")
             try:
@@ -265,8 +265,6 @@ def benchmark(args: argparse.Namespace) -> int:
                 f"{elapsed:.2f} s = {rate:.1f} turns/s ({100 * rate / limit:.0f}% of the "
                 f"{limit:.0f}/s model-delay limit), worker CPU {1000 * cpu / len(sessions):.1f} "
                 f"ms/turn, model calls {calls}, taken twice {twice}, jobs left {left}")
-            with engine.begin() as conn:  # the next run's replies start from a clean slate
-                conn.execute(text("DELETE FROM procrastinate_jobs WHERE status = 'succeeded'"))
 
     return report(args, results, len(sessions))
 

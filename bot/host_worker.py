@@ -29,13 +29,11 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import select
 
-from storage.db import READ_ONLY
+from storage.db import read_only
 from storage.models import InboundEvent
 from storage.queries import deliveries
 
@@ -207,18 +205,13 @@ class HostConsumer:
                 self.stopped.wait(1.0)
             self.woken.wait(self.poll_seconds)
 
-    @contextmanager
-    def _reader(self) -> Iterator[Connection]:
-        with self.fp.db.connect() as conn:
-            yield conn.execution_options(**{READ_ONLY: True})
-
     def recover(self) -> int:
         """What a worker that died had claimed: its work items pending again, and each of its
         sessions driven (its lease is taken from the dead holder, its inputs queued again)."""
         from bot.jobs.recovery import reclaim_work
 
         reclaim_work(self.svc, self.svc.clock())
-        with self._reader() as conn:
+        with read_only(self.fp.db) as conn:
             sessions = conn.execute(
                 select(InboundEvent.session_id).distinct()
                 .where(InboundEvent.status == "processing",
@@ -244,7 +237,7 @@ class HostConsumer:
             self._held.discard(key)
 
     def _take_work(self) -> int:
-        with self._reader() as conn:
+        with read_only(self.fp.db) as conn:
             rows = conn.execute(
                 select(InboundEvent.id, InboundEvent.kind, InboundEvent.payload)
                 .where(InboundEvent.status == "pending", InboundEvent.kind.like("work:%"))
@@ -269,7 +262,7 @@ class HostConsumer:
             self._let_go(event_id)
 
     def _take_turns(self) -> int:
-        with self._reader() as conn:
+        with read_only(self.fp.db) as conn:
             sessions = conn.execute(
                 select(InboundEvent.session_id)
                 .where(InboundEvent.status == "pending",

@@ -63,6 +63,6 @@ def _event_time(event: dict[str, Any], body: dict[str, Any]) -> datetime | None:
             continue
         try:
             return datetime.fromtimestamp(float(raw), UTC)
-        except (TypeError, ValueError, OverflowError, OSError):
+        except (ValueError, OverflowError, OSError):
             continue
     return None

@@ -266,6 +266,14 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
         session.close()
 
 
+@contextmanager
+def read_only(bind: Engine) -> Iterator[Connection]:
+    """A connection that only reads: on a SQLite file it takes neither the write gate nor
+    the write lock (a deferred BEGIN), so it never holds up the acks."""
+    with bind.connect() as conn:
+        yield conn.execution_options(**{READ_ONLY: True})
+
+
 def core_write(factory: sessionmaker[Session], work: Callable[[Connection], T]) -> T:
     """``work`` in a short transaction on a plain connection (before Slack's ack). On the
     acking process's SQLite file, together with the other acks waiting (``GroupWriter``)."""

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.notify import Notifier
-from storage.db import unit_of_work
+from storage.db import read_only, unit_of_work
 from storage.models import Account, User
 
 if TYPE_CHECKING:
@@ -97,12 +97,18 @@ def profile_changed(svc: Services, team_id: str | None, enterprise_id: str | Non
     where = [Account.slack_team_id == team_id] if team_id else []
     if enterprise_id:
         where.append(Account.slack_enterprise_id == enterprise_id)
+    # Most changes are of people FlowPilot never met, or a status or huddle (the event comes
+    # with those too): found by a read, which on SQLite holds up no ack; only a change of
+    # what we keep is written.
+    changed = (User.slack_user_id == slack_user_id, User.updated_at < at,
+               User.account_id.in_(select(Account.id).where(or_(*where))),
+               or_(*(getattr(User, name) != value for name, value in fields.items())))
+    with read_only(svc.factory.kw["bind"]) as conn:
+        if conn.execute(select(User.id).where(*changed).limit(1)).first() is None:
+            return 0
     with unit_of_work(svc.factory) as db:
         return int(db.execute(
-            update(User)
-            .where(User.slack_user_id == slack_user_id, User.updated_at < at,
-                   User.account_id.in_(select(Account.id).where(or_(*where))))
-            .values(**fields, updated_at=at)
+            update(User).where(*changed).values(**fields, updated_at=at)
             .execution_options(synchronize_session=False)
         ).rowcount)  # type: ignore[attr-defined]
 
